@@ -165,7 +165,8 @@ public static unsafe partial class Functional
     private static Tensor NllRows(Tensor logp, Tensor target, Tensor? weight, int ignoreIndex, Reduction reduction, float eps, int[] rowShape)
     {
         int m = logp.ShapeRef[0], c = logp.ShapeRef[1];
-        var lpc = logp.ContiguousRaw(); var tc = target.ContiguousRaw();
+        var lpc = logp.ContiguousRaw();
+        var tc = target.CloneRaw();   // the backward's own copy: the caller may dispose theirs
         var wc = weight?.ContiguousRaw();
         var perRow = Tensor.Empty(new[] { m });
         double denom = Kernels.NllLoss.Forward(perRow.Data, lpc.Data, tc.LongData, wc is null ? null : wc.Data, m, c, ignoreIndex, eps);

@@ -75,7 +75,7 @@ public sealed unsafe partial class Tensor
         if (!ReferenceEquals(c, moved)) c.Dispose();
         var mask = new bool[Rank]; if (Rank > 0) mask[d] = true;
         var values = keepdim ? vals : DropDims(vals, mask);
-        var indices = keepdim ? idx : DropDims(idx, mask);
+        var indices = keepdim ? idx.Detach() : DropDims(idx.Detach(), mask);   // idx itself stays alive for the backward
         var from = shape;
         values.WithGrad("max", new[] { this }, g =>
         {
