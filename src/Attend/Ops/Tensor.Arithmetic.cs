@@ -1,0 +1,118 @@
+using Attend.Kernels;
+
+namespace Attend;
+
+/// <summary>Broadcasting arithmetic with its backward. Gradients of broadcast operands are summed back to their shape.</summary>
+public sealed partial class Tensor
+{
+    public Tensor Add(Tensor other) => Elementwise.Binary(this, other, BinOp.Add, "add")
+        .WithGrad("add", new[] { this, other }, g => new[] { RequiresGrad ? g.SumTo(shape) : null, other.RequiresGrad ? g.SumTo(other.shape) : null });
+
+    public Tensor Sub(Tensor other)
+    {
+        var b = other;
+        return Elementwise.Binary(this, other, BinOp.Sub, "sub")
+            .WithGrad("sub", new[] { this, other }, g => new[] { RequiresGrad ? g.SumTo(shape) : null, b.RequiresGrad ? Sum0(g.Neg(), b.shape) : null });
+    }
+
+    public Tensor Mul(Tensor other)
+    {
+        Tensor a = this, b = other;
+        return Elementwise.Binary(this, other, BinOp.Mul, "mul")
+            .WithGrad("mul", new[] { a, b }, g => new[]
+            {
+                a.RequiresGrad ? Sum0(g.Mul(b), a.shape) : null,
+                b.RequiresGrad ? Sum0(g.Mul(a), b.shape) : null,
+            });
+    }
+
+    public Tensor Div(Tensor other)
+    {
+        Tensor a = this, b = other;
+        return Elementwise.Binary(this, other, BinOp.Div, "div")
+            .WithGrad("div", new[] { a, b }, g => new[]
+            {
+                a.RequiresGrad ? Sum0(g.Div(b), a.shape) : null,
+                // d(a/b)/db = -a/b²
+                b.RequiresGrad ? Sum0(g.Mul(a).Div(b.Mul(b)).Neg(), b.shape) : null,
+            });
+    }
+
+    /// <summary><c>this ^ exponent</c> elementwise with broadcasting. The exponent's gradient is <c>g·aᵇ·ln a</c>, taken as 0 where a = 0 (as PyTorch).</summary>
+    public Tensor Pow(Tensor exponent)
+    {
+        Tensor a = this, b = exponent;
+        var y = Elementwise.Binary(this, exponent, BinOp.Pow, "pow");
+        return y.WithGrad("pow", new[] { a, b }, g => new[]
+        {
+            a.RequiresGrad ? Sum0(g.Mul(b).Mul(a.Pow(b.Sub(1f))), a.shape) : null,
+            b.RequiresGrad ? Sum0(g.Mul(y).Mul(a.MaskedFill(a.Eq(0f), 1f).Log()), b.shape) : null,
+        });
+    }
+
+    public Tensor Add(float s) => Elementwise.WithScalar(this, s, BinOp.Add, false, "add").WithGrad("add", new[] { this }, g => new[] { g });
+    public Tensor Sub(float s) => Elementwise.WithScalar(this, s, BinOp.Sub, false, "sub").WithGrad("sub", new[] { this }, g => new[] { g });
+    public Tensor Mul(float s) => Elementwise.WithScalar(this, s, BinOp.Mul, false, "mul").WithGrad("mul", new[] { this }, g => new[] { g.Mul(s) });
+    public Tensor Div(float s) => Elementwise.WithScalar(this, s, BinOp.Div, false, "div").WithGrad("div", new[] { this }, g => new[] { g.Div(s) });
+    private Tensor RSub(float s) => Elementwise.WithScalar(this, s, BinOp.Sub, true, "rsub").WithGrad("rsub", new[] { this }, g => new[] { g.Neg() });
+    private Tensor RDiv(float s)
+    {
+        var x = this;
+        return Elementwise.WithScalar(this, s, BinOp.Div, true, "rdiv")
+            .WithGrad("rdiv", new[] { x }, g => new[] { g.Mul(-s).Div(x.Mul(x)) });
+    }
+
+    /// <summary><c>this ^ p</c> elementwise; gradient <c>p·x^(p−1)</c>.</summary>
+    public Tensor Pow(float p)
+    {
+        var x = this;
+        return Elementwise.WithScalar(this, p, BinOp.Pow, false, "pow")
+            .WithGrad("pow", new[] { x }, g => new[] { p == 0f ? Zeros(x.shape) : g.Mul(x.Pow(p - 1f).Mul(p)) });
+    }
+
+    public static Tensor operator +(Tensor a, Tensor b) => a.Add(b);
+    public static Tensor operator -(Tensor a, Tensor b) => a.Sub(b);
+    public static Tensor operator *(Tensor a, Tensor b) => a.Mul(b);
+    public static Tensor operator /(Tensor a, Tensor b) => a.Div(b);
+    public static Tensor operator +(Tensor a, float s) => a.Add(s);
+    public static Tensor operator -(Tensor a, float s) => a.Sub(s);
+    public static Tensor operator *(Tensor a, float s) => a.Mul(s);
+    public static Tensor operator /(Tensor a, float s) => a.Div(s);
+    public static Tensor operator +(float s, Tensor a) => a.Add(s);
+    public static Tensor operator -(float s, Tensor a) => a.RSub(s);
+    public static Tensor operator *(float s, Tensor a) => a.Mul(s);
+    public static Tensor operator /(float s, Tensor a) => a.RDiv(s);
+    public static Tensor operator -(Tensor a) => a.Neg();
+
+    /// <summary>Sums a broadcast gradient back to <paramref name="target"/> (this tensor itself when shapes agree).</summary>
+    internal Tensor SumTo(int[] target)
+    {
+        if (Shapes.Equal(shape, target)) return this;
+        int lead = Rank - target.Length;
+        var dims = new List<int>();
+        for (int i = 0; i < Rank; i++)
+            if (i < lead || (target[i - lead] == 1 && shape[i] != 1)) dims.Add(i);
+        using var s = Reduce.Run(this, Reduce.Mask(dims.ToArray(), Rank, "sum"), ReduceOp.Sum);
+        return s.Reshape(target);
+    }
+
+    private static Tensor Sum0(Tensor g, int[] target)
+    {
+        var r = g.SumTo(target);
+        if (!ReferenceEquals(r, g)) g.Dispose();
+        return r;
+    }
+
+    /// <summary>this += alpha·other, in place, outside autograd (gradient accumulation, optimizers).</summary>
+    internal unsafe void AddInPlace(Tensor other, float alpha = 1f)
+    {
+        if (RequiresGrad && Autograd.IsGradEnabled)
+            throw new InvalidOperationException("an in-place operation on a tensor that requires grad is not allowed outside Autograd.NoGrad()");
+        if (!IsContiguous) throw new InvalidOperationException("internal: AddInPlace on a non-contiguous tensor");
+        using var o = other.IsContiguous && Shapes.Equal(other.shape, shape) ? other.Alias() : Elementwise.WithScalar(other.Expand(shape), 1f, BinOp.Mul, false, "add_");
+        var d = Span;
+        var s = new ReadOnlySpan<float>(o.Data, NumEl);
+        if (alpha == 1f) System.Numerics.Tensors.TensorPrimitives.Add(d, s, d);
+        else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(s, alpha, d, d);
+    }
+}

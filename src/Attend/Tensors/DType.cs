@@ -1,0 +1,14 @@
+namespace Attend;
+
+/// <summary>Element type of a <see cref="Tensor"/>. Float32 carries the math; Int64 holds indices (token ids,
+/// targets); Bool holds masks (stored as one byte, 0 or 1). As in PyTorch, only Float32 tensors take part in autograd.</summary>
+public enum DType { Float32, Int64, Bool }
+
+/// <summary>How a loss reduces over its elements, as PyTorch's <c>reduction=</c> argument.</summary>
+public enum Reduction { None, Mean, Sum }
+
+internal static class DTypeExtensions
+{
+    public static int Size(this DType t) => t switch { DType.Float32 => 4, DType.Int64 => 8, _ => 1 };
+    public static string Name(this DType t) => t switch { DType.Float32 => "float32", DType.Int64 => "int64", _ => "bool" };
+}
