@@ -103,16 +103,26 @@ public sealed partial class Tensor
         return r;
     }
 
-    /// <summary>this += alpha·other, in place, outside autograd (gradient accumulation, optimizers).</summary>
-    internal unsafe void AddInPlace(Tensor other, float alpha = 1f)
+    /// <summary><c>this += alpha·other</c> in place (other broadcasts to this shape), as torch's add_(other, alpha=…).
+    /// Allowed on a tensor that requires grad only inside <see cref="Autograd.NoGrad"/> (optimizer updates).</summary>
+    public unsafe void AddInPlace(Tensor other, float alpha = 1f)
     {
         if (RequiresGrad && Autograd.IsGradEnabled)
             throw new InvalidOperationException("an in-place operation on a tensor that requires grad is not allowed outside Autograd.NoGrad()");
-        if (!IsContiguous) throw new InvalidOperationException("internal: AddInPlace on a non-contiguous tensor");
+        if (!IsContiguous) throw new InvalidOperationException($"AddInPlace: target {Shapes.Str(shape)} with strides {Shapes.Str(strides)} is not contiguous");
         using var o = other.IsContiguous && Shapes.Equal(other.shape, shape) ? other.Alias() : Elementwise.WithScalar(other.Expand(shape), 1f, BinOp.Mul, false, "add_");
         var d = Span;
         var s = new ReadOnlySpan<float>(o.Data, NumEl);
         if (alpha == 1f) System.Numerics.Tensors.TensorPrimitives.Add(d, s, d);
         else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(s, alpha, d, d);
+    }
+
+    /// <summary><c>this *= s</c> in place (same rules as <see cref="AddInPlace"/>).</summary>
+    public void MulInPlace(float s)
+    {
+        if (RequiresGrad && Autograd.IsGradEnabled)
+            throw new InvalidOperationException("an in-place operation on a tensor that requires grad is not allowed outside Autograd.NoGrad()");
+        if (!IsContiguous) throw new InvalidOperationException($"MulInPlace: target {Shapes.Str(shape)} with strides {Shapes.Str(strides)} is not contiguous");
+        System.Numerics.Tensors.TensorPrimitives.Multiply(Span, s, Span);
     }
 }
