@@ -33,6 +33,7 @@ static unsafe class Program
                     "gemm-batch" => GemmBatch(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4), Flag(p, 5), Flag(p, 6)),
                     "kernel" => KernelOnly(Int(p, 1)),
                     "for" => ForOverhead(p.Length > 1 ? p[1] : ""),
+                    "for-split" => ForSplit(Int(p, 1)),
                     _ => throw new ArgumentException($"unknown case '{c}' (known: mm:N, gemm:M:N:K[:tA[:tB]], gemm-batch:B:M:N:K[:tA[:tB]], for:workers|parallel, kernel:KC)"),
                 };
             }
@@ -127,6 +128,28 @@ static unsafe class Program
             Console.Error.WriteLine($"kernel {(kind == 0 ? "Vector256 6x16" : "Vector512 12x16")} kc={kc}: {flops / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
         }
         return new(0, 0, 0);
+    }
+
+    // for-split:US — For(Count) whose bodies each busy-wait US µs: the median is ~US when every worker joins in
+    // time, up to Count·US when the caller ends up doing the work alone (workers too slow to wake). Also prints the
+    // share of bodies run by workers on stderr.
+    static Result ForSplit(int us)
+    {
+        int n = Workers.Count, callerId = Environment.CurrentManagedThreadId;
+        long onWorkers = 0, total = 0;
+        long ticks = (long)(us * 1e-6 * Stopwatch.Frequency);
+        var r = Bench(() =>
+        {
+            Workers.For(n, j =>
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                while (Stopwatch.GetTimestamp() - t0 < ticks) { }
+                if (Environment.CurrentManagedThreadId != callerId) Interlocked.Increment(ref onWorkers);
+                Interlocked.Increment(ref total);
+            });
+        }, minSeconds: 0.5);
+        Console.Error.WriteLine($"for-split:{us}: {100.0 * onWorkers / total:F0}% of bodies ran on workers");
+        return new(r.med, r.min, r.reps);
     }
 
     // 1000 parallel loops of Count empty bodies: the fixed cost of one fork/join (ms per 1000 = µs per loop).

@@ -20,6 +20,7 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
 {
     private const int MaxNC = 4096;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha, float* a, long lda,
         float* b, long ldb, float beta, float* c, long ldc, int threads)
     {
@@ -72,6 +73,7 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
     {
         public bool TransB; public float* B; public long Ldb; public int N, J0, P0, Kc, Panels, Groups; public float* Dst;
 
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
         {
             int s0 = (int)((long)Panels * index / Groups), s1 = (int)((long)Panels * (index + 1) / Groups);
@@ -121,6 +123,7 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
     }
 
     /// <summary>Edge tile: C[i,j] = tile[i,j] + beta·C[i,j] for the mr×nr part inside C (beta = 0 ignores C).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MergeEdge(float* tile, int ldt, float* c, long ldc, int mr, int nr, float beta)
     {
         for (int i = 0; i < mr; i++, c += ldc, tile += ldt)
