@@ -2,6 +2,7 @@
 // Usage: dotnet run -c Release --project bench/Attend.Bench -- [--gflops] CASE [CASE ...]
 // Prints one line per case on stdout:  CASE<TAB>median_ms<TAB>min_ms<TAB>reps
 // With --gflops, cases with a known FLOP count also print "CASE<TAB>GFLOP/s(median)<TAB>GFLOP/s(best)" on stderr.
+// --path=Vector512|Vector256|Scalar forces the GEMM micro-kernel family (default: the library's choice).
 // Cases:
 //   mm:N                     square matmul N×N×N (C = A·B, all row-major)
 //   gemm:M:N:K[:tA[:tB]]     C[M×N] = op(A)·op(B) with op = n (as stored) or t (transposed), e.g. gemm:2048:1152:384:n:t
@@ -19,6 +20,8 @@ static unsafe class Program
     static int Main(string[] args)
     {
         bool gflops = args.Contains("--gflops");
+        foreach (var a in args.Where(a => a.StartsWith("--path=")))
+            Sgemm.ForcedPath = Enum.Parse<GemmPath>(a["--path=".Length..], ignoreCase: true);
         int status = 0;
         foreach (var c in args.Where(a => !a.StartsWith("--")))
         {

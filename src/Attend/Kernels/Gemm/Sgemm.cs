@@ -45,7 +45,7 @@ internal static unsafe class Sgemm
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
         Validate(transA, transB, m, n, k, lda, ldb, ldc);
-        RunCore(Path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Workers.Count);
+        RunCore(Path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Workers.IsInsideFor ? 1 : Workers.Count);
     }
 
     /// <summary>Strided batched GEMM: for each batch index t, runs <see cref="Run"/> on A + t·strideA, B + t·strideB, C + t·strideC.</summary>
@@ -58,7 +58,7 @@ internal static unsafe class Sgemm
         Validate(transA, transB, m, n, k, lda, ldb, ldc);
         long work = (long)m * n * k;
         var path = Path;
-        if (batch > 1 && work < BatchSplitWork && Workers.Count > 1)
+        if (batch > 1 && work < BatchSplitWork && Workers.Count > 1 && !Workers.IsInsideFor)
         {
             // Enough products per index that each is worth a hand-off (~64K multiply-adds), but keep every thread busy.
             int per = (int)Math.Clamp(65536 / Math.Max(work, 1), 1, Math.Max(1, batch / (4 * Workers.Count)));
@@ -70,8 +70,9 @@ internal static unsafe class Sgemm
             Workers.For((batch + per - 1) / per, in item);
             return;
         }
+        int threads = Workers.IsInsideFor ? 1 : Workers.Count;
         for (int t = 0; t < batch; t++)
-            RunCore(path, transA, transB, m, n, k, alpha, a + t * strideA, lda, b + t * strideB, ldb, beta, c + t * strideC, ldc, Workers.Count);
+            RunCore(path, transA, transB, m, n, k, alpha, a + t * strideA, lda, b + t * strideB, ldb, beta, c + t * strideC, ldc, threads);
     }
 
     private struct BatchItem : IWorkItem
