@@ -2,11 +2,13 @@
 // Usage: dotnet run -c Release --project bench/Attend.Bench -- [--gflops] CASE [CASE ...]
 // Prints one line per case on stdout:  CASE<TAB>median_ms<TAB>min_ms<TAB>reps
 // With --gflops, cases with a known FLOP count also print "CASE<TAB>GFLOP/s(median)<TAB>GFLOP/s(best)" on stderr.
+// --path=Vector512|Vector256|Scalar forces the GEMM micro-kernel family (default: the library's choice).
 // Cases:
 //   mm:N                     square matmul N×N×N (C = A·B, all row-major)
 //   gemm:M:N:K[:tA[:tB]]     C[M×N] = op(A)·op(B) with op = n (as stored) or t (transposed), e.g. gemm:2048:1152:384:n:t
 //   gemm-batch:B:M:N:K[:tA[:tB]]  B independent products (strided batch), e.g. gemm-batch:64:64:256:64:n:t
 //   for:workers | for:parallel   1000 empty parallel loops over the thread count (dispatch + join overhead)
+//   kernel:KC                the micro-kernels alone on L1-resident panels (prints GFLOP/s on stderr; timing columns 0)
 // Thread count: ATTEND_NUM_THREADS (default: processor count), as the library.
 using System.Diagnostics;
 using System.Runtime.InteropServices;
@@ -18,6 +20,8 @@ static unsafe class Program
     static int Main(string[] args)
     {
         bool gflops = args.Contains("--gflops");
+        foreach (var a in args.Where(a => a.StartsWith("--path=")))
+            Sgemm.ForcedPath = Enum.Parse<GemmPath>(a["--path=".Length..], ignoreCase: true);
         int status = 0;
         foreach (var c in args.Where(a => !a.StartsWith("--")))
         {
@@ -30,10 +34,10 @@ static unsafe class Program
                     "mm" => Gemm(Int(p, 1), Int(p, 1), Int(p, 1), false, false),
                     "gemm" => Gemm(Int(p, 1), Int(p, 2), Int(p, 3), Flag(p, 4), Flag(p, 5)),
                     "gemm-batch" => GemmBatch(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4), Flag(p, 5), Flag(p, 6)),
-                    "tune" => Tune(p),
-                    "kernel" => KernelOnly(int.Parse(p[1])),
+                    "kernel" => KernelOnly(Int(p, 1)),
                     "for" => ForOverhead(p.Length > 1 ? p[1] : ""),
-                    _ => throw new ArgumentException($"unknown case '{c}' (known: mm:N, gemm:M:N:K[:tA[:tB]], gemm-batch:B:M:N:K[:tA[:tB]], for:workers|parallel)"),
+                    "for-split" => ForSplit(Int(p, 1)),
+                    _ => throw new ArgumentException($"unknown case '{c}' (known: mm:N, gemm:M:N:K[:tA[:tB]], gemm-batch:B:M:N:K[:tA[:tB]], for:workers|parallel, kernel:KC)"),
                 };
             }
             catch (Exception e) when (e is ArgumentException or FormatException or IndexOutOfRangeException)
@@ -108,63 +112,47 @@ static unsafe class Program
         finally { NativeMemory.AlignedFree(a); NativeMemory.AlignedFree(b); NativeMemory.AlignedFree(c); }
     }
 
-    // TEMP: tune:N:mc1,mc2,...  alternate MC values on one N³ product, 12 rounds, print min and median per value.
-    static Result Tune(string[] p)
-    {
-        int n = int.Parse(p[1]);
-        var mcs = p[2].Split(',').Select(x => x.Split('/').Select(int.Parse).ToArray()).ToArray();
-        float* a = Randn((long)n * n, 1), b = Randn((long)n * n, 2), c = Randn((long)n * n, 3);
-        var times = mcs.Select(_ => new List<double>()).ToArray();
-        var sw = new Stopwatch();
-        int inner = Math.Max(1, (int)(2e9 / (2.0 * n * n * n)));
-        BlockedGemm<MicroKernel256>.PackATicks = 0; BlockedGemm<MicroKernel256>.PackBTicks = 0;
-        for (int round = 0; round < 12; round++)
-            for (int i = 0; i < mcs.Length; i++)
-            {
-                int kind = mcs[i][0], mc = mcs[i][1], kc = mcs[i][2];
-                BlockedGemm<MicroKernel256>.s_mc = mc; BlockedGemm<MicroKernel256>.s_kc = kc;
-                BlockedGemm<MicroKernel256U>.s_mc = mc; BlockedGemm<MicroKernel256U>.s_kc = kc;
-                BlockedGemm<MicroKernel512>.s_mc = mc; BlockedGemm<MicroKernel512>.s_kc = kc;
-                Action run = kind switch
-                {
-                    0 => () => BlockedGemm<MicroKernel256>.Run(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n, Workers.Count),
-                    1 => () => BlockedGemm<MicroKernel256U>.Run(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n, Workers.Count),
-                    _ => () => BlockedGemm<MicroKernel512>.Run(false, false, n, n, n, 1f, a, n, b, n, 0f, c, n, Workers.Count),
-                };
-                run();
-                sw.Restart();
-                for (int r = 0; r < inner; r++) run();
-                sw.Stop();
-                times[i].Add(sw.Elapsed.TotalMilliseconds / inner);
-            }
-        Console.Error.WriteLine($"packA {BlockedGemm<MicroKernel256>.PackATicks / (double)Stopwatch.Frequency * 1000 / (12 * (inner + 1) * mcs.Length):F3} ms/call, packB {BlockedGemm<MicroKernel256>.PackBTicks / (double)Stopwatch.Frequency * 1000 / (12 * (inner + 1) * mcs.Length):F3} ms/call");
-        for (int i = 0; i < mcs.Length; i++)
-        {
-            var t = times[i].Order().ToArray();
-            Console.Error.WriteLine($"N={n} MC/KC={string.Join('/', mcs[i])}: min {2.0 * n * n * n / t[0] / 1e6:F1} med {2.0 * n * n * n / t[t.Length / 2] / 1e6:F1} GFLOP/s");
-        }
-        return new(0, 0, 0);
-    }
-
-    // TEMP: micro-kernel alone on L1-resident panels, one thread.
+    // The micro-kernels alone on L1-resident panels, one thread: the ceiling the blocked GEMM can approach.
     static Result KernelOnly(int kc)
     {
         float* ap = Randn(12 * kc, 1), bp = Randn(32 * kc, 2), c = Randn(12 * 64, 3);
         const int iters = 200000;
-        foreach (var kind in new[] { 0, 1, 2, 0, 1, 2 })
+        foreach (var kind in new[] { 0, 2, 0, 2 })
         {
+            if (kind == 2 && !MicroKernel512.IsSupported) continue;
             var sw = Stopwatch.StartNew();
             for (int i = 0; i < iters; i++)
             {
                 if (kind == 0) MicroKernel256.Tile(kc, ap, bp, c, 64, 1f);
-                else if (kind == 1) MicroKernel256U.Tile(kc, ap, bp, c, 64, 1f);
                 else MicroKernel512.Tile(kc, ap, bp, c, 64, 1f);
             }
             sw.Stop();
             double flops = 2.0 * (kind == 2 ? 12 * 16 : 6 * 16) * kc * iters;
-            Console.Error.WriteLine($"kernel {kind} kc={kc}: {flops / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
+            Console.Error.WriteLine($"kernel {(kind == 0 ? "Vector256 6x16" : "Vector512 12x16")} kc={kc}: {flops / sw.Elapsed.TotalSeconds / 1e9:F1} GFLOP/s");
         }
         return new(0, 0, 0);
+    }
+
+    // for-split:US — For(Count) whose bodies each busy-wait US µs: the median is ~US when every worker joins in
+    // time, up to Count·US when the caller ends up doing the work alone (workers too slow to wake). Also prints the
+    // share of bodies run by workers on stderr.
+    static Result ForSplit(int us)
+    {
+        int n = Workers.Count, callerId = Environment.CurrentManagedThreadId;
+        long onWorkers = 0, total = 0;
+        long ticks = (long)(us * 1e-6 * Stopwatch.Frequency);
+        var r = Bench(() =>
+        {
+            Workers.For(n, j =>
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                while (Stopwatch.GetTimestamp() - t0 < ticks) { }
+                if (Environment.CurrentManagedThreadId != callerId) Interlocked.Increment(ref onWorkers);
+                Interlocked.Increment(ref total);
+            });
+        }, minSeconds: 0.5);
+        Console.Error.WriteLine($"for-split:{us}: {100.0 * onWorkers / total:F0}% of bodies ran on workers");
+        return new(r.med, r.min, r.reps);
     }
 
     // 1000 parallel loops of Count empty bodies: the fixed cost of one fork/join (ms per 1000 = µs per loop).

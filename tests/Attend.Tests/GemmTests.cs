@@ -47,8 +47,9 @@ public sealed unsafe class GemmTests
 
     /// <summary>Runs Sgemm on op-values ga [m×k], gb [k×n] with the given storage and checks every element of C.</summary>
     private static void Check(bool tA, bool tB, int m, int n, int k, float alpha, float beta, int padA, int padB, int padC, Random rng,
-        float[]? ga = null, float[]? gb = null)
+        float[]? ga = null, float[]? gb = null, GemmFn? run = null)
     {
+        run ??= Sgemm.Run;
         ga ??= RandomArray(m * k, rng);
         gb ??= RandomArray(k * n, rng);
         int lda = (tA ? m : k) + padA, ldb = (tB ? k : n) + padB, ldc = n + padC;
@@ -58,7 +59,7 @@ public sealed unsafe class GemmTests
         for (int i = 0; i < c.Length; i++) c[i] = beta == 0 ? float.NaN : (float)(rng.NextDouble() * 2 - 1);
         var c0 = (float[])c.Clone();
         fixed (float* pa = a, pb = b, pc = c)
-            Sgemm.Run(tA, tB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
+            run(tA, tB, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc);
         for (int i = 0; i < m; i++)
         {
             for (int j = 0; j < n; j++)
@@ -81,14 +82,37 @@ public sealed unsafe class GemmTests
         }
     }
 
-    /// <summary>
-    /// Every (m, n, k) in 1..67, all four transpose cases, on the default path: op-values are leading blocks of fixed
-    /// 67×67 matrices, so the reference for every size comes from prefix sums over k computed once.
-    /// C starts as NaN and beta = 0; lda = ldb = 67 and ldc = 70, wider than most widths.
-    /// </summary>
-    [Fact]
-    public void EverySizeUpTo67_AllTransposes_DefaultPath()
+    private delegate void GemmFn(bool tA, bool tB, int m, int n, int k, float alpha, float* a, int lda, float* b, int ldb, float beta, float* c, int ldc);
+
+    /// <summary>The entry points the size sweep runs: the dispatcher (which sends most small sizes to the unpacked
+    /// kernels) and the packed kernel called directly, single-threaded, so every edge-tile case runs through it too.</summary>
+    private static GemmFn Engine(string name) => name switch
     {
+        "Sgemm" => Sgemm.Run,
+        "Blocked256" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => BlockedGemm<MicroKernel256>.Run(tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1),
+        "Blocked512" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => BlockedGemm<MicroKernel512>.Run(tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1),
+        "BlockedScalar" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => BlockedGemm<MicroKernelScalar>.Run(tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1),
+        _ => throw new ArgumentException(name),
+    };
+
+    public static TheoryData<string> SweepEngines()
+    {
+        var d = new TheoryData<string> { "Sgemm" };
+        if (System.Runtime.Intrinsics.X86.Fma.IsSupported && System.Runtime.Intrinsics.X86.Avx2.IsSupported) d.Add("Blocked256");
+        return d;
+    }
+
+    /// <summary>
+    /// Every (m, n, k) in 1..67 through the dispatcher, all four transpose cases; through the packed kernel directly,
+    /// every (m, n) with k in a sample (edge tiles depend on m and n; the kernel's depth loop has no tail).
+    /// op-values are leading blocks of fixed 67×67 matrices, so the reference for every size comes from prefix sums
+    /// over k computed once. C starts as NaN and beta = 0; lda = ldb = 67 and ldc = 70, wider than most widths.
+    /// </summary>
+    [Theory, MemberData(nameof(SweepEngines))]
+    public void EverySizeUpTo67_AllTransposes(string engine)
+    {
+        var run = Engine(engine);
+        int[] ks = engine == "Sgemm" ? Enumerable.Range(1, 67).ToArray() : [1, 2, 3, 5, 8, 13, 16, 17, 31, 48, 64, 67];
         const int N = 67, Ldc = 70;
         var rng = new Random(1);
         float[] g = RandomArray(N * N, rng), h = RandomArray(N * N, rng);
@@ -113,10 +137,10 @@ public sealed unsafe class GemmTests
             var c = new float[N * Ldc];
             fixed (float* pa = tA ? gT : g, pb = tB ? hT : h, pc = c)
                 for (int n = 1; n <= N; n++)
-                    for (int k = 1; k <= N; k++)
+                    foreach (int k in ks)
                     {
                         new Span<float>(c).Fill(float.NaN);
-                        Sgemm.Run(tA, tB, m, n, k, 1f, pa, N, pb, N, 0f, pc, Ldc);
+                        run(tA, tB, m, n, k, 1f, pa, N, pb, N, 0f, pc, Ldc);
                         for (int i = 0; i < m; i++)
                             for (int j = 0; j < n; j++)
                             {
@@ -133,7 +157,9 @@ public sealed unsafe class GemmTests
         Assert.True(failure == null, failure);
     }
 
-    /// <summary>Sampled sizes 1..67 on each path (each m, n and k value appears), all transposes, mixed alpha/beta and strides.</summary>
+    private static string BlockedFor(string path) => path switch { "Vector256" => "Blocked256", "Vector512" => "Blocked512", _ => "BlockedScalar" };
+
+    /// <summary>Sampled sizes 1..67 on each path, through the dispatcher and through the packed kernel directly (each m, n and k value appears), all transposes, mixed alpha/beta and strides.</summary>
     [Theory, MemberData(nameof(Paths))]
     public void SampledSmallSizes(string path)
     {
@@ -147,6 +173,7 @@ public sealed unsafe class GemmTests
                 var (m, n, k) = ((s + t) % 3) switch { 0 => (s, other1, other2), 1 => (other1, s, other2), _ => (other1, other2, s) };
                 var (alpha, beta) = ab[rng.Next(ab.Length)];
                 Check((t & 1) != 0, (t & 2) != 0, m, n, k, alpha, beta, rng.Next(3), rng.Next(3), rng.Next(3), rng);
+                Check((t & 1) != 0, (t & 2) != 0, m, n, k, alpha, beta, rng.Next(3), rng.Next(3), rng.Next(3), rng, run: Engine(BlockedFor(path)));
             }
     }
 

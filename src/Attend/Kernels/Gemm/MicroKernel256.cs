@@ -20,9 +20,6 @@ internal readonly unsafe struct MicroKernel256 : IMicroKernel
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(int kc, float* ap, float* bp, float* c, long ldc, float beta)
     {
-        // Pull the C tile toward L1 now: it is read at the end, ~1500 cycles later, and is usually in L3 by then.
-        float* cp = c;
-        for (int i = 0; i < 6; i++, cp += ldc) { Sse.Prefetch0(cp); Sse.Prefetch0(cp + 15); }
         Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
         Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
         for (int p = 0; p < kc; p++)

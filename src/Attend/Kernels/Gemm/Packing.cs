@@ -20,6 +20,14 @@ internal static unsafe class Packing
     {
         int mrFull = TK.MR;
         bool avx = Avx.IsSupported;
+        if (transA && avx && mrFull % 6 == 0)
+        {
+            int full = Math.Clamp((m - i0) / mrFull, r0, r1); // panels [r0, full) are whole
+            if (full > r0) PackAColsT(a + (long)p0 * lda + i0, lda, kc, alpha, mrFull, r0, full, dst);
+            for (int r = full; r < r1; r++)
+                PackAPanelScalar(true, a, lda, i0 + r * mrFull, Math.Min(mrFull, m - i0 - r * mrFull), mrFull, p0, kc, alpha, dst + (long)(r - r0) * mrFull * kc);
+            return;
+        }
         for (int r = r0; r < r1; r++)
         {
             int row = i0 + r * mrFull;
@@ -27,8 +35,7 @@ internal static unsafe class Packing
             float* d = dst + (long)(r - r0) * mrFull * kc;
             if (mr == mrFull && avx && mrFull % 6 == 0)
             {
-                if (!transA) PackAPanelRows(a + row * lda + p0, lda, kc, alpha, mrFull, d, r + 1 < r1);
-                else PackAPanelCols(a + p0 * lda + row, lda, kc, alpha, mrFull, d);
+                PackAPanelRows(a + row * lda + p0, lda, kc, alpha, mrFull, d, r + 1 < r1);
             }
             else PackAPanelScalar(transA, a, lda, row, mr, mrFull, p0, kc, alpha, d);
         }
@@ -62,17 +69,23 @@ internal static unsafe class Packing
             for (int i = 0; i < mr; i++) d[p * mr + i] = alpha * s[i * lda + p];
     }
 
-    /// <summary>Aᵀ as stored (each step p is a contiguous run of MR values): vector copies.</summary>
+    /// <summary>Aᵀ as stored, whole panels [r0, r1): step p of every panel lies in one contiguous row of the stored
+    /// matrix, read as one run (prefetcher-friendly) and cut into MR-wide pieces going to consecutive panels.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PackAPanelCols(float* s, long lda, int kc, float alpha, int mr, float* d)
+    private static void PackAColsT(float* a, long lda, int kc, float alpha, int mr, int r0, int r1, float* dst)
     {
         var va = Vector128.Create(alpha);
-        for (int p = 0; p < kc; p++, s += lda, d += mr)
-            for (int i = 0; i < mr; i += 6)
-            {
-                Sse.Store(d + i, Sse.LoadVector128(s + i) * va);
-                Sse2.StoreScalar((double*)(d + i + 4), (Vector128.CreateScalar(*(double*)(s + i + 4)).AsSingle() * va).AsDouble());
-            }
+        for (int p = 0; p < kc; p++)
+        {
+            float* s = a + p * lda + (long)r0 * mr;
+            float* d = dst + (long)p * mr;
+            for (int r = r0; r < r1; r++, d += (long)mr * kc)
+                for (int i = 0; i < mr; i += 6, s += 6)
+                {
+                    Sse.Store(d + i, Sse.LoadVector128(s) * va);
+                    Sse2.StoreScalar((double*)(d + i + 4), (Vector128.CreateScalar(*(double*)(s + 4)).AsSingle() * va).AsDouble());
+                }
+        }
     }
 
     /// <summary>Any panel, including partial ones (rows past m are zero).</summary>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Attend.Kernels.Parallel;
 
 namespace Attend.Kernels.Gemm;
@@ -12,18 +13,19 @@ namespace Attend.Kernels.Gemm;
 /// <remarks>
 /// Three regimes, chosen by the work m·n·k:
 /// <list type="bullet">
-/// <item>below <see cref="SmallWork"/>: <see cref="SmallGemm"/>, unpacked, on the calling thread;</item>
-/// <item>below <see cref="ParallelWork"/>: <see cref="BlockedGemm{TK}"/> on the calling thread;</item>
-/// <item>otherwise: <see cref="BlockedGemm{TK}"/> split over <see cref="Workers"/>.</item>
+/// <item>at or above <see cref="ParallelWork"/> (with more than one worker): <see cref="BlockedGemm{TK}"/> split over <see cref="Workers"/>;</item>
+/// <item>below it, on the calling thread: <see cref="SmallGemm"/> (unpacked) where <see cref="SmallGemm.Prefers"/> says it is
+/// faster — op(B) = B small enough to stay in L2, or tiny products — else <see cref="BlockedGemm{TK}"/>.</item>
 /// </list>
 /// The micro-kernel family is picked once from the CPU (<see cref="DefaultPath"/>); tests force one with <see cref="ForcedPath"/>.
 /// </remarks>
 internal static unsafe class Sgemm
 {
-    /// <summary>Products with m·n·k below this skip packing (measured crossover, see bench `gemm:` cases).</summary>
+    /// <summary>Scalar path: products with m·n·k below this skip packing.</summary>
     internal const long SmallWork = 32 * 1024;
-    /// <summary>Products with m·n·k at or above this use all <see cref="Workers"/>.</summary>
-    internal const long ParallelWork = 1L << 20;
+    /// <summary>Products with m·n·k at or above this (≈ 92³) use all <see cref="Workers"/>; below, one thread is faster
+    /// (measured: 80³ runs at ~107 GFLOP/s unpacked on one thread, ~85 split over two).</summary>
+    internal const long ParallelWork = 3L << 18;
     /// <summary>In a batch, products below this run whole on one thread each, the batch split across threads.</summary>
     internal const long BatchSplitWork = 1L << 23;
 
@@ -43,9 +45,7 @@ internal static unsafe class Sgemm
         float* a, int lda, float* b, int ldb, float beta, float* c, int ldc)
     {
         Validate(transA, transB, m, n, k, lda, ldb, ldc);
-        long work = (long)m * n * k;
-        int threads = work >= ParallelWork ? Workers.Count : 1;
-        RunCore(Path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+        RunCore(Path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Workers.IsInsideFor ? 1 : Workers.Count);
     }
 
     /// <summary>Strided batched GEMM: for each batch index t, runs <see cref="Run"/> on A + t·strideA, B + t·strideB, C + t·strideC.</summary>
@@ -58,7 +58,7 @@ internal static unsafe class Sgemm
         Validate(transA, transB, m, n, k, lda, ldb, ldc);
         long work = (long)m * n * k;
         var path = Path;
-        if (batch > 1 && work < BatchSplitWork && Workers.Count > 1)
+        if (batch > 1 && work < BatchSplitWork && Workers.Count > 1 && !Workers.IsInsideFor)
         {
             // Enough products per index that each is worth a hand-off (~64K multiply-adds), but keep every thread busy.
             int per = (int)Math.Clamp(65536 / Math.Max(work, 1), 1, Math.Max(1, batch / (4 * Workers.Count)));
@@ -70,7 +70,7 @@ internal static unsafe class Sgemm
             Workers.For((batch + per - 1) / per, in item);
             return;
         }
-        int threads = work >= ParallelWork ? Workers.Count : 1;
+        int threads = Workers.IsInsideFor ? 1 : Workers.Count;
         for (int t = 0; t < batch; t++)
             RunCore(path, transA, transB, m, n, k, alpha, a + t * strideA, lda, b + t * strideB, ldb, beta, c + t * strideC, ldc, threads);
     }
@@ -88,32 +88,36 @@ internal static unsafe class Sgemm
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunCore(GemmPath path, bool transA, bool transB, int m, int n, int k, float alpha,
         float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, int threads)
     {
         if (m == 0 || n == 0) return;
         if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
-        bool small = (long)m * n * k < SmallWork;
+        long work = (long)m * n * k;
+        if (work < ParallelWork) threads = 1;
+        bool small = threads == 1 && SmallGemm.Prefers(transA, transB, m, n, k, ldb);
         switch (path)
         {
             case GemmPath.Vector512:
                 if (!MicroKernel512.IsSupported) throw new PlatformNotSupportedException("GemmPath.Vector512 needs AVX-512F.");
-                if (small && SmallGemm.TryRunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
-                BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                if (small) SmallGemm.RunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                else BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
                 return;
             case GemmPath.Vector256:
                 if (!MicroKernel256.IsSupported) throw new PlatformNotSupportedException("GemmPath.Vector256 needs AVX2 and FMA.");
-                if (small && SmallGemm.TryRunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) return;
-                BlockedGemm<MicroKernel256>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                if (small) SmallGemm.RunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                else BlockedGemm<MicroKernel256>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
                 return;
             default:
-                if (small) SmallGemm.RunScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                if (work < SmallWork) SmallGemm.RunScalar(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 else BlockedGemm<MicroKernelScalar>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
                 return;
         }
     }
 
     /// <summary>C = beta·C (beta = 0 writes zeros, whatever C held).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScaleC(int m, int n, float beta, float* c, long ldc)
     {
         if (beta == 1f) return;
