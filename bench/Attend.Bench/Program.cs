@@ -4,7 +4,10 @@
 // With --gflops, cases with a known FLOP count also print "CASE<TAB>GFLOP/s(median)<TAB>GFLOP/s(best)" on stderr.
 // --path=Vector512|Vector256|Scalar forces the GEMM micro-kernel family (default: the library's choice).
 // Cases:
-//   mm:N                     square matmul N×N×N (C = A·B, all row-major)
+//   mm:N                     square matmul N×N×N through Tensor.Matmul (allocates C, as torch.mm)
+//   sdpa-fwd:N:full|causal   ScaledDotProductAttention forward at [1,8,N,64], no grad
+//   sdpa-fwdbwd:N:full|causal  forward + backward of out.Sum()
+//   mem-sdpa:N               one SDPA forward at [1,8,N,64]; the 'median' column is peak RSS growth in MiB
 //   gemm:M:N:K[:tA[:tB]]     C[M×N] = op(A)·op(B) with op = n (as stored) or t (transposed), e.g. gemm:2048:1152:384:n:t
 //   gemm-batch:B:M:N:K[:tA[:tB]]  B independent products (strided batch), e.g. gemm-batch:64:64:256:64:n:t
 //   for:workers | for:parallel   1000 empty parallel loops over the thread count (dispatch + join overhead)
@@ -31,7 +34,10 @@ static unsafe class Program
             {
                 r = p[0] switch
                 {
-                    "mm" => Gemm(Int(p, 1), Int(p, 1), Int(p, 1), false, false),
+                    "mm" => Mm(Int(p, 1)),
+                    "sdpa-fwd" => AttentionCases.Forward(Int(p, 1), Causal(p)),
+                    "sdpa-fwdbwd" => AttentionCases.ForwardBackward(Int(p, 1), Causal(p)),
+                    "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
                     "gemm" => Gemm(Int(p, 1), Int(p, 2), Int(p, 3), Flag(p, 4), Flag(p, 5)),
                     "gemm-batch" => GemmBatch(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4), Flag(p, 5), Flag(p, 6)),
                     "kernel" => KernelOnly(Int(p, 1)),
@@ -53,7 +59,20 @@ static unsafe class Program
         return status;
     }
 
-    readonly record struct Result(double Med, double Min, int Reps, double Flops = 0);
+    internal readonly record struct Result(double Med, double Min, int Reps, double Flops = 0);
+
+    static bool Causal(string[] p) => p.Length > 2 && p[2] switch
+    {
+        "causal" => true, "full" => false,
+        _ => throw new ArgumentException($"mask must be full or causal, got '{p[2]}'"),
+    };
+
+    static Result Mm(int n)
+    {
+        var a = Attend.Tensor.Randn(new[] { n, n }, new Random(1)); var b = Attend.Tensor.Randn(new[] { n, n }, new Random(2));
+        var (med, min, reps) = Bench(() => a.Matmul(b).Dispose());
+        return new Result(med, min, reps, 2.0 * n * n * n);
+    }
 
     static int Int(string[] p, int i) => i < p.Length ? int.Parse(p[i]) : throw new ArgumentException($"missing field {i}");
 
@@ -65,7 +84,7 @@ static unsafe class Program
     };
 
     // Warm up, then repeat until at least minSeconds have passed (minReps..maxReps); median and min in ms. Same as the peer.
-    static (double med, double min, int reps) Bench(Action body, int warm = 3, int minReps = 10, double minSeconds = 1.5, int maxReps = 300)
+    internal static (double med, double min, int reps) Bench(Action body, int warm = 3, int minReps = 10, double minSeconds = 1.5, int maxReps = 300)
     {
         var sw = new Stopwatch();
         for (int i = 0; i < warm; i++) body();
