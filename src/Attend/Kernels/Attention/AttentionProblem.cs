@@ -37,46 +37,46 @@ internal unsafe struct AttentionProblem
     }
 
     /// <summary>
-    /// Applies softcap, ALiBi, the mask and the band to raw scaled scores s[r][j − j0] of rows i0.. (stride ld),
-    /// columns j0..j0+n. With softcap, <paramref name="tanhOut"/> (if not null) receives tanh(s/c) for the backward.
+    /// Applies softcap, ALiBi, the mask and the band to raw scaled scores of rows (queries) i0..i0+rows and columns
+    /// (keys) j0..j0+n, element (r, c) at <c>s[r·rs + c·cs]</c> (row-major tiles use cs = 1, transposed ones rs = 1).
+    /// With softcap, <paramref name="tanhOut"/> (same layout, may be null) receives tanh(s/c) for the backward.
     /// </summary>
-    public readonly void ApplyMods(float* s, int ld, int rows, int b, int h, int i0, int j0, int n, float* tanhOut)
+    public readonly void ApplyMods(float* s, long rs, long cs, int rows, int b, int h, int i0, int j0, int n, float* tanhOut)
     {
         for (int r = 0; r < rows; r++)
         {
             int i = i0 + r;
-            float* row = s + (long)r * ld;
+            float* row = s + r * rs;
             if (Softcap > 0)
             {
                 float inv = 1f / Softcap;
                 for (int c = 0; c < n; c++)
                 {
-                    float t = MathF.Tanh(row[c] * inv);
-                    if (tanhOut != null) tanhOut[(long)r * ld + c] = t;
-                    row[c] = Softcap * t;
+                    float t = MathF.Tanh(row[c * cs] * inv);
+                    if (tanhOut != null) tanhOut[r * rs + c * cs] = t;
+                    row[c * cs] = Softcap * t;
                 }
             }
             if (Alibi != null)
             {
                 float slope = Alibi[h];
-                for (int c = 0; c < n; c++) row[c] -= slope * Math.Abs(i + Off - (j0 + c));
+                for (int c = 0; c < n; c++) row[c * cs] -= slope * Math.Abs(i + Off - (j0 + c));
             }
             if (AddMask != null)
             {
                 float* m = AddMask + b * MsB + h * MsH + i * MsL + j0 * MsS;
-                for (int c = 0; c < n; c++) row[c] += m[c * MsS];
+                for (int c = 0; c < n; c++) row[c * cs] += m[c * MsS];
             }
             if (BoolMask != null)
             {
                 byte* m = BoolMask + b * MsB + h * MsH + i * MsL + j0 * MsS;
-                for (int c = 0; c < n; c++) if (m[c * MsS] == 0) row[c] = float.NegativeInfinity;
+                for (int c = 0; c < n; c++) if (m[c * MsS] == 0) row[c * cs] = float.NegativeInfinity;
             }
+            // The band: only the columns outside [lo, hi] are touched.
             var (lo, hi) = Band(i);
-            for (int c = 0; c < n; c++)
-            {
-                int j = j0 + c;
-                if (j < lo || j > hi) row[c] = float.NegativeInfinity;
-            }
+            int before = Math.Clamp(lo - j0, 0, n), after = Math.Clamp(hi - j0 + 1, 0, n);
+            for (int c = 0; c < before; c++) row[c * cs] = float.NegativeInfinity;
+            for (int c = Math.Max(after, before); c < n; c++) row[c * cs] = float.NegativeInfinity;
         }
     }
 

@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using Attend.Kernels.Parallel;
 
 namespace Attend.Kernels.Attention;
@@ -9,49 +8,44 @@ namespace Attend.Kernels.Attention;
 /// </summary>
 internal static unsafe class AttentionWeights
 {
+    private const int QG = TileKernels.QG;
+
     /// <param name="pr">The problem as in the forward.</param>
     /// <param name="lse">[B, H, L] from the forward.</param>
     /// <param name="heads">Query heads to return.</param>
     /// <param name="w">Out: [B, heads.Length, L, S].</param>
     public static void Run(in AttentionProblem pr, float* lse, int[] heads, float* w)
     {
-        var item = new Item { Pr = pr, Lse = lse, Heads = heads, W = w, Blocks = (pr.L + TileKernels.MR - 1) / TileKernels.MR };
-        Workers.For(pr.B * heads.Length * item.Blocks, in item);
+        var item = new Item { Pr = pr, Lse = lse, Heads = heads, W = w, Groups = (pr.L + QG - 1) / QG };
+        Workers.For(pr.B * heads.Length * item.Groups, in item);
     }
 
     private struct Item : IWorkItem
     {
-        public AttentionProblem Pr; public float* Lse, W; public int[] Heads; public int Blocks;
+        public AttentionProblem Pr; public float* Lse, W; public int[] Heads; public int Groups;
 
         public void Invoke(int index)
         {
-            const int MR = TileKernels.MR, Bc = FlashForward.Bc;
-            int bn = index / Blocks, i0 = index % Blocks * MR;
+            const int Bc = FlashForward.Bc;
+            int bn = index / Groups, i0 = index % Groups * QG;
             int b = bn / Heads.Length, n = bn % Heads.Length, h = Heads[n], hk = h / Pr.Group;
-            int rows = Math.Min(MR, Pr.L - i0), e = Pr.E;
-            float* qs = Scratch.Get(0, (long)MR * e);
-            float* kp = Scratch.Get(1, (long)Bc * e);
-            float* s = Scratch.Get(2, (long)MR * Bc);
-            for (int r = 0; r < MR; r++)
-            {
-                var dst = new Span<float>(qs + (long)r * e, e);
-                if (r < rows) TensorPrimitives.Multiply(new ReadOnlySpan<float>(Pr.QRow(b, h, i0 + r), e), Pr.Scale, dst);
-                else dst.Clear();
-            }
+            int rows = Math.Min(QG, Pr.L - i0);
+            float* qt = Scratch.Get(0, (long)QG * Pr.E);
+            float* st = Scratch.Get(1, (long)Bc * QG);
+            float* tmax = Scratch.Get(3, QG);
+            TileKernels.PackQueries(qt, Pr.QRow(b, h, i0), Pr.QsL, rows, Pr.E, Pr.Scale);
             float* wOut = W + (((long)b * Heads.Length + n) * Pr.L + i0) * Pr.S;
             for (int j0 = 0; j0 < Pr.S; j0 += Bc)
             {
                 int cols = Math.Min(Bc, Pr.S - j0);
-                TileKernels.PackKeys(kp, Pr.KRow(b, hk, j0), Pr.KsS, cols, e);
-                TileKernels.Scores(qs, e, kp, 0, (cols + TileKernels.NR - 1) / TileKernels.NR, s, Bc);
-                Pr.ApplyMods(s, Bc, rows, b, h, i0, j0, cols, null);
+                TileKernels.Scores(qt, Pr.E, Pr.KRow(b, hk, j0), Pr.KsS, cols, st, tmax);
+                Pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, cols, null);
                 for (int r = 0; r < rows; r++)
                 {
                     float l = Lse[((long)b * Pr.H + h) * Pr.L + i0 + r];
-                    float* row = s + r * Bc;
-                    if (float.IsNegativeInfinity(l)) new Span<float>(row, cols).Clear();
-                    else FlashForward.ExpShifted(row, cols, l);
-                    new ReadOnlySpan<float>(row, cols).CopyTo(new Span<float>(wOut + (long)r * Pr.S + j0, cols));
+                    float* dst = wOut + (long)r * Pr.S + j0;
+                    for (int c = 0; c < cols; c++)
+                        dst[c] = float.IsNegativeInfinity(l) ? 0f : FastExp.Exp(st[c * QG + r] - l);
                 }
             }
         }

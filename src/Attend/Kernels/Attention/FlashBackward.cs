@@ -105,7 +105,7 @@ internal static unsafe class FlashBackward
             // S = scale·Q_i K_jᵀ (+ mods); P = exp(S − LSE).
             Sgemm.Run(false, true, mq, n, e, pr.Scale, qi, (int)pr.QsL, kj, (int)pr.KsS, 0f, s, n);
             bool inside = j0 >= pr.Band(i0 + mq - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
-            if (pr.HasMods || !inside) pr.ApplyMods(s, n, mq, b, h, i0, j0, n, th);
+            if (pr.HasMods || !inside) pr.ApplyMods(s, n, 1, mq, b, h, i0, j0, n, th);
             for (int r = 0; r < mq; r++)
             {
                 float l = lse[rowBase + i0 + r];

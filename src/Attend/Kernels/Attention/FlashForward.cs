@@ -6,20 +6,22 @@ using Attend.Kernels.Parallel;
 namespace Attend.Kernels.Attention;
 
 /// <summary>
-/// FlashAttention-2 forward on the CPU. For each block of query rows and each tile of Bc keys, never forming the L×S
-/// matrix:
+/// FlashAttention-2 forward on the CPU. For each group of QG = 24 queries and each tile of Bc keys, never forming the
+/// L×S matrix:
 /// <code>
-/// S  = (scale·Q_i)·K_jᵀ  (+ softcap / ALiBi / mask / band; tiles outside the band are skipped)
+/// S  = (scale·Q_i)·K_jᵀ  (+ softcap / ALiBi / mask / band; keys outside the group's band are never visited)
 /// m' = max(m, rowmax S);   P = exp(S − m');   l = exp(m − m')·l + rowsum P
 /// O_i = exp(m − m')·O_i + P·V_j;   m = m'
 /// end:  O_i /= l;   LSE_i = m + log l      (l = 0, a fully masked row: O = 0, LSE = −∞)
 /// </code>
-/// Work is split over (batch, head, block of query rows); each block packs a key tile once and reuses it for all of
-/// its 6-row micro-blocks. Memory beyond Q, K, V, O, LSE: per-thread tiles.
+/// The score tile is kept transposed (keys × queries), so max, exp and sums run along vectors of queries and the
+/// row max falls out of the score kernel. Work is split over (batch, head, block of query rows).
+/// Memory beyond Q, K, V, O, LSE: per-thread tiles.
 /// </summary>
 internal static unsafe class FlashForward
 {
     public const int Bc = 256;   // keys per tile
+    private const int QG = TileKernels.QG;
 
     public static void Run(in AttentionProblem pr, float* o, float* lse)
     {
@@ -29,11 +31,11 @@ internal static unsafe class FlashForward
         Workers.For(pr.B * pr.H * blocks, in item);
     }
 
-    /// <summary>A multiple of 6 rows, large enough to amortize key packing, small enough to give every thread ≥ 4 items.</summary>
+    /// <summary>A multiple of QG rows per work item, giving every thread at least 4 items where the shape allows.</summary>
     internal static int ChooseBlockRows(int heads, int l)
     {
-        int rows = 96;
-        while (rows > TileKernels.MR && (long)heads * ((l + rows - 1) / rows) < 4L * Workers.Count) rows -= TileKernels.MR;
+        int rows = 4 * QG;
+        while (rows > QG && (long)heads * ((l + rows - 1) / rows) < 4L * Workers.Count) rows -= QG;
         return rows;
     }
 
@@ -43,97 +45,117 @@ internal static unsafe class FlashForward
         public void Invoke(int index)
         {
             int bh = index / Blocks, blk = index % Blocks;
-            Block(Pr, bh / Pr.H, bh % Pr.H, blk * BlockRows, Math.Min(Pr.L, (blk + 1) * BlockRows), O, Lse);
+            int end = Math.Min(Pr.L, (blk + 1) * BlockRows);
+            for (int i0 = blk * BlockRows; i0 < end; i0 += QG)
+                Group(Pr, bh / Pr.H, bh % Pr.H, i0, Math.Min(QG, end - i0), O, Lse);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Block(in AttentionProblem pr, int b, int h, int ib, int ie, float* oOut, float* lseOut)
+    private static void Group(in AttentionProblem pr, int b, int h, int i0, int rows, float* oOut, float* lseOut)
     {
         const int MR = TileKernels.MR;
         int e = pr.E, ev = pr.Ev, hk = h / pr.Group;
-        int rowsPad = (ie - ib + MR - 1) / MR * MR;
         int ldo = (ev + 7) & ~7;
-        float* qs = Scratch.Get(0, (long)rowsPad * e);
-        float* kp = Scratch.Get(1, (long)Bc * e);
-        float* s = Scratch.Get(2, (long)MR * Bc);
-        float* acc = Scratch.Get(3, (long)rowsPad * ldo);
-        float* m = Scratch.Get(4, rowsPad);
-        float* l = Scratch.Get(5, rowsPad);
+        float* qt = Scratch.Get(0, (long)QG * e);
+        float* st = Scratch.Get(1, (long)Bc * QG);
+        float* acc = Scratch.Get(2, (long)QG * ldo);
+        float* stat = Scratch.Get(3, 4 * QG);               // m, l, tile max, scratch
+        float* m = stat, l = stat + QG, tmax = stat + 2 * QG, alpha = stat + 3 * QG;
 
-        // Q rows scaled once (the scale folds into Q); padding rows are zero.
-        for (int r = 0; r < rowsPad; r++)
-        {
-            var dst = new Span<float>(qs + (long)r * e, e);
-            if (ib + r < ie) TensorPrimitives.Multiply(new ReadOnlySpan<float>(pr.QRow(b, h, ib + r), e), pr.Scale, dst);
-            else dst.Clear();
-        }
-        new Span<float>(acc, rowsPad * ldo).Clear();
-        new Span<float>(m, rowsPad).Fill(float.NegativeInfinity);
-        new Span<float>(l, rowsPad).Clear();
+        TileKernels.PackQueries(qt, pr.QRow(b, h, i0), pr.QsL, rows, e, pr.Scale);
+        new Span<float>(acc, QG * ldo).Clear();
+        new Span<float>(m, QG).Fill(float.NegativeInfinity);
+        new Span<float>(l, QG).Clear();
 
-        int keyLo = pr.Band(ib).lo, keyHi = pr.Band(ie - 1).hi;
+        int keyLo = pr.Band(i0).lo, keyHi = pr.Band(i0 + rows - 1).hi;
         for (int j0 = keyLo; j0 <= keyHi; j0 += Bc)
         {
             int n = Math.Min(Bc, keyHi + 1 - j0);
-            TileKernels.PackKeys(kp, pr.KRow(b, hk, j0), pr.KsS, n, e);
-            float* vTile = pr.VRow(b, hk, j0);
-            for (int i0 = ib; i0 < ie; i0 += MR)
+            new Span<float>(tmax, QG).Fill(float.NegativeInfinity);
+            TileKernels.Scores(qt, e, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
+            bool inside = j0 >= pr.Band(i0 + rows - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
+            if (pr.HasMods || !inside)
             {
-                int rows = Math.Min(MR, ie - i0), r0 = i0 - ib;
-                // Columns this micro-block needs: the union of its rows' bands, in whole 16-key panels.
-                int lo = Math.Max(pr.Band(i0).lo, j0) - j0, hi = Math.Min(pr.Band(i0 + rows - 1).hi, j0 + n - 1) - j0;
-                if (hi < lo) continue;
-                int p0 = lo / TileKernels.NR, p1 = hi / TileKernels.NR + 1;
-                int cs = p0 * TileKernels.NR, ce = Math.Min(p1 * TileKernels.NR, n);
-                TileKernels.Scores(qs + (long)r0 * e, e, kp, p0, p1, s, Bc);
-                bool inside = j0 + cs >= pr.Band(i0 + rows - 1).lo && j0 + ce - 1 <= pr.Band(i0).hi;
-                if (pr.HasMods || !inside) pr.ApplyMods(s + cs, Bc, rows, b, h, i0, j0 + cs, ce - cs, null);
-                for (int r = 0; r < rows; r++)
-                    OnlineSoftmaxRow(pr, s + r * Bc, cs, ce, ref m[r0 + r], ref l[r0 + r], acc + (long)(r0 + r) * ldo, ev, b, h, i0 + r, j0);
-                for (int r = rows; r < MR; r++) new Span<float>(s + r * Bc + cs, ce - cs).Clear();
-                TileKernels.AccumulatePV(s, Bc, cs, ce, vTile, pr.VsS, ev, acc + (long)r0 * ldo, ldo);
+                pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
+                ColumnMax(st, n, tmax);
             }
+            OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, ev);
+            if (pr.DropP > 0)
+                for (int c = 0; c < n; c++)
+                    for (int r = 0; r < rows; r++) st[c * QG + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
+            float* v = pr.VRow(b, hk, j0);
+            for (int r0 = 0; r0 < rows; r0 += MR)
+                TileKernels.AccumulatePV(st + r0, n, v, pr.VsS, ev, acc + r0 * ldo, ldo);
         }
 
-        for (int i = ib; i < ie; i++)
+        for (int r = 0; r < rows; r++)
         {
-            int r = i - ib;
-            float* dst = oOut + (((long)b * pr.H + h) * pr.L + i) * ev;
-            var src = new ReadOnlySpan<float>(acc + (long)r * ldo, ev);
+            long row = ((long)b * pr.H + h) * pr.L + i0 + r;
+            var dst = new Span<float>(oOut + row * ev, ev);
             if (l[r] > 0)
             {
-                TensorPrimitives.Multiply(src, 1f / l[r], new Span<float>(dst, ev));
-                lseOut[((long)b * pr.H + h) * pr.L + i] = m[r] + MathF.Log(l[r]);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + r * ldo, ev), 1f / l[r], dst);
+                lseOut[row] = m[r] + MathF.Log(l[r]);
             }
             else
             {
-                new Span<float>(dst, ev).Clear();
-                lseOut[((long)b * pr.H + h) * pr.L + i] = float.NegativeInfinity;
+                dst.Clear();
+                lseOut[row] = float.NegativeInfinity;
             }
         }
     }
 
-    /// <summary>One row of the online softmax over columns [cs, ce) of the tile: updates m and l, rescales the row's
-    /// accumulator by exp(m − m'), and leaves P = exp(S − m') (times the dropout scale) in place of S.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void OnlineSoftmaxRow(in AttentionProblem pr, float* srow, int cs, int ce, ref float m, ref float l,
-        float* accRow, int ev, int b, int h, int i, int j0)
+    /// <summary>tmax[q] = max over the n key rows of the transposed tile (after masks changed it).</summary>
+    private static void ColumnMax(float* st, int n, float* tmax)
     {
-        var span = new Span<float>(srow + cs, ce - cs);
-        float mNew = Math.Max(m, TensorPrimitives.Max(span));
-        if (float.IsNegativeInfinity(mNew)) { span.Clear(); return; }   // every key so far masked
-        float sum = ExpShifted(srow + cs, ce - cs, mNew);
-        if (mNew != m)
+        var m0 = Vector256.Create(float.NegativeInfinity); var m1 = m0; var m2 = m0;
+        for (int c = 0; c < n; c++)
         {
-            float alpha = FastExp.Exp(m - mNew);
-            l *= alpha;
-            TensorPrimitives.Multiply(new ReadOnlySpan<float>(accRow, ev), alpha, new Span<float>(accRow, ev));
-            m = mNew;
+            float* s = st + c * QG;
+            m0 = Vector256.Max(m0, Vector256.Load(s)); m1 = Vector256.Max(m1, Vector256.Load(s + 8)); m2 = Vector256.Max(m2, Vector256.Load(s + 16));
         }
-        l += sum;
-        if (pr.DropP > 0)
-            for (int c = cs; c < ce; c++) srow[c] *= pr.DropScale(b, h, i, j0 + c);
+        m0.Store(tmax); m1.Store(tmax + 8); m2.Store(tmax + 16);
+    }
+
+    /// <summary>
+    /// The online-softmax step for 24 queries at once: m' = max(m, tile max); each query's accumulator and l are
+    /// rescaled by exp(m − m') when m' moved; P = exp(S − m') replaces S in the tile; l += Σ P.
+    /// A query whose keys are all masked so far keeps m = −∞ and gets P = 0.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OnlineSoftmax(float* st, int n, float* m, float* l, float* tmax, float* alpha, float* acc, int ldo, int ev)
+    {
+        var ninf = Vector256.Create(float.NegativeInfinity);
+        Vector256<float> sh0, sh1, sh2;
+        {
+            var n0 = Vector256.Max(Vector256.Load(m), Vector256.Load(tmax));
+            var n1 = Vector256.Max(Vector256.Load(m + 8), Vector256.Load(tmax + 8));
+            var n2 = Vector256.Max(Vector256.Load(m + 16), Vector256.Load(tmax + 16));
+            // Shift by m' (by 0 where m' = −∞, so that exp(−∞ − shift) = 0 instead of NaN).
+            sh0 = Vector256.ConditionalSelect(Vector256.Equals(n0, ninf), Vector256<float>.Zero, n0);
+            sh1 = Vector256.ConditionalSelect(Vector256.Equals(n1, ninf), Vector256<float>.Zero, n1);
+            sh2 = Vector256.ConditionalSelect(Vector256.Equals(n2, ninf), Vector256<float>.Zero, n2);
+            FastExp.Exp(Vector256.Load(m) - sh0).Store(alpha);
+            FastExp.Exp(Vector256.Load(m + 8) - sh1).Store(alpha + 8);
+            FastExp.Exp(Vector256.Load(m + 16) - sh2).Store(alpha + 16);
+            n0.Store(m); n1.Store(m + 8); n2.Store(m + 16);
+        }
+        for (int q = 0; q < QG; q++)
+            if (alpha[q] != 1f)
+            {
+                l[q] *= alpha[q];
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + q * ldo, ev), alpha[q], new Span<float>(acc + q * ldo, ev));
+            }
+        Vector256<float> s0 = default, s1 = default, s2 = default;
+        for (int c = 0; c < n; c++)
+        {
+            float* s = st + c * QG;
+            var p0 = FastExp.Exp(Vector256.Load(s) - sh0); p0.Store(s); s0 += p0;
+            var p1 = FastExp.Exp(Vector256.Load(s + 8) - sh1); p1.Store(s + 8); s1 += p1;
+            var p2 = FastExp.Exp(Vector256.Load(s + 16) - sh2); p2.Store(s + 16); s2 += p2;
+        }
+        (Vector256.Load(l) + s0).Store(l); (Vector256.Load(l + 8) + s1).Store(l + 8); (Vector256.Load(l + 16) + s2).Store(l + 16);
     }
 
     /// <summary>x[c] = exp(x[c] − shift) in place; returns the sum.</summary>

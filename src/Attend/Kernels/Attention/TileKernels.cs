@@ -4,71 +4,97 @@ using System.Runtime.Intrinsics;
 namespace Attend.Kernels.Attention;
 
 /// <summary>
-/// The two register-tiled products of the attention tile loop, for MR = 6 query rows at a time (Vector256, the shape
-/// of OpenBLAS's Haswell SGEMM kernel): scores <c>S[6×n] = Qs[6×E]·Kᵀ</c> from K packed in 16-column panels, and
-/// <c>O[6×Ev] += P[6×n]·V[n×Ev]</c> straight from V's rows.
+/// The register-tiled products of the attention tile loop, laid out so that the softmax runs along vectors of
+/// queries (no horizontal reductions, no packing of K or V):
+/// <list type="bullet">
+/// <item>scores, transposed: <c>Sᵀ[j][q] = Σ_e K[j][e]·Qᵀ[e][q]</c> for QG = 24 queries (three vectors) × 6 keys
+/// (18 accumulators), Qᵀ packed once per query group, K read in place one broadcast at a time;</item>
+/// <item><c>O[6×Ev] += P[6×n]·V[n×Ev]</c>, P read from Sᵀ's columns, V read in place (24 accumulators, 6 rows × 32).</item>
+/// </list>
 /// </summary>
 internal static unsafe class TileKernels
 {
-    public const int MR = 6, NR = 16;
+    public const int QG = 24, KR = 6, MR = 6;
 
-    /// <summary>Packs keys j0..j0+n (rows of K, stride ks) into ⌈n/16⌉ panels of [E][16], zero beyond n:
-    /// <c>kp[p·E·16 + e·16 + c] = K[j0 + 16p + c][e]</c>.</summary>
+    /// <summary>Packs rows of Q scaled: <c>qt[e·QG + r] = scale·q[r][e]</c> for r &lt; rows, 0 for rows ≤ r &lt; QG.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void PackKeys(float* kp, float* k0, long ks, int n, int e)
+    public static void PackQueries(float* qt, float* q0, long qs, int rows, int e, float scale)
     {
-        int panels = (n + NR - 1) / NR;
-        for (int p = 0; p < panels; p++)
+        for (int r = 0; r < QG; r++)
         {
-            float* dst = kp + (long)p * e * NR;
-            for (int c = 0; c < NR; c++)
-            {
-                int j = p * NR + c;
-                if (j < n)
-                {
-                    float* src = k0 + j * ks;
-                    for (int x = 0; x < e; x++) dst[x * NR + c] = src[x];
-                }
-                else for (int x = 0; x < e; x++) dst[x * NR + c] = 0f;
-            }
+            float* src = q0 + r * qs;
+            if (r < rows) for (int x = 0; x < e; x++) qt[x * QG + r] = src[x] * scale;
+            else for (int x = 0; x < e; x++) qt[x * QG + r] = 0f;
         }
     }
 
-    /// <summary><c>s[r][16p + c] = Σ_e qs[r·E + e]·kp[p][e][c]</c> for r &lt; 6 and panels p0 ≤ p &lt; p1.</summary>
+    /// <summary>
+    /// <c>st[j·QG + q] = Σ_e k[j][e]·qt[e][q]</c> for keys 0 ≤ j &lt; n (K rows at k0 + j·ks), and
+    /// <c>colMax[q] = max(colMax[q], max_j st[j][q])</c>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores(float* qs, int e, float* kp, int p0, int p1, float* s, int lds)
+    public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax)
     {
-        float* q0 = qs, q1 = qs + e, q2 = qs + 2 * e, q3 = qs + 3 * e, q4 = qs + 4 * e, q5 = qs + 5 * e;
-        for (int p = p0; p < p1; p++)
+        var m0 = Vector256.Load(colMax); var m1 = Vector256.Load(colMax + 8); var m2 = Vector256.Load(colMax + 16);
+        int j = 0;
+        for (; j + KR <= n; j += KR)
         {
-            float* b = kp + (long)p * e * NR;
-            Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-            Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
-            for (int x = 0; x < e; x++, b += NR)
+            float* k = k0 + j * ks;
+            float* ka = k, kb = k + ks, kc = k + 2 * ks, kd = k + 3 * ks, ke = k + 4 * ks, kf = k + 5 * ks;
+            Vector256<float> a0 = default, a1 = default, a2 = default, b0 = default, b1 = default, b2 = default;
+            Vector256<float> c0 = default, c1 = default, c2 = default, d0 = default, d1 = default, d2 = default;
+            Vector256<float> e0 = default, e1 = default, e2 = default, f0 = default, f1 = default, f2 = default;
+            float* q = qt;
+            for (int x = 0; x < e; x++, q += QG)
             {
-                var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
-                var a = Vector256.Create(q0[x]); c00 = Vector256.FusedMultiplyAdd(a, b0, c00); c01 = Vector256.FusedMultiplyAdd(a, b1, c01);
-                a = Vector256.Create(q1[x]); c10 = Vector256.FusedMultiplyAdd(a, b0, c10); c11 = Vector256.FusedMultiplyAdd(a, b1, c11);
-                a = Vector256.Create(q2[x]); c20 = Vector256.FusedMultiplyAdd(a, b0, c20); c21 = Vector256.FusedMultiplyAdd(a, b1, c21);
-                a = Vector256.Create(q3[x]); c30 = Vector256.FusedMultiplyAdd(a, b0, c30); c31 = Vector256.FusedMultiplyAdd(a, b1, c31);
-                a = Vector256.Create(q4[x]); c40 = Vector256.FusedMultiplyAdd(a, b0, c40); c41 = Vector256.FusedMultiplyAdd(a, b1, c41);
-                a = Vector256.Create(q5[x]); c50 = Vector256.FusedMultiplyAdd(a, b0, c50); c51 = Vector256.FusedMultiplyAdd(a, b1, c51);
+                var q0 = Vector256.Load(q); var q1 = Vector256.Load(q + 8); var q2 = Vector256.Load(q + 16);
+                var w = Vector256.Create(ka[x]);
+                a0 = Vector256.FusedMultiplyAdd(w, q0, a0); a1 = Vector256.FusedMultiplyAdd(w, q1, a1); a2 = Vector256.FusedMultiplyAdd(w, q2, a2);
+                w = Vector256.Create(kb[x]);
+                b0 = Vector256.FusedMultiplyAdd(w, q0, b0); b1 = Vector256.FusedMultiplyAdd(w, q1, b1); b2 = Vector256.FusedMultiplyAdd(w, q2, b2);
+                w = Vector256.Create(kc[x]);
+                c0 = Vector256.FusedMultiplyAdd(w, q0, c0); c1 = Vector256.FusedMultiplyAdd(w, q1, c1); c2 = Vector256.FusedMultiplyAdd(w, q2, c2);
+                w = Vector256.Create(kd[x]);
+                d0 = Vector256.FusedMultiplyAdd(w, q0, d0); d1 = Vector256.FusedMultiplyAdd(w, q1, d1); d2 = Vector256.FusedMultiplyAdd(w, q2, d2);
+                w = Vector256.Create(ke[x]);
+                e0 = Vector256.FusedMultiplyAdd(w, q0, e0); e1 = Vector256.FusedMultiplyAdd(w, q1, e1); e2 = Vector256.FusedMultiplyAdd(w, q2, e2);
+                w = Vector256.Create(kf[x]);
+                f0 = Vector256.FusedMultiplyAdd(w, q0, f0); f1 = Vector256.FusedMultiplyAdd(w, q1, f1); f2 = Vector256.FusedMultiplyAdd(w, q2, f2);
             }
-            float* o = s + p * NR;
-            c00.Store(o); c01.Store(o + 8); o += lds;
-            c10.Store(o); c11.Store(o + 8); o += lds;
-            c20.Store(o); c21.Store(o + 8); o += lds;
-            c30.Store(o); c31.Store(o + 8); o += lds;
-            c40.Store(o); c41.Store(o + 8); o += lds;
-            c50.Store(o); c51.Store(o + 8);
+            float* o = st + j * QG;
+            a0.Store(o); a1.Store(o + 8); a2.Store(o + 16);
+            b0.Store(o + 24); b1.Store(o + 32); b2.Store(o + 40);
+            c0.Store(o + 48); c1.Store(o + 56); c2.Store(o + 64);
+            d0.Store(o + 72); d1.Store(o + 80); d2.Store(o + 88);
+            e0.Store(o + 96); e1.Store(o + 104); e2.Store(o + 112);
+            f0.Store(o + 120); f1.Store(o + 128); f2.Store(o + 136);
+            m0 = Vector256.Max(m0, Vector256.Max(Vector256.Max(Vector256.Max(a0, b0), Vector256.Max(c0, d0)), Vector256.Max(e0, f0)));
+            m1 = Vector256.Max(m1, Vector256.Max(Vector256.Max(Vector256.Max(a1, b1), Vector256.Max(c1, d1)), Vector256.Max(e1, f1)));
+            m2 = Vector256.Max(m2, Vector256.Max(Vector256.Max(Vector256.Max(a2, b2), Vector256.Max(c2, d2)), Vector256.Max(e2, f2)));
         }
+        for (; j < n; j++)
+        {
+            float* k = k0 + j * ks;
+            Vector256<float> a0 = default, a1 = default, a2 = default;
+            float* q = qt;
+            for (int x = 0; x < e; x++, q += QG)
+            {
+                var w = Vector256.Create(k[x]);
+                a0 = Vector256.FusedMultiplyAdd(w, Vector256.Load(q), a0);
+                a1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(q + 8), a1);
+                a2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(q + 16), a2);
+            }
+            float* o = st + j * QG;
+            a0.Store(o); a1.Store(o + 8); a2.Store(o + 16);
+            m0 = Vector256.Max(m0, a0); m1 = Vector256.Max(m1, a1); m2 = Vector256.Max(m2, a2);
+        }
+        m0.Store(colMax); m1.Store(colMax + 8); m2.Store(colMax + 16);
     }
 
-    /// <summary><c>o[r][x] += Σ_{c0 ≤ c &lt; c1} p[r][c]·v[c][x]</c> for r &lt; 6, x &lt; ev; v row c at v + c·vs.</summary>
+    /// <summary><c>o[r][x] += Σ_{c &lt; n} pt[c·QG + r]·v[c][x]</c> for r &lt; 6, x &lt; ev (V row c at v + c·vs).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AccumulatePV(float* p, int ldp, int c0, int c1, float* v, long vs, int ev, float* o, int ldo)
+    public static void AccumulatePV(float* pt, int n, float* v, long vs, int ev, float* o, int ldo)
     {
-        float* p0 = p, p1 = p + ldp, p2 = p + 2 * ldp, p3 = p + 3 * ldp, p4 = p + 4 * ldp, p5 = p + 5 * ldp;
         int x = 0;
         for (; x + 32 <= ev; x += 32)
         {
@@ -84,21 +110,22 @@ internal static unsafe class TileKernels
             Vector256<float> a40 = Vector256.Load(o4), a41 = Vector256.Load(o4 + 8), a42 = Vector256.Load(o4 + 16), a43 = Vector256.Load(o4 + 24);
             float* o5 = o4 + ldo;
             Vector256<float> a50 = Vector256.Load(o5), a51 = Vector256.Load(o5 + 8), a52 = Vector256.Load(o5 + 16), a53 = Vector256.Load(o5 + 24);
-            for (int c = c0; c < c1; c++)
+            float* vr = v + x;
+            float* p = pt;
+            for (int c = 0; c < n; c++, vr += vs, p += QG)
             {
-                float* vr = v + c * vs + x;
                 var v0 = Vector256.Load(vr); var v1 = Vector256.Load(vr + 8); var v2 = Vector256.Load(vr + 16); var v3 = Vector256.Load(vr + 24);
-                var w = Vector256.Create(p0[c]);
+                var w = Vector256.Create(p[0]);
                 a00 = Vector256.FusedMultiplyAdd(w, v0, a00); a01 = Vector256.FusedMultiplyAdd(w, v1, a01); a02 = Vector256.FusedMultiplyAdd(w, v2, a02); a03 = Vector256.FusedMultiplyAdd(w, v3, a03);
-                w = Vector256.Create(p1[c]);
+                w = Vector256.Create(p[1]);
                 a10 = Vector256.FusedMultiplyAdd(w, v0, a10); a11 = Vector256.FusedMultiplyAdd(w, v1, a11); a12 = Vector256.FusedMultiplyAdd(w, v2, a12); a13 = Vector256.FusedMultiplyAdd(w, v3, a13);
-                w = Vector256.Create(p2[c]);
+                w = Vector256.Create(p[2]);
                 a20 = Vector256.FusedMultiplyAdd(w, v0, a20); a21 = Vector256.FusedMultiplyAdd(w, v1, a21); a22 = Vector256.FusedMultiplyAdd(w, v2, a22); a23 = Vector256.FusedMultiplyAdd(w, v3, a23);
-                w = Vector256.Create(p3[c]);
+                w = Vector256.Create(p[3]);
                 a30 = Vector256.FusedMultiplyAdd(w, v0, a30); a31 = Vector256.FusedMultiplyAdd(w, v1, a31); a32 = Vector256.FusedMultiplyAdd(w, v2, a32); a33 = Vector256.FusedMultiplyAdd(w, v3, a33);
-                w = Vector256.Create(p4[c]);
+                w = Vector256.Create(p[4]);
                 a40 = Vector256.FusedMultiplyAdd(w, v0, a40); a41 = Vector256.FusedMultiplyAdd(w, v1, a41); a42 = Vector256.FusedMultiplyAdd(w, v2, a42); a43 = Vector256.FusedMultiplyAdd(w, v3, a43);
-                w = Vector256.Create(p5[c]);
+                w = Vector256.Create(p[5]);
                 a50 = Vector256.FusedMultiplyAdd(w, v0, a50); a51 = Vector256.FusedMultiplyAdd(w, v1, a51); a52 = Vector256.FusedMultiplyAdd(w, v2, a52); a53 = Vector256.FusedMultiplyAdd(w, v3, a53);
             }
             a00.Store(o0); a01.Store(o0 + 8); a02.Store(o0 + 16); a03.Store(o0 + 24);
@@ -113,24 +140,24 @@ internal static unsafe class TileKernels
             float* o0 = o + x;
             Vector256<float> a0 = Vector256.Load(o0), a1 = Vector256.Load(o0 + ldo), a2 = Vector256.Load(o0 + 2 * ldo),
                 a3 = Vector256.Load(o0 + 3 * ldo), a4 = Vector256.Load(o0 + 4 * ldo), a5 = Vector256.Load(o0 + 5 * ldo);
-            for (int c = c0; c < c1; c++)
+            float* p = pt;
+            for (int c = 0; c < n; c++, p += QG)
             {
                 var vv = Vector256.Load(v + c * vs + x);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p0[c]), vv, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(p1[c]), vv, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(p2[c]), vv, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(p3[c]), vv, a3);
-                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(p4[c]), vv, a4);
-                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(p5[c]), vv, a5);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p[0]), vv, a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(p[1]), vv, a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(p[2]), vv, a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(p[3]), vv, a3);
+                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(p[4]), vv, a4);
+                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(p[5]), vv, a5);
             }
             a0.Store(o0); a1.Store(o0 + ldo); a2.Store(o0 + 2 * ldo); a3.Store(o0 + 3 * ldo); a4.Store(o0 + 4 * ldo); a5.Store(o0 + 5 * ldo);
         }
         for (; x < ev; x++)
             for (int r = 0; r < MR; r++)
             {
-                float* pr = p + r * ldp;
                 float acc = o[r * ldo + x];
-                for (int c = c0; c < c1; c++) acc += pr[c] * v[c * vs + x];
+                for (int c = 0; c < n; c++) acc += pt[c * QG + r] * v[c * vs + x];
                 o[r * ldo + x] = acc;
             }
     }
