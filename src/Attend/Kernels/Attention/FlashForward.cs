@@ -15,7 +15,9 @@ namespace Attend.Kernels.Attention;
 /// end:  O_i /= l;   LSE_i = m + log l      (l = 0, a fully masked row: O = 0, LSE = −∞)
 /// </code>
 /// The score tile is kept transposed (keys × queries), so max, exp and sums run along vectors of queries and the
-/// row max falls out of the score kernel. Work is split over (batch, head, block of query rows).
+/// row max falls out of the score kernel. Scores are carried in log₂ units (log₂e folded into the query scale), so
+/// that P = 2^(S − m') needs no multiply and no ln2 reduction; the modifiers see natural units.
+/// Work is split over (batch, head, block of query rows).
 /// Memory beyond Q, K, V, O, LSE: per-thread tiles.
 /// </summary>
 internal static unsafe class FlashForward
@@ -63,7 +65,7 @@ internal static unsafe class FlashForward
         float* stat = Scratch.Get(3, 4 * QG);               // m, l, tile max, scratch
         float* m = stat, l = stat + QG, tmax = stat + 2 * QG, alpha = stat + 3 * QG;
 
-        TileKernels.PackQueries(qt, pr.QRow(b, h, i0), pr.QsL, rows, e, pr.Scale);
+        TileKernels.PackQueries(qt, pr.QRow(b, h, i0), pr.QsL, rows, e, pr.Scale * FastExp.Log2E);
         new Span<float>(acc, QG * ldo).Clear();
         new Span<float>(m, QG).Fill(float.NegativeInfinity);
         new Span<float>(l, QG).Clear();
@@ -77,7 +79,9 @@ internal static unsafe class FlashForward
             bool inside = j0 >= pr.Band(i0 + rows - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
             if (pr.HasMods || !inside)
             {
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Ln2, new Span<float>(st, n * QG));
                 pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Log2E, new Span<float>(st, n * QG));
                 ColumnMax(st, n, tmax);
             }
             OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, ev);
@@ -96,7 +100,7 @@ internal static unsafe class FlashForward
             if (l[r] > 0)
             {
                 TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + r * ldo, ev), 1f / l[r], dst);
-                lseOut[row] = m[r] + MathF.Log(l[r]);
+                lseOut[row] = m[r] * FastExp.Ln2 + MathF.Log(l[r]);
             }
             else
             {
@@ -119,8 +123,8 @@ internal static unsafe class FlashForward
     }
 
     /// <summary>
-    /// The online-softmax step for 24 queries at once: m' = max(m, tile max); each query's accumulator and l are
-    /// rescaled by exp(m − m') when m' moved; P = exp(S − m') replaces S in the tile; l += Σ P.
+    /// The online-softmax step for 24 queries at once (log₂ units): m' = max(m, tile max); each query's accumulator and
+    /// l are rescaled by 2^(m − m') when m' moved; P = 2^(S − m') replaces S in the tile; l += Σ P.
     /// A query whose keys are all masked so far keeps m = −∞ and gets P = 0.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -136,9 +140,9 @@ internal static unsafe class FlashForward
             sh0 = Vector256.ConditionalSelect(Vector256.Equals(n0, ninf), Vector256<float>.Zero, n0);
             sh1 = Vector256.ConditionalSelect(Vector256.Equals(n1, ninf), Vector256<float>.Zero, n1);
             sh2 = Vector256.ConditionalSelect(Vector256.Equals(n2, ninf), Vector256<float>.Zero, n2);
-            FastExp.Exp(Vector256.Load(m) - sh0).Store(alpha);
-            FastExp.Exp(Vector256.Load(m + 8) - sh1).Store(alpha + 8);
-            FastExp.Exp(Vector256.Load(m + 16) - sh2).Store(alpha + 16);
+            FastExp.Exp2(Vector256.Load(m) - sh0).Store(alpha);
+            FastExp.Exp2(Vector256.Load(m + 8) - sh1).Store(alpha + 8);
+            FastExp.Exp2(Vector256.Load(m + 16) - sh2).Store(alpha + 16);
             n0.Store(m); n1.Store(m + 8); n2.Store(m + 16);
         }
         for (int q = 0; q < QG; q++)
@@ -151,9 +155,9 @@ internal static unsafe class FlashForward
         for (int c = 0; c < n; c++)
         {
             float* s = st + c * QG;
-            var p0 = FastExp.Exp(Vector256.Load(s) - sh0); p0.Store(s); s0 += p0;
-            var p1 = FastExp.Exp(Vector256.Load(s + 8) - sh1); p1.Store(s + 8); s1 += p1;
-            var p2 = FastExp.Exp(Vector256.Load(s + 16) - sh2); p2.Store(s + 16); s2 += p2;
+            var p0 = FastExp.Exp2(Vector256.Load(s) - sh0); p0.Store(s); s0 += p0;
+            var p1 = FastExp.Exp2(Vector256.Load(s + 8) - sh1); p1.Store(s + 8); s1 += p1;
+            var p2 = FastExp.Exp2(Vector256.Load(s + 16) - sh2); p2.Store(s + 16); s2 += p2;
         }
         (Vector256.Load(l) + s0).Store(l); (Vector256.Load(l + 8) + s1).Store(l + 8); (Vector256.Load(l + 16) + s2).Store(l + 16);
     }
