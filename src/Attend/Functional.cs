@@ -35,7 +35,7 @@ public static unsafe partial class Functional
     {
         string op = log ? "log_softmax" : "softmax";
         Elementwise.RequireFloat(x, op, "input");
-        int d = Shapes.Dim(dim, x.Rank, op);
+        int d = Shapes.Dim(dim, x.ShapeRef, op);
         bool last = x.Rank == 0 || d == x.Rank - 1;
         // Work on rows: move dim to the end when it is not already there.
         using var moved = last ? x.Detach() : x.Detach().Movedim(d, -1);
@@ -143,7 +143,7 @@ public static unsafe partial class Functional
         if (!Shapes.Equal(target.ShapeRef, rowShape))
             throw new ArgumentException($"cross_entropy: target {Shapes.Str(target.ShapeRef)} does not match input {Shapes.Str(input.ShapeRef)} (expected {Shapes.Str(rowShape)})");
         using var tflat = target.Reshape(-1);
-        return NllRows(logp, tflat, weight, ignoreIndex, reduction, labelSmoothing, rowShape);
+        return NllRows(logp, tflat, weight, ignoreIndex, reduction, labelSmoothing, rowShape, "cross_entropy", input.ShapeRef);
     }
 
     /// <summary>Negative log-likelihood on log-probabilities [N, C] (or [C]) with int64 targets, as torch.nn.functional.nll_loss.</summary>
@@ -156,17 +156,25 @@ public static unsafe partial class Functional
         using var lp = logProbs.Reshape(-1, c);
         using var t = target.Reshape(-1);
         if (t.NumEl != lp.ShapeRef[0]) throw new ArgumentException($"nll_loss: target {Shapes.Str(target.ShapeRef)} does not match input {Shapes.Str(logProbs.ShapeRef)}");
-        return NllRows(lp, t, weight, ignoreIndex, reduction, 0f, logProbs.Rank == 1 ? Array.Empty<int>() : new[] { lp.ShapeRef[0] });
+        return NllRows(lp, t, weight, ignoreIndex, reduction, 0f, logProbs.Rank == 1 ? Array.Empty<int>() : new[] { lp.ShapeRef[0] }, "nll_loss", logProbs.ShapeRef);
     }
 
     private static int[] RowShape(Tensor input, int classDim) =>
         input.ShapeRef.Where((_, i) => i != classDim).ToArray();
 
-    private static Tensor NllRows(Tensor logp, Tensor target, Tensor? weight, int ignoreIndex, Reduction reduction, float eps, int[] rowShape)
+    private static Tensor NllRows(Tensor logp, Tensor target, Tensor? weight, int ignoreIndex, Reduction reduction, float eps, int[] rowShape,
+        string op, int[] inputShape)
     {
         int m = logp.ShapeRef[0], c = logp.ShapeRef[1];
-        var lpc = logp.ContiguousRaw();
         var tc = target.CloneRaw();   // the backward's own copy: the caller may dispose theirs
+        for (int i = 0; i < m; i++)
+        {
+            long ti = tc.LongData[i];
+            if (ti != ignoreIndex && (ti < 0 || ti >= c))
+                throw new ArgumentOutOfRangeException(nameof(target), $"{op}: target {ti} at position {i} is out of range for {c} classes " +
+                    $"(input {Shapes.Str(inputShape)}, target {Shapes.Str(rowShape)}, ignoreIndex {ignoreIndex})");
+        }
+        var lpc = logp.ContiguousRaw();
         var wc = weight?.ContiguousRaw();
         var perRow = Tensor.Empty(new[] { m });
         double denom = Kernels.NllLoss.Forward(perRow.Data, lpc.Data, tc.LongData, wc is null ? null : wc.Data, m, c, ignoreIndex, eps);
@@ -203,7 +211,7 @@ public static unsafe partial class Functional
         if (weight.Rank != 2) throw new ArgumentException($"embedding: weight must be 2-D [V, D], got {Shapes.Str(weight.ShapeRef)}");
         int v = weight.ShapeRef[0], dim = weight.ShapeRef[1];
         int? pad = paddingIdx is int p ? (p < 0 ? p + v : p) : null;
-        if (pad is int pp && (pp < 0 || pp >= v)) throw new ArgumentOutOfRangeException(nameof(paddingIdx), $"embedding: paddingIdx {paddingIdx} is out of range for {v} rows");
+        if (pad is int pp && (pp < 0 || pp >= v)) throw new ArgumentOutOfRangeException(nameof(paddingIdx), $"embedding: paddingIdx {paddingIdx} is out of range for a table of {v} rows {Shapes.Str(weight.ShapeRef)}");
         var ids = input.ContiguousRaw();
         var w = weight.ContiguousRaw();
         var y = Tensor.Empty(input.ShapeRef.Append(dim).ToArray());
@@ -212,7 +220,7 @@ public static unsafe partial class Functional
         {
             long id = pi[i];
             if (id < 0 || id >= v)
-                throw new ArgumentOutOfRangeException(nameof(input), $"embedding: index {id} at position {i} is out of range for a table of {v} rows");
+                throw new ArgumentOutOfRangeException(nameof(input), $"embedding: index {id} at position {i} of input {Shapes.Str(input.ShapeRef)} is out of range for a table of {v} rows {Shapes.Str(weight.ShapeRef)}");
             Buffer.MemoryCopy(pw + id * dim, py + (long)i * dim, dim * 4L, dim * 4L);
         }
         if (!ReferenceEquals(w, weight)) w.Dispose();

@@ -60,16 +60,17 @@ internal static unsafe class Reduce
         finally { if (!ReferenceEquals(src, x)) src.Dispose(); }
     }
 
-    /// <summary>Marks the given dims (negative allowed, repeats refused); all dims when null.</summary>
-    public static bool[] Mask(int[]? dims, int rank, string op)
+    /// <summary>Marks the given dims of a tensor of <paramref name="shape"/> (negative allowed, repeats refused); all dims when null.</summary>
+    public static bool[] Mask(int[]? dims, int[] shape, string op)
     {
+        int rank = shape.Length;
         var m = new bool[rank];
         if (dims is null) { Array.Fill(m, true); return m; }
         foreach (int d0 in dims)
         {
-            int d = Shapes.Dim(d0, rank, op);
+            int d = Shapes.Dim(d0, shape, op);
             if (rank == 0) continue;
-            if (m[d]) throw new ArgumentException($"{op}: dim {d0} appears more than once in {Shapes.Str(dims)}");
+            if (m[d]) throw new ArgumentException($"{op}: dim {d0} appears more than once in {Shapes.Str(dims)} for a tensor of shape {Shapes.Str(shape)}");
             m[d] = true;
         }
         return m;

@@ -92,7 +92,7 @@ public sealed partial class Tensor
         var dims = new List<int>();
         for (int i = 0; i < Rank; i++)
             if (i < lead || (target[i - lead] == 1 && shape[i] != 1)) dims.Add(i);
-        using var s = Reduce.Run(this, Reduce.Mask(dims.ToArray(), Rank, "sum"), ReduceOp.Sum);
+        using var s = Reduce.Run(this, Reduce.Mask(dims.ToArray(), shape, "sum"), ReduceOp.Sum);
         return s.Reshape(target);
     }
 

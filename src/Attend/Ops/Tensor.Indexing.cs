@@ -133,7 +133,7 @@ public sealed unsafe partial class Tensor
     {
         Elementwise.RequireFloat(this, "gather", "input");
         RequireLong(index, "gather", "index");
-        int d = Shapes.Dim(dim, Rank, "gather");
+        int d = Shapes.Dim(dim, shape, "gather");
         if (index.Rank != Rank)
             throw new ArgumentException($"gather: index {Shapes.Str(index.shape)} must have the same rank as input {Shapes.Str(shape)}");
         for (int i = 0; i < Rank; i++)
@@ -149,7 +149,7 @@ public sealed unsafe partial class Tensor
             {
                 long ix = pi[rows.Offset[0] + (long)j * si];
                 if (ix < -size || ix >= size)
-                    throw new ArgumentOutOfRangeException(nameof(index), $"gather: index {ix} is out of bounds for dim {dim} with size {size}");
+                    throw new ArgumentOutOfRangeException(nameof(index), $"gather: index {ix} is out of bounds for dim {dim} with size {size} of input {Shapes.Str(shape)}");
                 if (ix < 0) ix += size;
                 long off = rows.Offset[1] + (last == d ? 0 : (long)j * sx) + ix * stride;
                 po[r * rows.Inner + j] = px[off];

@@ -8,13 +8,13 @@ public sealed partial class Tensor
     {
         if (tensors.Count == 0) throw new ArgumentException("cat: expected a non-empty list of tensors");
         var first = tensors[0];
-        int d = Shapes.Dim(dim, first.Rank, "cat");
+        int d = Shapes.Dim(dim, first.shape, "cat");
         if (first.Rank == 0) throw new ArgumentException("cat: zero-dimensional tensors cannot be concatenated");
         int total = 0;
         for (int t = 0; t < tensors.Count; t++)
         {
             var x = tensors[t];
-            if (x.DType != first.DType) throw new ArgumentException($"cat: tensor {t} is {x.DType.Name()}, tensor 0 is {first.DType.Name()}");
+            if (x.DType != first.DType) throw new ArgumentException($"cat: tensor {t} is {x.DType.Name()} {Shapes.Str(x.shape)}, tensor 0 is {first.DType.Name()} {Shapes.Str(first.shape)}");
             if (x.Rank != first.Rank) throw new ArgumentException($"cat: tensor {t} has shape {Shapes.Str(x.shape)}, rank differs from tensor 0 {Shapes.Str(first.shape)}");
             for (int i = 0; i < x.Rank; i++)
                 if (i != d && x.shape[i] != first.shape[i])
@@ -46,7 +46,7 @@ public sealed partial class Tensor
     public static Tensor Stack(IReadOnlyList<Tensor> tensors, int dim = 0)
     {
         if (tensors.Count == 0) throw new ArgumentException("stack: expected a non-empty list of tensors");
-        int d = Shapes.Dim(dim, tensors[0].Rank + 1, "stack");
+        int d = Shapes.Dim(dim, tensors[0].shape, "stack", inserting: true);
         for (int t = 1; t < tensors.Count; t++)
             if (!Shapes.Equal(tensors[t].shape, tensors[0].shape))
                 throw new ArgumentException($"stack: all tensors must have the same shape; tensor {t} is {Shapes.Str(tensors[t].shape)}, tensor 0 is {Shapes.Str(tensors[0].shape)}");
@@ -58,7 +58,7 @@ public sealed partial class Tensor
     public Tensor[] Split(int splitSize, int dim = 0)
     {
         if (splitSize <= 0) throw new ArgumentException($"split: splitSize must be positive, got {splitSize}");
-        int d = Shapes.Dim(dim, Rank, "split");
+        int d = Shapes.Dim(dim, shape, "split");
         var sizes = new List<int>();
         for (int at = 0; at < shape[d]; at += splitSize) sizes.Add(Math.Min(splitSize, shape[d] - at));
         if (sizes.Count == 0) sizes.Add(0);
@@ -68,7 +68,7 @@ public sealed partial class Tensor
     /// <summary>Pieces of the given sizes along dim (they must add up to its size); views.</summary>
     public Tensor[] Split(int[] sizes, int dim = 0)
     {
-        int d = Shapes.Dim(dim, Rank, "split");
+        int d = Shapes.Dim(dim, shape, "split");
         if (sizes.Any(s => s < 0) || sizes.Sum() != shape[d])
             throw new ArgumentException($"split: sizes {Shapes.Str(sizes)} must be non-negative and add up to {shape[d]}, the size of dim {dim} in {Shapes.Str(shape)}");
         var r = new Tensor[sizes.Length];
@@ -80,7 +80,7 @@ public sealed partial class Tensor
     public Tensor[] Chunk(int chunks, int dim = 0)
     {
         if (chunks <= 0) throw new ArgumentException($"chunk: number of chunks must be positive, got {chunks}");
-        int d = Shapes.Dim(dim, Rank, "chunk");
+        int d = Shapes.Dim(dim, shape, "chunk");
         int size = (shape[d] + chunks - 1) / chunks;
         return Split(Math.Max(size, 1), d);
     }

@@ -21,6 +21,8 @@ public sealed unsafe partial class Tensor
         int k = a2.shape[^1];
         if (b2.shape[^2] != k)
             throw new ArgumentException($"matmul: shapes {Shapes.Str(shape)} and {Shapes.Str(other.shape)} cannot be multiplied ({k} vs {b2.shape[^2]} in the contracted dim)");
+        if (!Shapes.Broadcastable(a2.shape[..^2], b2.shape[..^2]))
+            throw new ArgumentException($"matmul: the batch dims of {Shapes.Str(shape)} and {Shapes.Str(other.shape)} are not broadcastable");
         var c2 = MatmulRaw(a2, b2);
 
         // Drop the dims that 1-D operands gained.

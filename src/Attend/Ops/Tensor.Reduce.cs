@@ -16,7 +16,7 @@ public sealed unsafe partial class Tensor
     private Tensor SumDims(int[]? dims, bool keepdim, string op)
     {
         Elementwise.RequireFloat(this, op, "input");
-        var mask = Reduce.Mask(dims, Rank, op);
+        var mask = Reduce.Mask(dims, shape, op);
         var keep = Reduce.Run(this, mask, ReduceOp.Sum);
         var y = keepdim ? keep : DropDims(keep, mask);
         var from = shape;
@@ -25,7 +25,7 @@ public sealed unsafe partial class Tensor
 
     private Tensor MeanDims(int[]? dims, bool keepdim)
     {
-        var mask = Reduce.Mask(dims, Rank, "mean");
+        var mask = Reduce.Mask(dims, shape, "mean");
         int count = 1;
         for (int i = 0; i < Rank; i++) if (mask[i]) count *= shape[i];
         return SumDims(dims, keepdim, "mean").Div(count);
@@ -36,7 +36,7 @@ public sealed unsafe partial class Tensor
     {
         Elementwise.RequireFloat(this, "max", "input");
         if (NumEl == 0) throw new ArgumentException($"max: the input {Shapes.Str(shape)} is empty");
-        var mask = Reduce.Mask(null, Rank, "max");
+        var mask = Reduce.Mask(null, shape, "max");
         var y = DropDims(Reduce.Run(this, mask, ReduceOp.Max), mask);
         var x = this;
         return y.WithGrad("max", new[] { x }, g =>
@@ -52,7 +52,7 @@ public sealed unsafe partial class Tensor
     public (Tensor Values, Tensor Indices) Max(int dim, bool keepdim = false)
     {
         Elementwise.RequireFloat(this, "max", "input");
-        int d = Shapes.Dim(dim, Rank, "max");
+        int d = Shapes.Dim(dim, shape, "max");
         if (Rank > 0 && shape[d] == 0) throw new ArgumentException($"max: dim {dim} of {Shapes.Str(shape)} has size 0");
         // Move dim last, then each row gives one max.
         using var moved = Rank == 0 ? Detach() : Detach().Movedim(d, -1);
@@ -93,7 +93,7 @@ public sealed unsafe partial class Tensor
     public Tensor Var(int[]? dims, bool keepdim = false, int correction = 1)
     {
         Elementwise.RequireFloat(this, "var", "input");
-        var mask = Reduce.Mask(dims, Rank, "var");
+        var mask = Reduce.Mask(dims, shape, "var");
         int n = 1;
         for (int i = 0; i < Rank; i++) if (mask[i]) n *= shape[i];
         if (n - correction <= 0)

@@ -27,6 +27,7 @@ internal static class Shapes
 
     public static bool IsContiguous(int[] shape, int[] strides)
     {
+        if (shape.AsSpan().Contains(0)) return true;   // no elements: any layout is contiguous, as PyTorch
         int s = 1;
         for (int i = shape.Length - 1; i >= 0; i--)
         {
@@ -37,12 +38,14 @@ internal static class Shapes
         return true;
     }
 
-    /// <summary>Wraps a possibly negative dim into [0, rank); throws naming the op otherwise.</summary>
-    public static int Dim(int dim, int rank, string op)
+    /// <summary>Wraps a possibly negative dim into [0, rank) of a tensor of <paramref name="shape"/> (rank + 1 for ops
+    /// that insert a dim, <paramref name="inserting"/>); throws naming the op and the shape otherwise.</summary>
+    public static int Dim(int dim, int[] shape, string op, bool inserting = false)
     {
+        int rank = shape.Length + (inserting ? 1 : 0);
         int r = Math.Max(rank, 1);
         if (dim < -r || dim >= r)
-            throw new ArgumentOutOfRangeException(nameof(dim), $"{op}: dim {dim} is out of range for a tensor of rank {rank} (expected [{-r}, {r - 1}])");
+            throw new ArgumentOutOfRangeException(nameof(dim), $"{op}: dim {dim} is out of range for a tensor of shape {Str(shape)} (expected [{-r}, {r - 1}])");
         return dim < 0 ? dim + r : dim;
     }
 
@@ -62,6 +65,14 @@ internal static class Shapes
             r[i] = da == 1 ? db : da;
         }
         return r;
+    }
+
+    /// <summary>Whether <see cref="Broadcast"/> would accept a and b.</summary>
+    public static bool Broadcastable(int[] a, int[] b)
+    {
+        for (int i = 1; i <= Math.Min(a.Length, b.Length); i++)
+            if (a[^i] != b[^i] && a[^i] != 1 && b[^i] != 1) return false;
+        return true;
     }
 
     /// <summary>Strides of a tensor (shape, strides) read as a tensor of <paramref name="outShape"/> (0 along broadcast dims).</summary>

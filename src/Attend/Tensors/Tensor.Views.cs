@@ -34,7 +34,7 @@ public sealed unsafe partial class Tensor
     public Tensor Flatten(int startDim = 0, int endDim = -1)
     {
         if (Rank == 0) return Reshape(1);
-        int a = Shapes.Dim(startDim, Rank, "flatten"), b = Shapes.Dim(endDim, Rank, "flatten");
+        int a = Shapes.Dim(startDim, shape, "flatten"), b = Shapes.Dim(endDim, shape, "flatten");
         if (a > b) throw new ArgumentException($"flatten: startDim {startDim} comes after endDim {endDim}");
         var s = new List<int>();
         for (int i = 0; i < a; i++) s.Add(shape[i]);
@@ -47,7 +47,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Swaps two dimensions (a view).</summary>
     public Tensor Transpose(int dim0, int dim1)
     {
-        int a = Shapes.Dim(dim0, Rank, "transpose"), b = Shapes.Dim(dim1, Rank, "transpose");
+        int a = Shapes.Dim(dim0, shape, "transpose"), b = Shapes.Dim(dim1, shape, "transpose");
         var perm = Enumerable.Range(0, Rank).ToArray();
         (perm[a], perm[b]) = (perm[b], perm[a]);
         return PermuteChecked(perm, "transpose");
@@ -72,8 +72,8 @@ public sealed unsafe partial class Tensor
         var seen = new bool[Rank];
         for (int i = 0; i < Rank; i++)
         {
-            p[i] = Shapes.Dim(dims[i], Rank, "permute");
-            if (seen[p[i]]) throw new ArgumentException($"permute: dim {dims[i]} repeats in {Shapes.Str(dims)}");
+            p[i] = Shapes.Dim(dims[i], shape, "permute");
+            if (seen[p[i]]) throw new ArgumentException($"permute: dim {dims[i]} repeats in {Shapes.Str(dims)} for a tensor of shape {Shapes.Str(shape)}");
             seen[p[i]] = true;
         }
         return PermuteChecked(p, "permute");
@@ -89,7 +89,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Moves dimension <paramref name="source"/> to position <paramref name="destination"/> (a view).</summary>
     public Tensor Movedim(int source, int destination)
     {
-        int a = Shapes.Dim(source, Rank, "movedim"), b = Shapes.Dim(destination, Rank, "movedim");
+        int a = Shapes.Dim(source, shape, "movedim"), b = Shapes.Dim(destination, shape, "movedim");
         var order = Enumerable.Range(0, Rank).Where(i => i != a).ToList();
         order.Insert(b, a);
         return PermuteChecked(order.ToArray(), "movedim");
@@ -98,7 +98,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Elements start..start+length-1 along dim (a view).</summary>
     public Tensor Narrow(int dim, int start, int length)
     {
-        int d = Shapes.Dim(dim, Rank, "narrow");
+        int d = Shapes.Dim(dim, shape, "narrow");
         if (start < 0) start += shape[d];
         if (start < 0 || length < 0 || start + length > shape[d])
             throw new ArgumentOutOfRangeException(nameof(start), $"narrow: start {start} + length {length} exceeds size {shape[d]} of dim {dim} in {Shapes.Str(shape)}");
@@ -116,7 +116,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Element <paramref name="index"/> along dim, removing that dim (a view).</summary>
     public Tensor Select(int dim, int index)
     {
-        int d = Shapes.Dim(dim, Rank, "select");
+        int d = Shapes.Dim(dim, shape, "select");
         if (index < -shape[d] || index >= shape[d])
             throw new ArgumentOutOfRangeException(nameof(index), $"select: index {index} is out of range for dim {dim} of size {shape[d]} in {Shapes.Str(shape)}");
         if (index < 0) index += shape[d];
@@ -127,7 +127,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Inserts a dimension of size 1 at <paramref name="dim"/> (a view).</summary>
     public Tensor Unsqueeze(int dim)
     {
-        int d = Shapes.Dim(dim, Rank + 1, "unsqueeze");
+        int d = Shapes.Dim(dim, shape, "unsqueeze", inserting: true);
         var s = shape.ToList(); var st = strides.ToList();
         s.Insert(d, 1);
         st.Insert(d, d < Rank ? shape[d] * strides[d] : 1);
@@ -137,7 +137,7 @@ public sealed unsafe partial class Tensor
     /// <summary>Removes dimension <paramref name="dim"/> if its size is 1 (a view; otherwise the same shape, as PyTorch).</summary>
     public Tensor Squeeze(int dim)
     {
-        int d = Shapes.Dim(dim, Rank, "squeeze");
+        int d = Shapes.Dim(dim, shape, "squeeze");
         if (Rank == 0 || shape[d] != 1) return Alias();
         var s = shape.ToList(); var st = strides.ToList();
         s.RemoveAt(d); st.RemoveAt(d);

@@ -58,7 +58,7 @@ public sealed unsafe partial class Tensor : IDisposable
     internal int[] ShapeRef => shape;
     internal int[] StridesRef => strides;
     public int Rank => shape.Length;
-    public int Size(int dim) => shape[Shapes.Dim(dim, Rank, "size")];
+    public int Size(int dim) => shape[Shapes.Dim(dim, shape, "size")];
     public bool IsDisposed => storage is null;
     public bool IsContiguous => Shapes.IsContiguous(shape, strides);
 

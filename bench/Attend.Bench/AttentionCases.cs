@@ -1,0 +1,58 @@
+using Attend;
+using F = Attend.Functional;
+
+/// <summary>The attention cases of DESIGN.md at [1, 8, N, 64] float32, as the peer runs them.</summary>
+static class AttentionCases
+{
+    const int B = 1, H = 8, D = 64;
+
+    static Tensor R(int n, int seed) => Tensor.Randn(new[] { B, H, n, D }, new Random(seed));
+
+    /// <summary>FLOPs of QKᵀ and PV (2·2·N·N·D per head), halved for causal.</summary>
+    static double Flops(int n, bool causal, double passes) => passes * 4.0 * B * H * n * (double)n * D * (causal ? 0.5 : 1.0);
+
+    public static Program.Result Forward(int n, bool causal)
+    {
+        var q = R(n, 1); var k = R(n, 2); var v = R(n, 3);
+        using var _ = Autograd.NoGrad();
+        var (med, min, reps) = Program.Bench(() => F.ScaledDotProductAttention(q, k, v, isCausal: causal).Dispose());
+        return new Program.Result(med, min, reps, Flops(n, causal, 1));
+    }
+
+    /// <summary>Forward and backward of out.Sum(): the backward recomputes QKᵀ and adds dV, dP, dQ, dK (2.5× the forward).</summary>
+    public static Program.Result ForwardBackward(int n, bool causal)
+    {
+        var q0 = R(n, 1); var k0 = R(n, 2); var v0 = R(n, 3);
+        var (med, min, reps) = Program.Bench(() =>
+        {
+            using var scope = Tensor.NewScope();
+            var q = q0.Detach(); q.RequiresGrad = true;
+            var k = k0.Detach(); k.RequiresGrad = true;
+            var v = v0.Detach(); v.RequiresGrad = true;
+            F.ScaledDotProductAttention(q, k, v, isCausal: causal).Sum().Backward();
+            q.ZeroGrad(); k.ZeroGrad(); v.ZeroGrad();
+        });
+        return new Program.Result(med, min, reps, Flops(n, causal, 3.5));
+    }
+
+    static long StatusKb(string key)
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith(key + ":")) return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
+        return -1;
+    }
+
+    /// <summary>Peak RSS growth (MiB) of one forward after q, k, v exist, like the peer's case.</summary>
+    public static Program.Result Memory(int n)
+    {
+        using var _ = Autograd.NoGrad();
+        F.ScaledDotProductAttention(R(16, 4).Narrow(1, 0, 1), R(16, 5).Narrow(1, 0, 1), R(16, 6).Narrow(1, 0, 1)).Dispose();   // warm the code and the pool
+        var q = R(n, 1); var k = R(n, 2); var v = R(n, 3);
+        long before = StatusKb("VmHWM");
+        var o = F.ScaledDotProductAttention(q, k, v);
+        double mib = (StatusKb("VmHWM") - before) / 1024.0;
+        GC.KeepAlive(o);
+        Console.Error.WriteLine($"mem-sdpa:{n}\tq+k+v+o = {4.0 * B * H * n * D * 4 / (1 << 20):F1} MiB, growth {mib:F1} MiB");
+        return new Program.Result(mib, mib, 1);
+    }
+}

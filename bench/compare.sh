@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark against the libtorch peer: bench/compare.sh CASE [CASE ...]
+# Builds Attend.Bench (Release) once, then per case runs peer, ours, peer, ours (alternating, two rounds each, each run
+# a fresh process) and prints: case, peer median ms, ours median ms, ratio peer/ours (> 1: we are faster).
+# Each side's figure is the BEST (lowest) of its two rounds' medians, which discards a round hit by host noise.
+# The per-round medians are printed to stderr as they come. The peer builds itself on first use (takes a while).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+peer="$root/../shared/peers/torchsharp/run.sh"
+[ $# -ge 1 ] || { echo "usage: $0 CASE [CASE ...]" >&2; exit 2; }
+[ -x "$peer" ] || [ -f "$peer" ] || { echo "peer not found: $peer" >&2; exit 2; }
+
+dotnet build -c Release "$root/bench/Attend.Bench/Attend.Bench.csproj" -v q -nologo >/tmp/attend-compare-build.log 2>&1 \
+  || { tail -20 /tmp/attend-compare-build.log >&2; exit 1; }
+ours_dll="$root/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
+
+median_of() { # run a command printing "CASE\tmedian\tmin\treps"; echo the median column
+  local line
+  line=$("$@" | tail -1) || { echo "failed: $*" >&2; echo nan; return; }
+  echo "$line" | cut -f2
+}
+best() { python3 -c 'import sys; v=[float(x) for x in sys.argv[1:] if x!="nan"]; print(f"{min(v):.3f}" if v else "nan")' "$@"; }
+
+rows=()
+for c in "$@"; do
+  p1=$(median_of bash "$peer" "$c");         echo "  $c peer round 1: $p1 ms" >&2
+  o1=$(median_of dotnet "$ours_dll" "$c");   echo "  $c ours round 1: $o1 ms" >&2
+  p2=$(median_of bash "$peer" "$c");         echo "  $c peer round 2: $p2 ms" >&2
+  o2=$(median_of dotnet "$ours_dll" "$c");   echo "  $c ours round 2: $o2 ms" >&2
+  p=$(best "$p1" "$p2"); o=$(best "$o1" "$o2")
+  r=$(python3 -c "import sys; p,o=sys.argv[1:]; print('nan' if 'nan' in (p,o) else f'{float(p)/float(o):.2f}')" "$p" "$o")
+  rows+=("$c	$p	$o	$r")
+done
+
+printf '%-28s %12s %12s %10s\n' "case" "peer_ms" "ours_ms" "peer/ours"
+for row in "${rows[@]}"; do
+  IFS=$'\t' read -r c p o r <<<"$row"
+  printf '%-28s %12s %12s %10s\n' "$c" "$p" "$o" "$r"
+done
+echo "(best of 2 rounds' medians per side, rounds alternated peer/ours)"

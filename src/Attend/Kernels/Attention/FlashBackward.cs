@@ -1,0 +1,149 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using Attend.Kernels.Gemm;
+using Attend.Kernels.Parallel;
+
+namespace Attend.Kernels.Attention;
+
+/// <summary>
+/// FlashAttention-2 backward: recomputes P from Q, K and the saved LSE instead of storing it. For each key tile j
+/// (owned by one work item, so dK_j, dV_j need no locks) and each query tile i:
+/// <code>
+/// D   = rowsum(dO ∘ O)                              (once per row, before the loop)
+/// P   = exp(S_ij − LSE_i),  S_ij = (scale·Q_i)K_jᵀ + mods;   P̃ = P ∘ Z  (dropout keep-scales, regenerated)
+/// dV_j += P̃ᵀ dO_i;   dP = (dO_i V_jᵀ) ∘ Z;   dS = P ∘ (dP − D_i)   [· (1 − tanh²) under softcap]
+/// dQ_i += scale · dS K_j;   dK_j += scale · dSᵀ Q_i
+/// </code>
+/// Work items are (batch, kv head, chunk of key tiles); the query heads sharing a kv head (GQA) run in the same item.
+/// When a kv head's keys are split over several items, each accumulates its dQ privately and the parts are summed.
+/// </summary>
+internal static unsafe class FlashBackward
+{
+    public const int Bq = 64, Bk = 64;
+
+    /// <param name="pr">The problem as in the forward.</param>
+    /// <param name="o">Forward output, contiguous [B, H, L, Ev].</param>
+    /// <param name="lse">Saved log-sum-exp [B, H, L].</param>
+    /// <param name="dO">Upstream gradient, contiguous [B, H, L, Ev].</param>
+    /// <param name="dq">Out: [B, H, L, E], contiguous.</param>
+    /// <param name="dk">Out: [B, Hkv, S, E], contiguous.</param>
+    /// <param name="dv">Out: [B, Hkv, S, Ev], contiguous.</param>
+    /// <param name="dMask">Out, optional: gradient of the additive mask, [B, H, L, S] (dS itself).</param>
+    public static void Run(in AttentionProblem pr, float* o, float* lse, float* dO, float* dq, float* dk, float* dv, float* dMask)
+    {
+        long rowsAll = (long)pr.B * pr.H * pr.L;
+        using var dRows = Tensor.Empty(new[] { (int)rowsAll });
+        float* d = dRows.Data;
+        for (long r = 0; r < rowsAll; r++)
+            d[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + r * pr.Ev, pr.Ev), new ReadOnlySpan<float>(o + r * pr.Ev, pr.Ev));
+
+        int tiles = (pr.S + Bk - 1) / Bk;
+        int heads = pr.B * pr.Hkv;
+        int chunks = Math.Max(1, Math.Min(tiles, (2 * Workers.Count + heads - 1) / heads));
+        long dqCount = (long)pr.B * pr.H * pr.L * pr.E;
+        new Span<float>(dk, checked((int)((long)pr.B * pr.Hkv * pr.S * pr.E))).Clear();
+        new Span<float>(dv, checked((int)((long)pr.B * pr.Hkv * pr.S * pr.Ev))).Clear();
+        if (dMask != null) new Span<float>(dMask, checked((int)((long)pr.B * pr.H * pr.L * pr.S))).Clear();
+
+        Tensor? parts = chunks > 1 ? Tensor.Zeros(chunks, (int)dqCount) : null;
+        try
+        {
+            if (parts is null) new Span<float>(dq, (int)dqCount).Clear();
+            var item = new Item
+            {
+                Pr = pr, Lse = lse, D = d, DO = dO, DQ = dq, DQParts = parts is null ? null : parts.Data, DK = dk, DV = dv, DMask = dMask,
+                Chunks = chunks, TilesPerChunk = (tiles + chunks - 1) / chunks,
+            };
+            Workers.For(heads * chunks, in item);
+            if (parts is not null)
+            {
+                var sum = new Span<float>(dq, (int)dqCount);
+                new ReadOnlySpan<float>(parts.Data, (int)dqCount).CopyTo(sum);
+                for (int c = 1; c < chunks; c++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(parts.Data + c * dqCount, (int)dqCount), sum);
+            }
+        }
+        finally { parts?.Dispose(); }
+    }
+
+    private struct Item : IWorkItem
+    {
+        public AttentionProblem Pr; public float* Lse, D, DO, DQ, DQParts, DK, DV, DMask; public int Chunks, TilesPerChunk;
+
+        public void Invoke(int index)
+        {
+            int head = index / Chunks, chunk = index % Chunks;
+            int b = head / Pr.Hkv, hk = head % Pr.Hkv;
+            int js = chunk * TilesPerChunk * Bk, je = Math.Min(Pr.S, (chunk + 1) * TilesPerChunk * Bk);
+            float* dq = DQParts == null ? DQ : DQParts + chunk * ((long)Pr.B * Pr.H * Pr.L * Pr.E);
+            for (int h = hk * Pr.Group; h < (hk + 1) * Pr.Group; h++)
+                for (int j0 = js; j0 < je; j0 += Bk)
+                    KeyTile(Pr, b, h, hk, j0, Math.Min(Bk, je - j0), Lse, D, DO, dq, DK, DV, DMask);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void KeyTile(in AttentionProblem pr, int b, int h, int hk, int j0, int n,
+        float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
+    {
+        int e = pr.E, ev = pr.Ev;
+        float* s = Scratch.Get(0, (long)Bq * Bk);      // scores, then P
+        float* dp = Scratch.Get(1, (long)Bq * Bk);     // dP, then dS
+        float* th = pr.Softcap > 0 ? Scratch.Get(2, (long)Bq * Bk) : null;   // tanh(s/c) under softcap
+        float* pd = pr.DropP > 0 ? Scratch.Get(3, (long)Bq * Bk) : null;     // P ∘ Z under dropout
+        long rowBase = ((long)b * pr.H + h) * pr.L;
+        float* kj = pr.KRow(b, hk, j0), vj = pr.VRow(b, hk, j0);
+        float* dkj = dk + (((long)b * pr.Hkv + hk) * pr.S + j0) * e;
+        float* dvj = dv + (((long)b * pr.Hkv + hk) * pr.S + j0) * ev;
+
+        for (int i0 = 0; i0 < pr.L; i0 += Bq)
+        {
+            int mq = Math.Min(Bq, pr.L - i0);
+            if (pr.Band(i0 + mq - 1).hi < j0 || pr.Band(i0).lo > j0 + n - 1) continue;   // tile outside the band
+            float* qi = pr.QRow(b, h, i0);
+            float* dOi = dO + (rowBase + i0) * ev;
+
+            // S = scale·Q_i K_jᵀ (+ mods); P = exp(S − LSE).
+            Sgemm.Run(false, true, mq, n, e, pr.Scale, qi, (int)pr.QsL, kj, (int)pr.KsS, 0f, s, n);
+            bool inside = j0 >= pr.Band(i0 + mq - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
+            if (pr.HasMods || !inside) pr.ApplyMods(s, n, mq, b, h, i0, j0, n, th);
+            for (int r = 0; r < mq; r++)
+            {
+                float l = lse[rowBase + i0 + r];
+                float* row = s + r * n;
+                if (float.IsNegativeInfinity(l)) new Span<float>(row, n).Clear();
+                else FlashForward.ExpShifted(row, n, l);
+            }
+            float* pv = s;
+            if (pd != null)
+            {
+                for (int r = 0; r < mq; r++)
+                    for (int c = 0; c < n; c++) pd[r * n + c] = s[r * n + c] * pr.DropScale(b, h, i0 + r, j0 + c);
+                pv = pd;
+            }
+
+            // dV_j += P̃ᵀ dO_i;  dP = dO_i V_jᵀ.
+            Sgemm.Run(true, false, n, ev, mq, 1f, pv, n, dOi, ev, 1f, dvj, ev);
+            Sgemm.Run(false, true, mq, n, ev, 1f, dOi, ev, vj, (int)pr.VsS, 0f, dp, n);
+
+            // dS = P ∘ (dP∘Z − D), then through the softcap; dMask is dS before the softcap factor.
+            for (int r = 0; r < mq; r++)
+            {
+                float dr = dRow[rowBase + i0 + r];
+                float* pRow = s + r * n, dpRow = dp + r * n;
+                for (int c = 0; c < n; c++)
+                {
+                    float g = pd != null ? dpRow[c] * pr.DropScale(b, h, i0 + r, j0 + c) : dpRow[c];
+                    dpRow[c] = pRow[c] * (g - dr);
+                }
+                if (dMask != null)
+                    new ReadOnlySpan<float>(dpRow, n).CopyTo(new Span<float>(dMask + (rowBase + i0 + r) * pr.S + j0, n));
+                if (th != null)
+                    for (int c = 0; c < n; c++) { float t = th[r * n + c]; dpRow[c] *= 1f - t * t; }
+            }
+
+            // dQ_i += scale·dS K_j;  dK_j += scale·dSᵀ Q_i.
+            Sgemm.Run(false, false, mq, e, n, pr.Scale, dp, n, kj, (int)pr.KsS, 1f, dq + (rowBase + i0) * e, e);
+            Sgemm.Run(true, false, n, e, mq, pr.Scale, dp, n, qi, (int)pr.QsL, 1f, dkj, e);
+        }
+    }
+}
