@@ -68,13 +68,19 @@ public sealed class AttentionFixtureTests(ITestOutputHelper output)
         ["alibi_causal"] = new("ALiBi slopes 2^-1..2^-4 on 4 heads, causal"),
         ["softcap_5"] = new("softcap 5 with scores up to |s| ≈ 20"),
 
-        // |q|, |k| ≤ 30, E = 64: scaled scores reach ~900, where the float32 spacing is 6e-5, and a float32 dot
-        // product of 64 terms of size ~900 carries ~1e-4 of absolute error into s. p = exp(s − lse) then has a
-        // relative error of ~1e-4 however exactly the rest is done, and a row whose top two scores are 1.2 apart
-        // (p ≈ 0.77 / 0.23) puts it into out and grad_v: the float64 reference itself, run in float32, is 2.0× over
-        // the default tolerance here (make_attention_fixtures.py prints this). So 10× the default, no more.
+        // |q|, |k| ≤ 30, E = 64: the scaled scores reach ~900. There the float32 spacing is 6.1e-5, and a float32 dot
+        // product of 64 terms of size up to ~110 is off by ~1e-4 to 2e-4 (Tensor.Matmul: 8e-5; sequential FMA: 2e-4).
+        // The forward works out LSE from its scores. The backward works out the scores again (rounded differently) and
+        // takes P = exp(S − LSE) from two float32 numbers near 900. So P carries a relative error of up to ~4e-4 (~7 ulp
+        // of 900), however exactly the rest is done. out and grad_v see it times |v|, |gout| ≤ ~4, and grad_q and grad_k
+        // see it times scale·|k|, scale·|q| ≤ 3.75: up to ~1.6e-3 absolute. Measured (2026-11-24): the float64
+        // reference run in float32 is 2.0× over the default tolerance. The kernel (merged from main) has max abs error
+        // 1.0e-3 in grad_q and 5.9e-4 in grad_v. Its forward P is within 7e-5 relative, but its LSE is 1.8e-4 off and
+        // its backward scores do not round like its forward ones. An earlier 10× tolerance failed at 2.7× of itself.
+        // This case checks that nothing overflows and that nothing is grossly wrong at large magnitude, not float32
+        // rounding.
         ["large_magnitude"] = new("|q|, |k| up to 30: unscaled scores ~1e4",
-            new Tolerance(1e-4f, 1e-3f, "float32 scores of magnitude ~900 carry ~1e-4 absolute error")),
+            new Tolerance(2e-3f, 1e-3f, "P = exp(S − LSE) with S, LSE ≈ 900 in float32 carries ~4e-4 relative error")),
 
         ["combo_gqa_mask_softcap_alibi_bottom_right"] =
             new("GQA 4/2 + bool mask [B,1,L,S] (one dead row) + softcap 5 + ALiBi + causal bottom-right, L = 9 < S = 13"),
