@@ -15,6 +15,8 @@ public static unsafe partial class Functional
     public static Tensor ScaledDotProductAttention(Tensor query, Tensor key, Tensor value, Tensor? attnMask = null,
         float dropoutP = 0f, bool isCausal = false, float? scale = null, bool enableGqa = false)
     {
+        if (attnMask is not null && isCausal)
+            throw new ArgumentException("scaled_dot_product_attention: an explicit attnMask cannot be combined with isCausal (as PyTorch); fold the causal mask into it, or use Functional.Attention, where they compose");
         ulong seed = dropoutP > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0;
         var r = Attention(query, key, value, new AttentionOptions
         {
@@ -53,8 +55,6 @@ public static unsafe partial class Functional
             if (Hkv == 0 || H % Hkv != 0) throw new ArgumentException($"{op}: query heads ({H}) must be a multiple of key/value heads ({Hkv}): {shapes}");
             if (E == 0) throw new ArgumentException($"{op}: head dim must be positive: {shapes}");
             var mask = options.Mask;
-            if (mask is not null && options.IsCausal)
-                throw new ArgumentException($"{op}: an explicit attention mask cannot be combined with isCausal (as PyTorch); fold the causal mask into it");
             if (mask is not null && mask.DType == DType.Int64)
                 throw new ArgumentException($"{op}: attention mask must be bool or float32, got int64 {Shapes.Str(mask.ShapeRef)}");
             if (mask is not null && !BroadcastsTo(mask.ShapeRef, new[] { B, H, L, S }))
