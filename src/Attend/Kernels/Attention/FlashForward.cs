@@ -56,41 +56,29 @@ internal static unsafe class FlashForward
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Group(in AttentionProblem pr, int b, int h, int i0, int rows, float* oOut, float* lseOut)
     {
-        const int MR = TileKernels.MR;
         int e = pr.E, ev = pr.Ev, hk = h / pr.Group;
         int ldo = (ev + 7) & ~7;
         float* qt = Scratch.Get(0, (long)QG * e);
         float* st = Scratch.Get(1, (long)Bc * QG);
         float* acc = Scratch.Get(2, (long)QG * ldo);
         float* stat = Scratch.Get(3, 4 * QG);               // m, l, tile max, scratch
-        float* m = stat, l = stat + QG, tmax = stat + 2 * QG, alpha = stat + 3 * QG;
+        float* m = stat, l = stat + QG;
 
         TileKernels.PackQueries(qt, pr.QRow(b, h, i0), pr.QsL, rows, e, pr.Scale * FastExp.Log2E);
         new Span<float>(acc, QG * ldo).Clear();
         new Span<float>(m, QG).Fill(float.NegativeInfinity);
         new Span<float>(l, QG).Clear();
 
+        // Keys every row of the group may see need no masking; only the ragged edges of the band (at most 23 keys
+        // each side for causal) go through the modifier path — so causal costs about half of full.
         int keyLo = pr.Band(i0).lo, keyHi = pr.Band(i0 + rows - 1).hi;
-        for (int j0 = keyLo; j0 <= keyHi; j0 += Bc)
+        int fastLo = Math.Max(keyLo, pr.Band(i0 + rows - 1).lo), fastHi = Math.Min(keyHi, pr.Band(i0).hi);
+        if (fastLo > fastHi) Segment(pr, b, h, hk, i0, rows, keyLo, keyHi, true, qt, st, acc, ldo, stat);
+        else
         {
-            int n = Math.Min(Bc, keyHi + 1 - j0);
-            new Span<float>(tmax, QG).Fill(float.NegativeInfinity);
-            TileKernels.Scores(qt, e, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
-            bool inside = j0 >= pr.Band(i0 + rows - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
-            if (pr.HasMods || !inside)
-            {
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Ln2, new Span<float>(st, n * QG));
-                pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Log2E, new Span<float>(st, n * QG));
-                ColumnMax(st, n, tmax);
-            }
-            OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, ev);
-            if (pr.DropP > 0)
-                for (int c = 0; c < n; c++)
-                    for (int r = 0; r < rows; r++) st[c * QG + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
-            float* v = pr.VRow(b, hk, j0);
-            for (int r0 = 0; r0 < rows; r0 += MR)
-                TileKernels.AccumulatePV(st + r0, n, v, pr.VsS, ev, acc + r0 * ldo, ldo);
+            Segment(pr, b, h, hk, i0, rows, keyLo, fastLo - 1, true, qt, st, acc, ldo, stat);
+            Segment(pr, b, h, hk, i0, rows, fastLo, fastHi, pr.HasMods, qt, st, acc, ldo, stat);
+            Segment(pr, b, h, hk, i0, rows, fastHi + 1, keyHi, true, qt, st, acc, ldo, stat);
         }
 
         for (int r = 0; r < rows; r++)
@@ -107,6 +95,36 @@ internal static unsafe class FlashForward
                 dst.Clear();
                 lseOut[row] = float.NegativeInfinity;
             }
+        }
+    }
+
+    /// <summary>Keys j0..j1 (inclusive) in tiles of Bc: scores, modifiers when <paramref name="mods"/>, online softmax, P·V.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Segment(in AttentionProblem pr, int b, int h, int hk, int i0, int rows, int j0, int j1, bool mods,
+        float* qt, float* st, float* acc, int ldo, float* stat)
+    {
+        const int MR = TileKernels.MR;
+        float* m = stat, l = stat + QG, tmax = stat + 2 * QG, alpha = stat + 3 * QG;
+        for (; j0 <= j1; j0 += Bc)
+        {
+            int n = Math.Min(Bc, j1 + 1 - j0);
+            new Span<float>(tmax, QG).Fill(float.NegativeInfinity);
+            TileKernels.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
+            if (mods)
+            {
+                // The modifiers work in natural units.
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Ln2, new Span<float>(st, n * QG));
+                pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
+                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Log2E, new Span<float>(st, n * QG));
+                ColumnMax(st, n, tmax);
+            }
+            OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, pr.Ev);
+            if (pr.DropP > 0)
+                for (int c = 0; c < n; c++)
+                    for (int r = 0; r < rows; r++) st[c * QG + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
+            float* v = pr.VRow(b, hk, j0);
+            for (int r0 = 0; r0 < rows; r0 += MR)
+                TileKernels.AccumulatePV(st + r0, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
         }
     }
 
