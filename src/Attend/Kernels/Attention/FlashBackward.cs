@@ -19,7 +19,7 @@ namespace Attend.Kernels.Attention;
 /// </summary>
 internal static unsafe class FlashBackward
 {
-    public const int Bq = 64, Bk = 64;
+    public const int Bq = 128, Bk = 128;
 
     /// <param name="pr">The problem as in the forward.</param>
     /// <param name="o">Forward output, contiguous [B, H, L, Ev].</param>
@@ -85,6 +85,21 @@ internal static unsafe class FlashBackward
     private static void KeyTile(in AttentionProblem pr, int b, int h, int hk, int j0, int n,
         float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
+        for (int i0 = 0; i0 < pr.L; i0 += Bq)
+        {
+            int mq = Math.Min(Bq, pr.L - i0);
+            // Only the keys of this tile that some row of the query tile may see (the band trims the diagonal tiles).
+            int k0 = Math.Max(j0, pr.Band(i0).lo), k1 = Math.Min(j0 + n - 1, pr.Band(i0 + mq - 1).hi);
+            if (k1 < k0) continue;
+            Pair(pr, b, h, hk, i0, mq, k0, k1 - k0 + 1, lse, dRow, dO, dq, dk, dv, dMask);
+        }
+    }
+
+    /// <summary>One (query tile, key tile) pair: the five products and the elementwise steps between them.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pair(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n,
+        float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
+    {
         int e = pr.E, ev = pr.Ev;
         float* s = Scratch.Get(0, (long)Bq * Bk);      // scores, then P
         float* dp = Scratch.Get(1, (long)Bq * Bk);     // dP, then dS
@@ -94,56 +109,50 @@ internal static unsafe class FlashBackward
         float* kj = pr.KRow(b, hk, j0), vj = pr.VRow(b, hk, j0);
         float* dkj = dk + (((long)b * pr.Hkv + hk) * pr.S + j0) * e;
         float* dvj = dv + (((long)b * pr.Hkv + hk) * pr.S + j0) * ev;
+        float* qi = pr.QRow(b, h, i0);
+        float* dOi = dO + (rowBase + i0) * ev;
 
-        for (int i0 = 0; i0 < pr.L; i0 += Bq)
+        // S = scale·Q_i K_jᵀ (+ mods); P = exp(S − LSE).
+        Sgemm.Run(false, true, mq, n, e, pr.Scale, qi, (int)pr.QsL, kj, (int)pr.KsS, 0f, s, n);
+        bool inside = j0 >= pr.Band(i0 + mq - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
+        if (pr.HasMods || !inside) pr.ApplyMods(s, n, 1, mq, b, h, i0, j0, n, th);
+        for (int r = 0; r < mq; r++)
         {
-            int mq = Math.Min(Bq, pr.L - i0);
-            if (pr.Band(i0 + mq - 1).hi < j0 || pr.Band(i0).lo > j0 + n - 1) continue;   // tile outside the band
-            float* qi = pr.QRow(b, h, i0);
-            float* dOi = dO + (rowBase + i0) * ev;
-
-            // S = scale·Q_i K_jᵀ (+ mods); P = exp(S − LSE).
-            Sgemm.Run(false, true, mq, n, e, pr.Scale, qi, (int)pr.QsL, kj, (int)pr.KsS, 0f, s, n);
-            bool inside = j0 >= pr.Band(i0 + mq - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
-            if (pr.HasMods || !inside) pr.ApplyMods(s, n, 1, mq, b, h, i0, j0, n, th);
-            for (int r = 0; r < mq; r++)
-            {
-                float l = lse[rowBase + i0 + r];
-                float* row = s + r * n;
-                if (float.IsNegativeInfinity(l)) new Span<float>(row, n).Clear();
-                else FlashForward.ExpShifted(row, n, l);
-            }
-            float* pv = s;
-            if (pd != null)
-            {
-                for (int r = 0; r < mq; r++)
-                    for (int c = 0; c < n; c++) pd[r * n + c] = s[r * n + c] * pr.DropScale(b, h, i0 + r, j0 + c);
-                pv = pd;
-            }
-
-            // dV_j += P̃ᵀ dO_i;  dP = dO_i V_jᵀ.
-            Sgemm.Run(true, false, n, ev, mq, 1f, pv, n, dOi, ev, 1f, dvj, ev);
-            Sgemm.Run(false, true, mq, n, ev, 1f, dOi, ev, vj, (int)pr.VsS, 0f, dp, n);
-
-            // dS = P ∘ (dP∘Z − D), then through the softcap; dMask is dS before the softcap factor.
-            for (int r = 0; r < mq; r++)
-            {
-                float dr = dRow[rowBase + i0 + r];
-                float* pRow = s + r * n, dpRow = dp + r * n;
-                for (int c = 0; c < n; c++)
-                {
-                    float g = pd != null ? dpRow[c] * pr.DropScale(b, h, i0 + r, j0 + c) : dpRow[c];
-                    dpRow[c] = pRow[c] * (g - dr);
-                }
-                if (dMask != null)
-                    new ReadOnlySpan<float>(dpRow, n).CopyTo(new Span<float>(dMask + (rowBase + i0 + r) * pr.S + j0, n));
-                if (th != null)
-                    for (int c = 0; c < n; c++) { float t = th[r * n + c]; dpRow[c] *= 1f - t * t; }
-            }
-
-            // dQ_i += scale·dS K_j;  dK_j += scale·dSᵀ Q_i.
-            Sgemm.Run(false, false, mq, e, n, pr.Scale, dp, n, kj, (int)pr.KsS, 1f, dq + (rowBase + i0) * e, e);
-            Sgemm.Run(true, false, n, e, mq, pr.Scale, dp, n, qi, (int)pr.QsL, 1f, dkj, e);
+            float l = lse[rowBase + i0 + r];
+            float* row = s + r * n;
+            if (float.IsNegativeInfinity(l)) new Span<float>(row, n).Clear();
+            else FlashForward.ExpShifted(row, n, l);
         }
+        float* pv = s;
+        if (pd != null)
+        {
+            for (int r = 0; r < mq; r++)
+                for (int c = 0; c < n; c++) pd[r * n + c] = s[r * n + c] * pr.DropScale(b, h, i0 + r, j0 + c);
+            pv = pd;
+        }
+
+        // dV_j += P̃ᵀ dO_i;  dP = dO_i V_jᵀ.
+        Sgemm.Run(true, false, n, ev, mq, 1f, pv, n, dOi, ev, 1f, dvj, ev);
+        Sgemm.Run(false, true, mq, n, ev, 1f, dOi, ev, vj, (int)pr.VsS, 0f, dp, n);
+
+        // dS = P ∘ (dP∘Z − D), then through the softcap; dMask is dS before the softcap factor.
+        for (int r = 0; r < mq; r++)
+        {
+            float dr = dRow[rowBase + i0 + r];
+            float* pRow = s + r * n, dpRow = dp + r * n;
+            var dpSpan = new Span<float>(dpRow, n);
+            if (pd != null)
+                for (int c = 0; c < n; c++) dpRow[c] *= pr.DropScale(b, h, i0 + r, j0 + c);
+            TensorPrimitives.Subtract(dpSpan, dr, dpSpan);
+            TensorPrimitives.Multiply(dpSpan, new ReadOnlySpan<float>(pRow, n), dpSpan);
+            if (dMask != null)
+                new ReadOnlySpan<float>(dpRow, n).CopyTo(new Span<float>(dMask + (rowBase + i0 + r) * pr.S + j0, n));
+            if (th != null)
+                for (int c = 0; c < n; c++) { float t = th[r * n + c]; dpRow[c] *= 1f - t * t; }
+        }
+
+        // dQ_i += scale·dS K_j;  dK_j += scale·dSᵀ Q_i.
+        Sgemm.Run(false, false, mq, e, n, pr.Scale, dp, n, kj, (int)pr.KsS, 1f, dq + (rowBase + i0) * e, e);
+        Sgemm.Run(true, false, n, e, mq, pr.Scale, dp, n, qi, (int)pr.QsL, 1f, dkj, e);
     }
 }
