@@ -86,6 +86,8 @@ public class GradCheckTests(ITestOutputHelper output)
         new("matmul_vectors", x => x[0].Matmul(x[1]) + x[1].Matmul(x[2]).Sum() + x[0].Matmul(x[0]), () => new[] { R(1, 4), R(2, 4, 3), R(3, 3) }),
         new("scaled_dot_product_attention", x => F.ScaledDotProductAttention(x[0], x[1], x[2], isCausal: true),
             () => new[] { R(1, 1, 2, 5, 4), R(2, 1, 2, 6, 4), R(3, 1, 2, 6, 3) }),
+        new("linear", x => F.Linear(x[0], x[1], x[2]), () => new[] { R(1, 2, 3, 4), R(2, 5, 4), R(3, 5) }),
+        new("rms_norm", x => F.RmsNorm(x[0], new[] { 4 }, x[1], 1e-5f), () => new[] { R(1, 3, 4), R(2, 4) }),
         new("softmax", x => F.Softmax(x[0], -1) + F.Softmax(x[0], 0), () => new[] { R(1, 3, 4) }),
         new("log_softmax", x => F.LogSoftmax(x[0], 1), () => new[] { R(1, 2, 3, 4) }),
         new("layer_norm", x => F.LayerNorm(x[0], new[] { 4 }, x[1], x[2]), () => new[] { R(1, 3, 4), R(2, 4), R(3, 4) }),

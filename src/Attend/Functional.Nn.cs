@@ -1,0 +1,88 @@
+using System.Numerics.Tensors;
+using Attend.Kernels;
+using Attend.Kernels.Gemm;
+
+namespace Attend;
+
+public static unsafe partial class Functional
+{
+    /// <summary>
+    /// <c>y = x·Wᵀ + b</c> for x [..., in], W [out, in], b [out] → [..., out], as torch.nn.functional.linear: one GEMM
+    /// over all leading dims. Backward: <c>dx = dy·W</c>, <c>dW = dyᵀ·x</c>, <c>db = Σ dy</c> over the rows.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
+    {
+        Elementwise.RequireFloat(x, "linear", "input"); Elementwise.RequireFloat(weight, "linear", "weight");
+        if (weight.Rank != 2) throw new ArgumentException($"linear: weight must be [out, in], got {Shapes.Str(weight.ShapeRef)}");
+        int outF = weight.ShapeRef[0], inF = weight.ShapeRef[1];
+        if (x.Rank == 0 || x.ShapeRef[^1] != inF)
+            throw new ArgumentException($"linear: input {Shapes.Str(x.ShapeRef)} does not end in in_features {inF} of weight {Shapes.Str(weight.ShapeRef)}");
+        if (bias is not null && (bias.Rank != 1 || bias.ShapeRef[0] != outF))
+            throw new ArgumentException($"linear: bias {Shapes.Str(bias.ShapeRef)} does not match out_features {outF}");
+        int rows = inF == 0 ? 0 : x.NumEl / inF;
+        var outShape = x.ShapeRef[..^1].Append(outF).ToArray();
+        var xc = x.ContiguousRaw(); var wc = weight.ContiguousRaw(); var bc = bias?.ContiguousRaw();
+        var y = Tensor.Empty(outShape);
+        if (bc is not null)
+            for (int r = 0; r < rows; r++) bc.Span.CopyTo(new Span<float>(y.Data + (long)r * outF, outF));
+        if (rows > 0 && outF > 0)
+        {
+            if (inF > 0) Sgemm.Run(false, true, rows, outF, inF, 1f, xc.Data, inF, wc.Data, inF, bc is null ? 0f : 1f, y.Data, outF);
+            else if (bc is null) y.Span.Clear();
+        }
+        if (bc is not null && !ReferenceEquals(bc, bias)) bc.Dispose();
+        return y.WithGrad("linear", new[] { x, weight, bias }, g =>
+        {
+            var gc = g.ContiguousRaw();
+            Tensor? dx = null, dw = null, db = null;
+            if (x.RequiresGrad)
+            {
+                dx = Tensor.Empty(x.ShapeRef);
+                Sgemm.Run(false, false, rows, inF, outF, 1f, gc.Data, outF, wc.Data, inF, 0f, dx.Data, inF);
+            }
+            if (weight.RequiresGrad)
+            {
+                dw = Tensor.Empty(new[] { outF, inF });
+                Sgemm.Run(true, false, outF, inF, rows, 1f, gc.Data, outF, xc.Data, inF, 0f, dw.Data, inF);
+            }
+            if (bias is { RequiresGrad: true })
+            {
+                db = Tensor.Zeros(outF);
+                var acc = db.Span;
+                for (int r = 0; r < rows; r++) TensorPrimitives.Add(acc, new ReadOnlySpan<float>(gc.Data + (long)r * outF, outF), acc);
+            }
+            if (!ReferenceEquals(gc, g)) gc.Dispose();
+            return new[] { dx, dw, db };
+        });
+    }
+
+    /// <summary>
+    /// RMS normalization over the trailing dims named by <paramref name="normalizedShape"/>, as torch.nn.functional.rms_norm:
+    /// <c>y = x / √(mean(x²) + eps) · weight</c>; eps null means float32's machine epsilon (PyTorch's default).
+    /// </summary>
+    public static Tensor RmsNorm(Tensor x, int[] normalizedShape, Tensor? weight = null, float? eps = null)
+    {
+        Elementwise.RequireFloat(x, "rms_norm", "input");
+        int k = normalizedShape.Length;
+        if (k == 0 || k > x.Rank || !x.ShapeRef.AsSpan(x.Rank - k).SequenceEqual(normalizedShape))
+            throw new ArgumentException($"rms_norm: normalizedShape {Shapes.Str(normalizedShape)} must match the trailing dims of input {Shapes.Str(x.ShapeRef)}");
+        if (weight is not null && !Shapes.Equal(weight.ShapeRef, normalizedShape))
+            throw new ArgumentException($"rms_norm: weight has shape {Shapes.Str(weight.ShapeRef)}, expected {Shapes.Str(normalizedShape)}");
+        int d = Shapes.NumEl(normalizedShape, "rms_norm");
+        int rows = d == 0 ? 0 : x.NumEl / d;
+        var xc = x.ContiguousRaw(); var wc = weight?.ContiguousRaw();
+        var y = Tensor.Empty(x.ShapeRef);
+        var rstd = Tensor.Empty(new[] { rows });
+        Kernels.RmsNorm.Forward(y.Data, rstd.Data, xc.Data, wc is null ? null : wc.Data, rows, d, eps ?? 1.1920929e-7f /* torch.finfo(float32).eps */);
+        return y.WithGrad("rms_norm", new[] { x, weight }, g =>
+        {
+            var gc = g.ContiguousRaw();
+            var dx = x.RequiresGrad ? Tensor.Empty(x.ShapeRef) : null;
+            var dw = weight is { RequiresGrad: true } ? Tensor.Zeros(normalizedShape) : null;
+            Kernels.RmsNorm.Backward(dx is null ? null : dx.Data, dw is null ? null : dw.Data, gc.Data, xc.Data,
+                wc is null ? null : wc.Data, rstd.Data, rows, d);
+            if (!ReferenceEquals(gc, g)) gc.Dispose();
+            return new[] { dx, dw };
+        });
+    }
+}

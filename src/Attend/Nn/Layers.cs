@@ -1,0 +1,187 @@
+namespace Attend.Nn;
+
+/// <summary>Parameter initializers with PyTorch's defaults.</summary>
+internal static class Init
+{
+    /// <summary>U(−bound, bound).</summary>
+    public static Tensor Uniform(int[] shape, float bound, Random? rng)
+    {
+        using var u = Tensor.Rand(shape, rng);
+        using var _ = Autograd.NoGrad();
+        using var s = u.Mul(2 * bound);
+        return s.Sub(bound);
+    }
+
+    public static Tensor Normal(int[] shape, float std, Random? rng)
+    {
+        using var n = Tensor.Randn(shape, rng);
+        using var _ = Autograd.NoGrad();
+        return n.Mul(std);
+    }
+}
+
+/// <summary><c>y = x·Wᵀ + b</c>, W [out, in] and b [out] initialized U(−1/√in, 1/√in) as torch.nn.Linear.</summary>
+public sealed class Linear : Module, IUnaryModule
+{
+    public Tensor Weight { get; }
+    public Tensor? Bias { get; }
+    public int InFeatures { get; }
+    public int OutFeatures { get; }
+
+    public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null)
+    {
+        if (inFeatures <= 0 || outFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(inFeatures), $"Linear: sizes must be positive, got ({inFeatures}, {outFeatures})");
+        (InFeatures, OutFeatures) = (inFeatures, outFeatures);
+        float k = 1f / MathF.Sqrt(inFeatures);
+        Weight = RegisterParameter("weight", Init.Uniform(new[] { outFeatures, inFeatures }, k, rng));
+        if (bias) Bias = RegisterParameter("bias", Init.Uniform(new[] { outFeatures }, k, rng));
+    }
+
+    public Tensor Forward(Tensor x) => Functional.Linear(x, Weight, Bias);
+
+    protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={Bias is not null}";
+}
+
+/// <summary>A lookup table [num, dim] initialized N(0, 1), the padding row zeroed and left without gradient, as torch.nn.Embedding.</summary>
+public sealed class Embedding : Module
+{
+    public Tensor Weight { get; }
+    public int? PaddingIdx { get; }
+
+    public Embedding(int numEmbeddings, int embeddingDim, int? paddingIdx = null, Random? rng = null)
+    {
+        if (numEmbeddings <= 0 || embeddingDim <= 0) throw new ArgumentOutOfRangeException(nameof(numEmbeddings), $"Embedding: sizes must be positive, got ({numEmbeddings}, {embeddingDim})");
+        if (paddingIdx is int p && (p < -numEmbeddings || p >= numEmbeddings))
+            throw new ArgumentOutOfRangeException(nameof(paddingIdx), $"Embedding: paddingIdx {p} is out of range for {numEmbeddings} rows");
+        PaddingIdx = paddingIdx is int q && q < 0 ? q + numEmbeddings : paddingIdx;
+        var w = Init.Normal(new[] { numEmbeddings, embeddingDim }, 1f, rng);
+        if (PaddingIdx is int pad) w.Span.Slice(pad * embeddingDim, embeddingDim).Clear();
+        Weight = RegisterParameter("weight", w);
+    }
+
+    /// <summary>int64 ids of any shape → [..., dim].</summary>
+    public Tensor Forward(Tensor ids) => Functional.Embedding(ids, Weight, PaddingIdx);
+
+    protected override string ExtraRepr() => $"{Weight.Shape[0]}, {Weight.Shape[1]}" + (PaddingIdx is int p ? $", padding_idx={p}" : "");
+}
+
+/// <summary>torch.nn.LayerNorm: normalizes the trailing dims, weight ones and bias zeros.</summary>
+public sealed class LayerNorm : Module, IUnaryModule
+{
+    public int[] NormalizedShape { get; }
+    public float Eps { get; }
+    public Tensor? Weight { get; }
+    public Tensor? Bias { get; }
+
+    public LayerNorm(int normalizedShape, float eps = 1e-5f, bool elementwiseAffine = true, bool bias = true)
+        : this(new[] { normalizedShape }, eps, elementwiseAffine, bias) { }
+
+    public LayerNorm(int[] normalizedShape, float eps = 1e-5f, bool elementwiseAffine = true, bool bias = true)
+    {
+        NormalizedShape = (int[])normalizedShape.Clone();
+        Eps = eps;
+        if (elementwiseAffine)
+        {
+            Weight = RegisterParameter("weight", Tensor.Ones(NormalizedShape));
+            if (bias) Bias = RegisterParameter("bias", Tensor.Zeros(NormalizedShape));
+        }
+    }
+
+    public Tensor Forward(Tensor x) => Functional.LayerNorm(x, NormalizedShape, Weight, Bias, Eps);
+
+    protected override string ExtraRepr() => $"({string.Join(", ", NormalizedShape)},), eps={Eps}, elementwise_affine={Weight is not null}";
+}
+
+/// <summary>torch.nn.RMSNorm: <c>y = x / √(mean(x²) + eps) · weight</c>; eps defaults to float32's machine epsilon, as PyTorch.</summary>
+public sealed class RMSNorm : Module, IUnaryModule
+{
+    public int[] NormalizedShape { get; }
+    public float? Eps { get; }
+    public Tensor? Weight { get; }
+
+    public RMSNorm(int normalizedShape, float? eps = null, bool elementwiseAffine = true)
+        : this(new[] { normalizedShape }, eps, elementwiseAffine) { }
+
+    public RMSNorm(int[] normalizedShape, float? eps = null, bool elementwiseAffine = true)
+    {
+        NormalizedShape = (int[])normalizedShape.Clone();
+        Eps = eps;
+        if (elementwiseAffine) Weight = RegisterParameter("weight", Tensor.Ones(NormalizedShape));
+    }
+
+    public Tensor Forward(Tensor x) => Functional.RmsNorm(x, NormalizedShape, Weight, Eps);
+
+    protected override string ExtraRepr() => $"({string.Join(", ", NormalizedShape)},), eps={Eps?.ToString() ?? "None"}, elementwise_affine={Weight is not null}";
+}
+
+/// <summary>torch.nn.Dropout: active only in training mode.</summary>
+public sealed class Dropout(float p = 0.5f, Random? rng = null) : Module, IUnaryModule
+{
+    public float P { get; } = p is >= 0f and <= 1f ? p : throw new ArgumentOutOfRangeException(nameof(p), $"Dropout: probability must be in [0, 1], got {p}");
+
+    public Tensor Forward(Tensor x) => Functional.Dropout(x, P, Training, rng);
+
+    protected override string ExtraRepr() => $"p={P}";
+}
+
+public sealed class ReLU : Module, IUnaryModule
+{
+    public Tensor Forward(Tensor x) => x.Relu();
+}
+
+public sealed class GELU(string approximate = "none") : Module, IUnaryModule
+{
+    public string Approximate { get; } = approximate is "none" or "tanh" ? approximate : throw new ArgumentException($"GELU: approximate must be 'none' or 'tanh', got '{approximate}'");
+
+    public Tensor Forward(Tensor x) => x.Gelu(Approximate);
+
+    protected override string ExtraRepr() => $"approximate='{Approximate}'";
+}
+
+public sealed class SiLU : Module, IUnaryModule
+{
+    public Tensor Forward(Tensor x) => x.Silu();
+}
+
+/// <summary>
+/// The Transformer's position-wise feed-forward block. relu/gelu: <c>W₂·act(W₁x + b₁) + b₂</c> (names linear1,
+/// linear2 as torch.nn.TransformerEncoderLayer); swiglu: <c>W₂·(silu(W₁x) ∘ W₃x)</c> (names w1, w2, w3 as LLaMA).
+/// </summary>
+public sealed class FeedForward : Module, IUnaryModule
+{
+    private readonly Linear? linear1, linear2, w1, w2, w3;
+    private readonly Dropout dropout;
+    public string Activation { get; }
+
+    public FeedForward(int dModel, int dimFeedforward, string activation = "relu", float dropout = 0f, bool bias = true, Random? rng = null)
+    {
+        Activation = activation;
+        switch (activation)
+        {
+            case "relu" or "gelu" or "gelu_tanh":
+                linear1 = RegisterModule("linear1", new Linear(dModel, dimFeedforward, bias, rng));
+                this.dropout = RegisterModule("dropout", new Dropout(dropout, rng));
+                linear2 = RegisterModule("linear2", new Linear(dimFeedforward, dModel, bias, rng));
+                break;
+            case "swiglu":
+                w1 = RegisterModule("w1", new Linear(dModel, dimFeedforward, bias, rng));
+                w2 = RegisterModule("w2", new Linear(dimFeedforward, dModel, bias, rng));
+                w3 = RegisterModule("w3", new Linear(dModel, dimFeedforward, bias, rng));
+                this.dropout = RegisterModule("dropout", new Dropout(dropout, rng));
+                break;
+            default:
+                throw new ArgumentException($"FeedForward: activation must be relu, gelu, gelu_tanh or swiglu, got '{activation}'");
+        }
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        if (Activation == "swiglu")
+            return w2!.Forward(dropout.Forward(w1!.Forward(x).Silu() * w3!.Forward(x)));
+        var h = linear1!.Forward(x);
+        h = Activation switch { "relu" => h.Relu(), "gelu" => h.Gelu(), _ => h.Gelu("tanh") };
+        return linear2!.Forward(dropout.Forward(h));
+    }
+
+    protected override string ExtraRepr() => $"activation={Activation}";
+}
