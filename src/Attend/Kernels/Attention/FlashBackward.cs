@@ -85,20 +85,34 @@ internal static unsafe class FlashBackward
     private static void KeyTile(in AttentionProblem pr, int b, int h, int hk, int j0, int n,
         float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
+        // Kᵀ and Vᵀ of this tile, once: the two products with them (S = Q·Kᵀ, dP = dO·Vᵀ) then run as plain GEMMs.
+        float* kt = Scratch.Get(4, (long)pr.E * Bk), vt = Scratch.Get(5, (long)pr.Ev * Bk);
+        Transpose(pr.KRow(b, hk, j0), pr.KsS, n, pr.E, kt);
+        Transpose(pr.VRow(b, hk, j0), pr.VsS, n, pr.Ev, vt);
         for (int i0 = 0; i0 < pr.L; i0 += Bq)
         {
             int mq = Math.Min(Bq, pr.L - i0);
             // Only the keys of this tile that some row of the query tile may see (the band trims the diagonal tiles).
             int k0 = Math.Max(j0, pr.Band(i0).lo), k1 = Math.Min(j0 + n - 1, pr.Band(i0 + mq - 1).hi);
             if (k1 < k0) continue;
-            Pair(pr, b, h, hk, i0, mq, k0, k1 - k0 + 1, lse, dRow, dO, dq, dk, dv, dMask);
+            Pair(pr, b, h, hk, i0, mq, k0, k1 - k0 + 1, kt + (k0 - j0), vt + (k0 - j0), n, lse, dRow, dO, dq, dk, dv, dMask);
+        }
+    }
+
+    /// <summary><c>dst[c][r] = src[r][c]</c> for r &lt; rows (source row stride rs), c &lt; cols; dst rows are <paramref name="rows"/> long.</summary>
+    private static void Transpose(float* src, long rs, int rows, int cols, float* dst)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* s = src + r * rs;
+            for (int c = 0; c < cols; c++) dst[(long)c * rows + r] = s[c];
         }
     }
 
     /// <summary>One (query tile, key tile) pair: the five products and the elementwise steps between them.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pair(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n,
-        float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
+        float* kt, float* vt, int ldt, float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
         int e = pr.E, ev = pr.Ev;
         float* s = Scratch.Get(0, (long)Bq * Bk);      // scores, then P
@@ -106,14 +120,14 @@ internal static unsafe class FlashBackward
         float* th = pr.Softcap > 0 ? Scratch.Get(2, (long)Bq * Bk) : null;   // tanh(s/c) under softcap
         float* pd = pr.DropP > 0 ? Scratch.Get(3, (long)Bq * Bk) : null;     // P ∘ Z under dropout
         long rowBase = ((long)b * pr.H + h) * pr.L;
-        float* kj = pr.KRow(b, hk, j0), vj = pr.VRow(b, hk, j0);
+        float* kj = pr.KRow(b, hk, j0);
         float* dkj = dk + (((long)b * pr.Hkv + hk) * pr.S + j0) * e;
         float* dvj = dv + (((long)b * pr.Hkv + hk) * pr.S + j0) * ev;
         float* qi = pr.QRow(b, h, i0);
         float* dOi = dO + (rowBase + i0) * ev;
 
         // S = scale·Q_i K_jᵀ (+ mods); P = exp(S − LSE).
-        Sgemm.Run(false, true, mq, n, e, pr.Scale, qi, (int)pr.QsL, kj, (int)pr.KsS, 0f, s, n);
+        Sgemm.Run(false, false, mq, n, e, pr.Scale, qi, (int)pr.QsL, kt, ldt, 0f, s, n);
         bool inside = j0 >= pr.Band(i0 + mq - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
         if (pr.HasMods || !inside) pr.ApplyMods(s, n, 1, mq, b, h, i0, j0, n, th);
         for (int r = 0; r < mq; r++)
@@ -133,7 +147,7 @@ internal static unsafe class FlashBackward
 
         // dV_j += P̃ᵀ dO_i;  dP = dO_i V_jᵀ.
         Sgemm.Run(true, false, n, ev, mq, 1f, pv, n, dOi, ev, 1f, dvj, ev);
-        Sgemm.Run(false, true, mq, n, ev, 1f, dOi, ev, vj, (int)pr.VsS, 0f, dp, n);
+        Sgemm.Run(false, false, mq, n, ev, 1f, dOi, ev, vt, ldt, 0f, dp, n);
 
         // dS = P ∘ (dP∘Z − D), then through the softcap; dMask is dS before the softcap factor.
         for (int r = 0; r < mq; r++)
