@@ -171,6 +171,8 @@ public static unsafe class SafeTensors
         long dataStart = start + 8 + (long)headerLength;
         long dataLength = fileLength - 8 - (long)headerLength;
 
+        if (!System.Text.Unicode.Utf8.IsValid(json))
+            throw Bad(path, $"the {headerLength}-byte header (file bytes [8, {8 + (long)headerLength})) is not valid UTF-8");
         JsonDocument doc;
         try
         {
