@@ -47,8 +47,15 @@ DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "Attend.T
 # ---------------------------------------------------------------------------------------------------------------
 
 def _as_numpy(t):
-    """(safetensors dtype, little-endian numpy array) for a float, int64 or bool tensor."""
+    """(safetensors dtype, little-endian numpy array) for a float, int64 or bool tensor.
+
+    float16 and bfloat16 keep their 16 bits (F16, BF16); numpy has no bfloat16, so BF16 travels as its raw int16 bits.
+    """
     t = t.detach()
+    if t.dtype == torch.float16:
+        return "F16", t.numpy().astype("<f2")
+    if t.dtype == torch.bfloat16:
+        return "BF16", t.view(torch.int16).numpy().astype("<i2")
     if t.dtype in (torch.float32, torch.float64):
         return "F32", t.to(torch.float32).numpy().astype("<f4")
     if t.dtype == torch.int64:
