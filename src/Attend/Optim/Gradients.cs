@@ -1,12 +1,12 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace Attend.Optim;
 
 /// <summary>Gradient utilities (PyTorch's <c>torch.nn.utils.clip_grad_norm_</c>).</summary>
 public static class Gradients
 {
-    private const int Chunk = 4096;   // float32 partial sums over this many values, accumulated in double
-
     /// <summary>
     /// Rescales the gradients of <paramref name="parameters"/> in place so that their joint norm is at most
     /// <paramref name="maxNorm"/>, as <c>torch.nn.utils.clip_grad_norm_</c>; returns the total norm before clipping.
@@ -72,22 +72,36 @@ public static class Gradients
         return (float)total;
     }
 
-    /// <summary>‖x‖ₚ in double (float32 partial sums over chunks of 4096, added in double).</summary>
-    private static double Norm(ReadOnlySpan<float> x, float p)
+    /// <summary>‖x‖ₚ, accumulated in double.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]   // no tier-0 loop on the first (large) call
+    private static unsafe double Norm(ReadOnlySpan<float> x, float p)
     {
         if (float.IsPositiveInfinity(p))
             return x.IsEmpty ? 0 : Math.Abs((double)TensorPrimitives.MaxMagnitude(x));   // NaN if any is NaN
-        double sum = 0;
-        if (p == 2 || p == 1)
+        if (p != 2 && p != 1)
         {
-            for (int i = 0; i < x.Length; i += Chunk)
-            {
-                var part = x.Slice(i, Math.Min(Chunk, x.Length - i));
-                sum += p == 2 ? TensorPrimitives.SumOfSquares(part) : TensorPrimitives.SumOfMagnitudes(part);
-            }
-            return p == 2 ? Math.Sqrt(sum) : sum;
+            double s = 0;
+            foreach (float v in x) s += Math.Pow(Math.Abs((double)v), p);
+            return Math.Pow(s, 1.0 / p);
         }
-        foreach (float v in x) sum += Math.Pow(Math.Abs((double)v), p);
-        return Math.Pow(sum, 1.0 / p);
+        bool squares = p == 2;
+        var acc0 = Vector256<double>.Zero;
+        var acc1 = Vector256<double>.Zero;
+        int i = 0, n = x.Length;
+        fixed (float* px = x)
+        {
+            if (Vector256.IsHardwareAccelerated)
+            {
+                for (; i <= n - 8; i += 8)
+                {
+                    var (lo, hi) = Vector256.Widen(Vector256.Load(px + i));
+                    if (squares) { acc0 += lo * lo; acc1 += hi * hi; }
+                    else { acc0 += Vector256.Abs(lo); acc1 += Vector256.Abs(hi); }
+                }
+            }
+            double sum = Vector256.Sum(acc0 + acc1);
+            for (; i < n; i++) sum += squares ? (double)px[i] * px[i] : Math.Abs((double)px[i]);
+            return squares ? Math.Sqrt(sum) : sum;
+        }
     }
 }
