@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Attend;
+using Attend.Optim;
 using F = Attend.Functional;
 
 namespace Attend.Cli;
@@ -44,7 +45,7 @@ internal static class Quickstart
         var tokEmb = P(V, D); var posEmb = P(T, D);
         var wq = P(D, D); var wk = P(D, D); var wv = P(D, D); var wo = P(D, V);
         var parameters = new[] { tokEmb, posEmb, wq, wk, wv, wo };
-        var adam = new TinyAdam(parameters, lr: 0.01f);
+        using var adam = new AdamW(parameters.Select((p, i) => ($"p{i}", p)), lr: 0.01, weightDecay: 0);
 
         (Tensor logits, Tensor att) Forward(Tensor ids)
         {
@@ -61,7 +62,7 @@ internal static class Quickstart
             var (ids, target) = Batch_(rng, Batch);
             var (logits, _) = Forward(ids);
             var loss = F.CrossEntropy(logits.Reshape(-1, V), target.Reshape(-1));
-            foreach (var p in parameters) p.ZeroGrad();
+            adam.ZeroGrad();
             loss.Backward();
             adam.Step();
             if (step == 1 || step % 100 == 0 || step == steps)
@@ -118,29 +119,4 @@ internal static class Quickstart
     }
 
     private static T Also<T>(this T t, Action<T> a) { a(t); return t; }
-
-    /// <summary>Adam (Kingma &amp; Ba) in a dozen lines, until issue 5 brings Optim/.</summary>
-    private sealed class TinyAdam(Tensor[] ps, float lr, float b1 = 0.9f, float b2 = 0.999f, float eps = 1e-8f)
-    {
-        private readonly Tensor[] m = ps.Select(p => Tensor.Zeros(p.Shape)).ToArray();
-        private readonly Tensor[] v = ps.Select(p => Tensor.Zeros(p.Shape)).ToArray();
-        private int t;
-
-        public void Step()
-        {
-            t++;
-            using var _ = Autograd.NoGrad();
-            for (int i = 0; i < ps.Length; i++)
-            {
-                if (ps[i].Grad is not Tensor g) continue;
-                m[i].MulInPlace(b1); m[i].AddInPlace(g, 1 - b1);          // m = β1·m + (1−β1)·g
-                using var g2 = g.Mul(g);
-                v[i].MulInPlace(b2); v[i].AddInPlace(g2, 1 - b2);         // v = β2·v + (1−β2)·g²
-                float c1 = 1 - MathF.Pow(b1, t), c2 = 1 - MathF.Pow(b2, t);
-                using var denom = v[i].Div(c2).Sqrt().Add(eps);
-                using var upd = m[i].Div(denom);
-                ps[i].AddInPlace(upd, -lr / c1);                          // p −= lr·m̂/(√v̂ + ε)
-            }
-        }
-    }
 }

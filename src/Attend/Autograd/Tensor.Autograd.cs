@@ -38,7 +38,8 @@ public sealed partial class Tensor
         }
     }
 
-    /// <summary>Drops the accumulated gradient (as PyTorch's zero_grad(set_to_none=True)).</summary>
+    /// <summary>Drops the accumulated gradient (as PyTorch's zero_grad(set_to_none=True)) and disposes the old gradient
+    /// tensor, so its memory goes back to the pool at once; copy it first if you still need it.</summary>
     public void ZeroGrad()
     {
         grad?.Dispose();
