@@ -40,11 +40,9 @@ Dims legend: B = batch, H = query heads, Hkv = key/value heads, L = query positi
              S = key positions (source length), E = query/key head dim, Ev = value head dim.
 """
 
-import argparse
 import math
 import os
 import sys
-import tempfile
 import zlib
 
 import numpy as np
@@ -53,7 +51,7 @@ import torch.nn.functional as F
 
 sys.dont_write_bytecode = True  # no __pycache__ next to the scripts
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import write_safetensors  # noqa: E402  (same folder; the writer is shared, not copied)
+from make_fixtures import cli, generate_groups, write_safetensors  # noqa: E402  (same folder; the writer is shared, not copied)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "Attend.Tests", "Fixtures", "attention"))
@@ -427,12 +425,9 @@ GROUPS = [basic_cases, head_dim_cases, causal_cases, mask_cases, gqa_cases, scor
 
 
 def generate(out_dir):
-    os.makedirs(out_dir, exist_ok=True)
     CROSS.update(cases=0, max_diff=0.0, worst="-")
     FLOAT32_REPORT.clear()
-    names = [name for group in GROUPS for name in group(out_dir)]
-    assert len(names) == len(set(names)), "duplicate case name"
-    return names
+    return generate_groups(out_dir, GROUPS)
 
 
 def report():
@@ -444,41 +439,5 @@ def report():
           + (f"over tolerance: {', '.join(f'{n} ({r:.2f}x)' for n, r in over)}" if over else "all within tolerance"))
 
 
-def check(out_dir):
-    """Regenerate into a temp dir and compare file sets and bytes with `out_dir`. Returns a process exit code."""
-    with tempfile.TemporaryDirectory() as tmp:
-        generate(tmp)
-        fresh = set(os.listdir(tmp))
-        have = set(f for f in os.listdir(out_dir) if f.endswith(".safetensors")) if os.path.isdir(out_dir) else set()
-        problems = [f"missing: {f}" for f in sorted(fresh - have)] + [f"stale: {f}" for f in sorted(have - fresh)]
-        for f in sorted(fresh & have):
-            with open(os.path.join(tmp, f), "rb") as a, open(os.path.join(out_dir, f), "rb") as b:
-                if a.read() != b.read():
-                    problems.append(f"differs: {f}")
-    for p in problems:
-        print(p)
-    report()
-    print(f"{len(fresh)} cases, {'OK: byte-for-byte identical' if not problems else f'{len(problems)} problems'}")
-    return 1 if problems else 0
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="fixture folder (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare byte-for-byte")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # one thread: no chance of a thread-count-dependent summation order
-    if args.check:
-        sys.exit(check(args.out))
-    names = generate(args.out)
-    for f in sorted(os.listdir(args.out)):  # drop fixtures of cases that no longer exist
-        if f.endswith(".safetensors") and f[: -len(".safetensors")] not in names:
-            os.remove(os.path.join(args.out, f))
-            print(f"removed stale {f}")
-    report()
-    total = sum(os.path.getsize(os.path.join(args.out, n + ".safetensors")) for n in names)
-    print(f"wrote {len(names)} cases, {total} bytes, to {args.out}")
-
-
 if __name__ == "__main__":
-    main()
+    cli(__doc__.split("\n")[0], DEFAULT_OUT, generate, report)

@@ -381,14 +381,15 @@ GROUPS = [elementwise_cases, matmul_cases, reduction_cases, activation_cases, so
           layer_norm_cases, embedding_cases, shape_cases]
 
 
-def generate(out_dir):
+def generate_groups(out_dir, groups):
+    """Runs every case group into `out_dir`; returns the case names (unique)."""
     os.makedirs(out_dir, exist_ok=True)
-    names = [name for group in GROUPS for name in group(out_dir)]
+    names = [name for group in groups for name in group(out_dir)]
     assert len(names) == len(set(names)), "duplicate case name"
     return names
 
 
-def check(out_dir):
+def check(out_dir, generate, report=None):
     """Regenerate into a temp dir and compare file sets and bytes with `out_dir`. Returns a process exit code."""
     with tempfile.TemporaryDirectory() as tmp:
         generate(tmp)
@@ -401,26 +402,35 @@ def check(out_dir):
                     problems.append(f"differs: {f}")
     for p in problems:
         print(p)
+    if report:
+        report()
     print(f"{len(fresh)} cases, {'OK: byte-for-byte identical' if not problems else f'{len(problems)} problems'}")
     return 1 if problems else 0
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="fixture folder (default: %(default)s)")
+def cli(description, default_out, generate, report=None):
+    """The command line every fixture script shares: write the fixtures (dropping stale ones), or --check them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", default=default_out, help="fixture folder (default: %(default)s)")
     parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare byte-for-byte")
     args = parser.parse_args()
     torch.set_num_threads(1)  # one thread: no chance of a thread-count-dependent summation order
     if args.check:
-        sys.exit(check(args.out))
+        sys.exit(check(args.out, generate, report))
     names = generate(args.out)
     for f in sorted(os.listdir(args.out)):  # drop fixtures of cases that no longer exist
         if f.endswith(".safetensors") and f[: -len(".safetensors")] not in names:
             os.remove(os.path.join(args.out, f))
             print(f"removed stale {f}")
+    if report:
+        report()
     total = sum(os.path.getsize(os.path.join(args.out, n + ".safetensors")) for n in names)
     print(f"wrote {len(names)} cases, {total} bytes, to {args.out}")
 
 
+def generate(out_dir):
+    return generate_groups(out_dir, GROUPS)
+
+
 if __name__ == "__main__":
-    main()
+    cli(__doc__.split("\n")[0], DEFAULT_OUT, generate)

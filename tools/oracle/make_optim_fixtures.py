@@ -30,17 +30,15 @@ case in float32 PyTorch and prints the largest difference from float64, to show 
 Hyper-parameters are decimal literals that C# reads as the same doubles.
 """
 
-import argparse
 import math
 import os
 import sys
-import tempfile
 import zlib
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_fixtures import write_safetensors  # noqa: E402  (same folder; the writer is shared, not copied)
+from make_fixtures import cli, generate_groups, write_safetensors  # noqa: E402  (same folder; the writer is shared, not copied)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.normpath(os.path.join(HERE, "..", "..", "tests", "Attend.Tests", "Fixtures", "optim"))
@@ -195,27 +193,7 @@ GROUPS = [optimizer_cases, clip_cases]
 
 
 def generate(out_dir):
-    os.makedirs(out_dir, exist_ok=True)
-    names = [name for group in GROUPS for name in group(out_dir)]
-    assert len(names) == len(set(names)), "duplicate case name"
-    return names
-
-
-def check(out_dir):
-    """Regenerate into a temp dir and compare file sets and bytes with `out_dir`. Returns a process exit code."""
-    with tempfile.TemporaryDirectory() as tmp:
-        generate(tmp)
-        fresh = set(os.listdir(tmp))
-        have = set(f for f in os.listdir(out_dir) if f.endswith(".safetensors")) if os.path.isdir(out_dir) else set()
-        problems = [f"missing: {f}" for f in sorted(fresh - have)] + [f"stale: {f}" for f in sorted(have - fresh)]
-        for f in sorted(fresh & have):
-            with open(os.path.join(tmp, f), "rb") as a, open(os.path.join(out_dir, f), "rb") as b:
-                if a.read() != b.read():
-                    problems.append(f"differs: {f}")
-    for p in problems:
-        print(p)
-    print(f"{len(fresh)} cases, {'OK: byte-for-byte identical' if not problems else f'{len(problems)} problems'}")
-    return 1 if problems else 0
+    return generate_groups(out_dir, GROUPS)
 
 
 def report():
@@ -224,23 +202,5 @@ def report():
         print(f"  {name:24s} float32 torch vs float64: max |diff| {diff:.2e}")
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", default=DEFAULT_OUT, help="fixture folder (default: %(default)s)")
-    parser.add_argument("--check", action="store_true", help="regenerate into a temp dir and compare byte-for-byte")
-    args = parser.parse_args()
-    torch.set_num_threads(1)  # one thread: no chance of a thread-count-dependent summation order
-    if args.check:
-        sys.exit(check(args.out))
-    names = generate(args.out)
-    for f in sorted(os.listdir(args.out)):  # drop fixtures of cases that no longer exist
-        if f.endswith(".safetensors") and f[: -len(".safetensors")] not in names:
-            os.remove(os.path.join(args.out, f))
-            print(f"removed stale {f}")
-    report()
-    total = sum(os.path.getsize(os.path.join(args.out, n + ".safetensors")) for n in names)
-    print(f"wrote {len(names)} cases, {total} bytes, to {args.out}")
-
-
 if __name__ == "__main__":
-    main()
+    cli(__doc__.split("\n")[0], DEFAULT_OUT, generate, report)
