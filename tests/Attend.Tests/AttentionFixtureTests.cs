@@ -169,17 +169,7 @@ public sealed class AttentionFixtureTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void EveryFixtureFileHasACaseAndEveryCaseHasAFile()
-    {
-        var files = Directory.GetFiles(FixtureDir, "*.safetensors")
-            .Select(f => Path.GetFileNameWithoutExtension(f))
-            .ToHashSet();
-        Assert.True(files.Count > 0, $"no fixtures in {FixtureDir}");
-        var noCase = files.Except(Cases.Keys).Order().ToList();
-        var noFile = Cases.Keys.Except(files).Order().ToList();
-        Assert.True(noCase.Count == 0 && noFile.Count == 0,
-            $"fixture files without a case: [{string.Join(", ", noCase)}]; cases without a file: [{string.Join(", ", noFile)}]");
-    }
+    public void EveryFixtureFileHasACaseAndEveryCaseHasAFile() => FixtureFiles.AssertCasesMatchFiles(FixtureDir, Cases.Keys);
 
     // ---------------------------------------------------------------------------------------------------------
     // Running one case
