@@ -1,0 +1,238 @@
+namespace Attend.Nn;
+
+/// <summary>
+/// torch.nn.MultiheadAttention (PyTorch 1.13/2.x semantics), on the fused attention kernel:
+/// <code>
+/// MultiHead(Q, K, V) = Concat(head₁, …, head_H)·W_Oᵀ + b_O,   head_h = softmax(Q·W_Qₕᵀ (K·W_Kₕᵀ)ᵀ / √D + M)·V·W_Vₕᵀ
+/// </code>
+/// with D = E / H. Dims legend: B batch, L queries, S keys, E embed dim, H heads, D = E / H head dim.
+/// Inputs are [L, B, E] (or [B, L, E] with <c>batchFirst</c>, or unbatched [L, E]); key [S, B, kdim], value [S, B, vdim].
+/// <para>Parameters as PyTorch: <c>in_proj_weight</c> [3E, E] (rows: W_Q, W_K, W_V) and <c>in_proj_bias</c> [3E], or
+/// <c>q_proj_weight</c> [E, E], <c>k_proj_weight</c> [E, kdim], <c>v_proj_weight</c> [E, vdim] when kdim or vdim ≠ E
+/// (<c>in_proj_bias</c> stays [3E]); <c>bias_k</c>, <c>bias_v</c> [1, 1, E] with addBiasKv; <c>out_proj.weight</c>,
+/// <c>out_proj.bias</c>. Initialized as PyTorch: xavier_uniform_ on the projection weights, zero biases, xavier_normal_
+/// on bias_k/bias_v, out_proj's Linear default weight.</para>
+/// <para>Masks: <c>attnMask</c> [L, S] or [B·H, L, S], bool True = NOT allowed (MHA's convention, the opposite of SDPA's),
+/// or float added to the scores; <c>keyPaddingMask</c> [B, S], bool True = padding (ignored), or float added. Both are
+/// merged into one kernel mask (<see cref="AttentionMasks"/>). Deviation from PyTorch: a query whose keys are all masked
+/// gets output 0 and weights 0, not NaN.</para>
+/// <para><c>isCausal</c>: without <c>attnMask</c>, a top-left causal mask (key j ≤ query i) is applied — PyTorch 2.x
+/// instead requires attn_mask with is_causal. With <c>attnMask</c>, as PyTorch 2.x, is_causal is only a hint:
+/// <c>attnMask</c> wins and is used as given (it is expected to be the causal mask).</para>
+/// </summary>
+public sealed class MultiheadAttention : Module
+{
+    private readonly Random? rng;
+    public int EmbedDim { get; }
+    public int NumHeads { get; }
+    public int HeadDim { get; }
+    public int KDim { get; }
+    public int VDim { get; }
+    public float DropoutP { get; }
+    public bool BatchFirst { get; }
+    public bool AddZeroAttn { get; }
+    /// <summary>[3E, E] when kdim = vdim = E, else null (then QProjWeight, KProjWeight, VProjWeight).</summary>
+    public Tensor? InProjWeight { get; }
+    public Tensor? QProjWeight { get; }
+    public Tensor? KProjWeight { get; }
+    public Tensor? VProjWeight { get; }
+    public Tensor? InProjBias { get; }
+    public Tensor? BiasK { get; }
+    public Tensor? BiasV { get; }
+    public Linear OutProj { get; }
+
+    public MultiheadAttention(int embedDim, int numHeads, float dropout = 0f, bool bias = true, bool addBiasKv = false,
+        bool addZeroAttn = false, int? kdim = null, int? vdim = null, bool batchFirst = false, Random? rng = null)
+    {
+        if (embedDim <= 0 || numHeads <= 0 || embedDim % numHeads != 0)
+            throw new ArgumentException($"MultiheadAttention: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
+        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(dropout), $"MultiheadAttention: dropout must be in [0, 1), got {dropout}");
+        (EmbedDim, NumHeads, HeadDim, DropoutP, BatchFirst, AddZeroAttn, this.rng) = (embedDim, numHeads, embedDim / numHeads, dropout, batchFirst, addZeroAttn, rng);
+        (KDim, VDim) = (kdim ?? embedDim, vdim ?? embedDim);
+        if (KDim <= 0 || VDim <= 0) throw new ArgumentException($"MultiheadAttention: kdim and vdim must be positive, got ({KDim}, {VDim})");
+        int E = embedDim;
+        if (KDim == E && VDim == E)
+            InProjWeight = RegisterParameter("in_proj_weight", Xavier.Uniform(new[] { 3 * E, E }, rng));
+        else
+        {
+            QProjWeight = RegisterParameter("q_proj_weight", Xavier.Uniform(new[] { E, E }, rng));
+            KProjWeight = RegisterParameter("k_proj_weight", Xavier.Uniform(new[] { E, KDim }, rng));
+            VProjWeight = RegisterParameter("v_proj_weight", Xavier.Uniform(new[] { E, VDim }, rng));
+        }
+        if (bias) InProjBias = RegisterParameter("in_proj_bias", Tensor.Zeros(3 * E));
+        OutProj = RegisterModule("out_proj", new Linear(E, E, bias, rng));
+        if (OutProj.Bias is { } ob) ob.Span.Clear();
+        if (addBiasKv)
+        {
+            BiasK = RegisterParameter("bias_k", Xavier.Normal(new[] { 1, 1, E }, rng));
+            BiasV = RegisterParameter("bias_v", Xavier.Normal(new[] { 1, 1, E }, rng));
+        }
+    }
+
+    /// <summary>
+    /// Attention of <paramref name="query"/> over <paramref name="key"/>/<paramref name="value"/>, as PyTorch's forward.
+    /// Returns the output (the query's layout, last dim E) and, with <paramref name="needWeights"/>, the softmax weights
+    /// before dropout: [B, L, S] averaged over heads, or [B, H, L, S] with <paramref name="averageAttnWeights"/> false
+    /// ([L, S] / [H, L, S] unbatched). The weights are taken from the kernel's saved log-sum-exp and carry no gradient.
+    /// </summary>
+    public (Tensor Output, Tensor? Weights) Forward(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask = null,
+        bool needWeights = true, Tensor? attnMask = null, bool averageAttnWeights = true, bool isCausal = false)
+        => Run(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights, isCausal, null);
+
+    /// <summary>
+    /// Incremental decoding: the new positions' keys and values are appended to <paramref name="cache"/> and the queries
+    /// attend over everything cached so far; with <paramref name="isCausal"/>, query i of this call sits at position
+    /// <c>cache length before the call + i</c> (bottom-right causal alignment). A cross-attention cache
+    /// (<see cref="KvCache.Static"/>) projects key/value on its first use and reuses them after that.
+    /// <paramref name="keyPaddingMask"/>, if given, covers all cached keys [B, S_total]. Not with addBiasKv / addZeroAttn.
+    /// </summary>
+    public (Tensor Output, Tensor? Weights) Forward(Tensor query, Tensor key, Tensor value, KvCache cache,
+        Tensor? keyPaddingMask = null, bool needWeights = false, bool averageAttnWeights = true, bool isCausal = false)
+    {
+        ArgumentNullException.ThrowIfNull(cache);
+        if (BiasK is not null || AddZeroAttn) throw new NotSupportedException("MultiheadAttention: a KV cache cannot be combined with addBiasKv or addZeroAttn");
+        return Run(query, key, value, keyPaddingMask, needWeights, null, averageAttnWeights, isCausal, cache);
+    }
+
+    private (Tensor, Tensor?) Run(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask, bool needWeights,
+        Tensor? attnMask, bool averageAttnWeights, bool isCausal, KvCache? cache)
+    {
+        const string op = "MultiheadAttention";
+        int E = EmbedDim, H = NumHeads, D = HeadDim;
+        if (query.Rank is not (2 or 3)) throw new ArgumentException($"{op}: query must be [L, B, E], [B, L, E] or [L, E], got {Shapes.Str(query.ShapeRef)}");
+        if (key.Rank != query.Rank || value.Rank != query.Rank)
+            throw new ArgumentException($"{op}: query {Shapes.Str(query.ShapeRef)}, key {Shapes.Str(key.ShapeRef)} and value {Shapes.Str(value.ShapeRef)} must all be batched or all unbatched");
+        bool batched = query.Rank == 3;
+        int bd = batched && !BatchFirst ? 1 : 0;                    // where the batch dim is (after unbatched inputs gain one)
+        if (!batched)
+        {
+            (query, key, value) = (query.Unsqueeze(bd), key.Unsqueeze(bd), value.Unsqueeze(bd));
+            if (keyPaddingMask is { Rank: 1 }) keyPaddingMask = keyPaddingMask.Unsqueeze(0);
+        }
+        int sd = 1 - bd;
+        bool bf = bd == 0;                                          // the layout is (B, T, ·)
+        int B = query.ShapeRef[bd], L = query.ShapeRef[sd], S = key.ShapeRef[sd];
+        if (query.ShapeRef[2] != E || key.ShapeRef[2] != KDim || value.ShapeRef[2] != VDim)
+            throw new ArgumentException($"{op}: expected query/key/value feature sizes ({E}, {KDim}, {VDim}), got {Shapes.Str(query.ShapeRef)}, {Shapes.Str(key.ShapeRef)}, {Shapes.Str(value.ShapeRef)}");
+        if (key.ShapeRef[bd] != B || value.ShapeRef[bd] != B || value.ShapeRef[sd] != S)
+            throw new ArgumentException($"{op}: batch and key lengths disagree: query {Shapes.Str(query.ShapeRef)}, key {Shapes.Str(key.ShapeRef)}, value {Shapes.Str(value.ShapeRef)}");
+
+        // 1) Projections, split into heads as strided views of the projection output: (B, H, T, D).
+        Tensor q, k, v;
+        bool reuse = cache is { Static: true, K: not null };
+        if (InProjWeight is not null && ReferenceEquals(query, key) && ReferenceEquals(key, value) && !reuse)
+        {
+            var qkv = Functional.Linear(query, InProjWeight, InProjBias).View(query.ShapeRef[0], query.ShapeRef[1], 3, H, D); // (B|L, L|B, 3, H, D)
+            (q, k, v) = (Heads(qkv.Select(2, 0), bf), Heads(qkv.Select(2, 1), bf), Heads(qkv.Select(2, 2), bf));                     // (B, H, L, D) each
+        }
+        else
+        {
+            q = Heads(Project(query, 0), H, bf);                                                                   // (B, H, L, D)
+            if (reuse) (k, v) = (cache!.K!, cache.V!);
+            else (k, v) = (Heads(Project(key, 1), H, bf), Heads(Project(value, 2), H, bf));                           // (B, H, S, D)
+        }
+
+        // 2) The cache: self-attention appends this call's keys/values; cross-attention keeps the first ones.
+        int past = 0;
+        if (cache is not null && !reuse)
+        {
+            if (!cache.Static && cache.K is not null)
+            {
+                past = cache.Length;
+                if (cache.K.ShapeRef[0] != B) throw new ArgumentException($"{op}: the cache holds batch {cache.K.ShapeRef[0]}, got {B}");
+                (k, v) = (Tensor.Cat(new[] { cache.K, k }, 2), Tensor.Cat(new[] { cache.V!, v }, 2));        // (B, H, past + S, D)
+            }
+            (cache.K, cache.V) = (k, v);
+        }
+        S = k.ShapeRef[2];
+
+        // 3) bias_k / bias_v as one more key, then a zero key: the masks get an allowed column for each.
+        int pad = 0;
+        if (BiasK is not null)
+        {
+            (k, v) = (AppendKey(k, BiasK, B), AppendKey(v, BiasV!, B));                                      // (B, H, S + 1, D)
+            pad++;
+        }
+        if (AddZeroAttn)
+        {
+            using var zeros = Tensor.Zeros(B, H, 1, D);
+            (k, v) = (Tensor.Cat(new[] { k, zeros }, 2), Tensor.Cat(new[] { v, zeros }, 2));                // (B, H, S + 1, D)
+            pad++;
+        }
+        S = k.ShapeRef[2];
+
+        // 4) Masks: a causal request without attnMask becomes the kernel's band, unless extra keys need an explicit mask.
+        bool kernelCausal = false;
+        if (isCausal && attnMask is null)
+        {
+            if (pad == 0) kernelCausal = true;
+            else attnMask = CausalBlocked(L, S - pad);
+        }
+        var mask = AttentionMasks.Combine(attnMask, keyPaddingMask, B, H, L, S, pad, op);
+
+        // 5) softmax(q·kᵀ/√D + mask)·v on the fused kernel; dropout on the weights only while training.
+        var r = Functional.Attention(q, k, v, new AttentionOptions
+        {
+            Mask = mask, IsCausal = kernelCausal,
+            Alignment = cache is not null ? CausalAlignment.BottomRight : CausalAlignment.TopLeft,
+            DropoutP = Training ? DropoutP : 0f,
+            DropoutSeed = Training && DropoutP > 0 ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : 0,
+            WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null,
+        });
+        r.Lse.Dispose();
+
+        // 6) Concatenate the heads back in the query's layout and project: (B|L, L|B, E).
+        var merged = (bf ? r.Output.Permute(0, 2, 1, 3) : r.Output.Permute(2, 0, 1, 3))  // (B, L, H, D) or (L, B, H, D)
+            .Reshape(query.ShapeRef[0], query.ShapeRef[1], E);
+        var output = OutProj.Forward(merged);
+        Tensor? weights = r.Weights;                                                                       // (B, H, L, S)
+        if (weights is not null && averageAttnWeights)
+        {
+            var w = weights.Mean(1);                                                                       // (B, L, S)
+            weights.Dispose();
+            weights = w;
+        }
+        if (!batched)
+        {
+            output = output.Squeeze(bd);
+            weights = weights?.Squeeze(0);
+        }
+        return (output, weights);
+    }
+
+    /// <summary>Projection <paramref name="which"/> (0 = q, 1 = k, 2 = v) of x: <c>x·Wᵀ + b</c> with W and b rows of the packed parameters.</summary>
+    private Tensor Project(Tensor x, int which)
+    {
+        int E = EmbedDim;
+        var w = InProjWeight is not null ? InProjWeight.Narrow(0, which * E, E) : which switch { 0 => QProjWeight!, 1 => KProjWeight!, _ => VProjWeight! };
+        return Functional.Linear(x, w, InProjBias?.Narrow(0, which * E, E));
+    }
+
+    /// <summary>(B|T, T|B, H·D) → (B, H, T, D): a view of x (batch-first when <paramref name="bf"/>).</summary>
+    private static Tensor Heads(Tensor x, int h, bool bf)
+    {
+        var s = x.ShapeRef;
+        return Heads(x.View(s[0], s[1], h, s[2] / h), bf);
+    }
+
+    /// <summary>(B|T, T|B, H, D) → (B, H, T, D) as a view.</summary>
+    private static Tensor Heads(Tensor x, bool bf) => bf ? x.Permute(0, 2, 1, 3) : x.Permute(1, 2, 0, 3);
+
+    /// <summary>k (B, H, S, D) with bias (1, 1, E) appended as key S: (B, H, S + 1, D).</summary>
+    private Tensor AppendKey(Tensor k, Tensor bias, int B)
+    {
+        var b = bias.Reshape(1, NumHeads, 1, HeadDim).Expand(B, NumHeads, 1, HeadDim);                     // (B, H, 1, D)
+        return Tensor.Cat(new[] { k, b }, 2);
+    }
+
+    /// <summary>[L, S] bool, True above the diagonal (MHA's "not allowed").</summary>
+    internal static Tensor CausalBlocked(int L, int S)
+    {
+        var m = new bool[L * S];
+        for (int i = 0; i < L; i++)
+            for (int j = i + 1; j < S; j++) m[i * S + j] = true;
+        return Tensor.FromArray(m, new[] { L, S });
+    }
+
+    protected override string ExtraRepr() => $"embed_dim={EmbedDim}, num_heads={NumHeads}, batch_first={BatchFirst}";
+}

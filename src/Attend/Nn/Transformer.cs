@@ -1,0 +1,136 @@
+namespace Attend.Nn;
+
+/// <summary>A list of submodules named "0", "1", … as torch.nn.ModuleList (state-dict names <c>layers.0.…</c>).</summary>
+public sealed class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
+{
+    private readonly List<T> items = new();
+
+    public ModuleList(IEnumerable<T> modules)
+    {
+        foreach (var m in modules) Add(m);
+    }
+
+    public void Add(T module)
+    {
+        RegisterModule(items.Count.ToString(), module);
+        items.Add(module);
+    }
+
+    public T this[int index] => items[index];
+    public int Count => items.Count;
+    public IEnumerator<T> GetEnumerator() => items.GetEnumerator();
+    System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
+}
+
+/// <summary>torch.nn.TransformerEncoder: N encoder layers in turn, then an optional final norm. Names: layers.N.…, norm.…</summary>
+public sealed class TransformerEncoder : Module
+{
+    public ModuleList<TransformerEncoderLayer> Layers { get; }
+    public LayerNorm? Norm { get; }
+
+    /// <summary>Layers from <paramref name="layerFactory"/>, called <paramref name="numLayers"/> times (PyTorch deep-copies
+    /// one layer instead, so its layers start equal; here each is initialized on its own).</summary>
+    public TransformerEncoder(Func<TransformerEncoderLayer> layerFactory, int numLayers, LayerNorm? norm = null)
+        : this(Enumerable.Range(0, numLayers).Select(_ => layerFactory()), norm) { }
+
+    public TransformerEncoder(IEnumerable<TransformerEncoderLayer> layers, LayerNorm? norm = null)
+    {
+        Layers = RegisterModule("layers", new ModuleList<TransformerEncoderLayer>(layers));
+        if (norm is not null) Norm = RegisterModule("norm", norm);
+    }
+
+    public Tensor Forward(Tensor src, Tensor? mask = null, Tensor? srcKeyPaddingMask = null, bool isCausal = false)
+    {
+        var x = src;
+        foreach (var layer in Layers) x = layer.Forward(x, mask, srcKeyPaddingMask, isCausal);
+        return Norm is null ? x : Norm.Forward(x);
+    }
+}
+
+/// <summary>torch.nn.TransformerDecoder: N decoder layers in turn, then an optional final norm. Names: layers.N.…, norm.…</summary>
+public sealed class TransformerDecoder : Module
+{
+    public ModuleList<TransformerDecoderLayer> Layers { get; }
+    public LayerNorm? Norm { get; }
+
+    public TransformerDecoder(Func<TransformerDecoderLayer> layerFactory, int numLayers, LayerNorm? norm = null)
+        : this(Enumerable.Range(0, numLayers).Select(_ => layerFactory()), norm) { }
+
+    public TransformerDecoder(IEnumerable<TransformerDecoderLayer> layers, LayerNorm? norm = null)
+    {
+        Layers = RegisterModule("layers", new ModuleList<TransformerDecoderLayer>(layers));
+        if (norm is not null) Norm = RegisterModule("norm", norm);
+    }
+
+    public Tensor Forward(Tensor tgt, Tensor memory, Tensor? tgtMask = null, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null,
+        Tensor? memoryKeyPaddingMask = null, bool tgtIsCausal = false, bool memoryIsCausal = false)
+    {
+        var x = tgt;
+        foreach (var layer in Layers)
+            x = layer.Forward(x, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask, tgtIsCausal, memoryIsCausal);
+        return Norm is null ? x : Norm.Forward(x);
+    }
+
+    /// <summary>One cache per layer, for <see cref="Forward(Tensor, Tensor, DecoderLayerCache[], Tensor?)"/>.</summary>
+    public DecoderLayerCache[] NewCache() => Layers.Select(_ => new DecoderLayerCache()).ToArray();
+
+    /// <summary>Incremental decoding: tgt holds only the new positions (usually one); they attend causally to everything
+    /// decoded before (kept in <paramref name="cache"/>). Step-by-step outputs equal the full causal forward's rows.</summary>
+    public Tensor Forward(Tensor tgt, Tensor memory, DecoderLayerCache[] cache, Tensor? memoryKeyPaddingMask = null)
+    {
+        if (cache.Length != Layers.Count) throw new ArgumentException($"TransformerDecoder: {cache.Length} caches for {Layers.Count} layers");
+        var x = tgt;
+        for (int i = 0; i < Layers.Count; i++) x = Layers[i].Forward(x, memory, cache[i], memoryKeyPaddingMask);
+        return Norm is null ? x : Norm.Forward(x);
+    }
+}
+
+/// <summary>
+/// torch.nn.Transformer (Vaswani et al. 2017): an encoder of <c>numEncoderLayers</c> layers over src and a decoder of
+/// <c>numDecoderLayers</c> layers over tgt that cross-attends to the encoder output, each stack ending in a LayerNorm.
+/// Names: encoder.layers.N.…, encoder.norm.…, decoder.layers.N.…, decoder.norm.…. Every parameter of rank &gt; 1 is
+/// re-initialized xavier_uniform_, as PyTorch's _reset_parameters.
+/// </summary>
+public sealed class Transformer : Module
+{
+    public TransformerEncoder Encoder { get; }
+    public TransformerDecoder Decoder { get; }
+    public int DModel { get; }
+    public int NHead { get; }
+    public bool BatchFirst { get; }
+
+    public Transformer(int dModel = 512, int nhead = 8, int numEncoderLayers = 6, int numDecoderLayers = 6, int dimFeedforward = 2048,
+        float dropout = 0.1f, string activation = "relu", float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false,
+        bool bias = true, Random? rng = null)
+    {
+        (DModel, NHead, BatchFirst) = (dModel, nhead, batchFirst);
+        Encoder = RegisterModule("encoder", new TransformerEncoder(
+            () => new TransformerEncoderLayer(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, bias, rng),
+            numEncoderLayers, new LayerNorm(dModel, layerNormEps, bias: bias)));
+        Decoder = RegisterModule("decoder", new TransformerDecoder(
+            () => new TransformerDecoderLayer(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, bias, rng),
+            numDecoderLayers, new LayerNorm(dModel, layerNormEps, bias: bias)));
+        using (Autograd.NoGrad())
+            foreach (var p in Parameters().Where(p => p.Rank > 1))
+                using (var x = Xavier.Uniform(p.Shape, rng)) p.CopyFrom(x);
+    }
+
+    /// <summary>src [S, B, E], tgt [L, B, E] (batch first: [B, S, E], [B, L, E]) → [L, B, E]. Masks as MultiheadAttention's;
+    /// the key padding masks are [B, S] (src, memory) and [B, L] (tgt).</summary>
+    public Tensor Forward(Tensor src, Tensor tgt, Tensor? srcMask = null, Tensor? tgtMask = null, Tensor? memoryMask = null,
+        Tensor? srcKeyPaddingMask = null, Tensor? tgtKeyPaddingMask = null, Tensor? memoryKeyPaddingMask = null,
+        bool srcIsCausal = false, bool tgtIsCausal = false, bool memoryIsCausal = false)
+    {
+        var memory = Encoder.Forward(src, srcMask, srcKeyPaddingMask, srcIsCausal);
+        return Decoder.Forward(tgt, memory, tgtMask, memoryMask, tgtKeyPaddingMask, memoryKeyPaddingMask, tgtIsCausal, memoryIsCausal);
+    }
+
+    /// <summary>The float causal mask [n, n] as PyTorch: −∞ above the diagonal (key j &gt; query i), 0 elsewhere.</summary>
+    public static Tensor GenerateSquareSubsequentMask(int n)
+    {
+        var m = new float[n * n];
+        for (int i = 0; i < n; i++)
+            for (int j = i + 1; j < n; j++) m[i * n + j] = float.NegativeInfinity;
+        return Tensor.FromArray(m, new[] { n, n });
+    }
+}
