@@ -66,6 +66,31 @@ public sealed class GptTests(ITestOutputHelper output)
         output.WriteLine($"max |Δ| over logits, loss and {n} gradients: {worst:G3}");
     }
 
+    [Fact]
+    public void TenAdamWStepsGiveTorchsLosses()
+    {
+        var io = SafeTensorsFile.Read(Path.Combine(Dir, "gpt_io.safetensors"));
+        var model = new Gpt(Small);
+        model.LoadStateDict(State());
+        var idx = Tensor.FromArray(io["idx"].ToInt64s(), io["idx"].Shape);
+        var targets = Tensor.FromArray(io["targets"].ToInt64s(), io["targets"].Shape);
+        using var opt = new Optim.AdamW(Optim.AdamW.Groups(model.NamedParameters(), 0.1), lr: 1e-3, betas: (0.9, 0.95), eps: 1e-8);
+        var expected = io["adamw_losses"].ToFloats();
+        var actual = new float[10];
+        for (int step = 0; step < 10; step++)
+        {
+            using var scope = Tensor.NewScope();
+            opt.ZeroGrad();
+            var loss = model.Forward(idx, targets).Loss!;
+            actual[step] = loss.Item();
+            loss.Backward();
+            opt.Step();
+        }
+        output.WriteLine("step  torch       attend");
+        for (int i = 0; i < 10; i++) output.WriteLine($"{i,4}  {expected[i]:F7}  {actual[i]:F7}");
+        PositionalEncodingTests.AssertClose(expected, actual, "adamw losses", output);
+    }
+
     public static IEnumerable<object[]> CacheConfigs() => new[]
     {
         new object[] { "learned" }, new object[] { "rope" }, new object[] { "rope_interleaved_gqa_rmsnorm_swiglu" },
