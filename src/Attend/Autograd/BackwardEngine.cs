@@ -37,7 +37,9 @@ internal static class BackwardEngine
                 if (node is null) { AccumulateLeaf(t, g); continue; }
                 var fn = node.BackwardFn ?? throw new InvalidOperationException(
                     $"Backward: trying to backward through the graph a second time (op '{node.Op}'); pass retainGraph: true to the first Backward");
+                long t0 = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 var inGrads = fn(g);
+                if (Profiler.Enabled) Profiler.Add("bwd " + node.Op, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 bool gHandedOn = false;
                 for (int i = 0; i < node.Inputs.Length; i++)
                 {
