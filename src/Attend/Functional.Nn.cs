@@ -48,11 +48,22 @@ public static unsafe partial class Functional
             if (bias is { RequiresGrad: true })
             {
                 db = Tensor.Zeros(outF);
-                var acc = db.Span;
-                for (int r = 0; r < rows; r++) TensorPrimitives.Add(acc, new ReadOnlySpan<float>(gc.Data + (long)r * outF, outF), acc);
+                ColumnSums(db.Data, gc.Data, rows, outF);
             }
             if (!ReferenceEquals(gc, g)) gc.Dispose();
             return new[] { dx, dw, db };
+        });
+    }
+
+    /// <summary><c>dst[j] += Σ_r src[r, j]</c>, rows in order; blocks of ≥ 64 columns go to different workers (deterministic).</summary>
+    private static void ColumnSums(float* dst, float* src, int rows, int cols)
+    {
+        int blocks = cols >= 128 && (long)rows * cols >= 2L * Kernels.Parallel.Chunks.Grain ? Math.Min(cols / 64, 4 * Kernels.Parallel.Workers.Count) : 1;
+        Kernels.Parallel.Workers.For(blocks, b =>
+        {
+            int c0 = cols * b / blocks, c1 = cols * (b + 1) / blocks;
+            var acc = new Span<float>(dst + c0, c1 - c0);
+            for (int r = 0; r < rows; r++) TensorPrimitives.Add(acc, new ReadOnlySpan<float>(src + (long)r * cols + c0, c1 - c0), acc);
         });
     }
 
