@@ -80,9 +80,15 @@ static class GptCases
         var prompt = Tensor.FromArray(new long[] { 0 }, new[] { 1, 1 });
         const int n = 200;
         model.Generate(prompt, 8, temperature: 0f, useCache: cache);   // warm-up
+        bool profile = Environment.GetEnvironmentVariable("ATTEND_PROFILE") == "1";
+        Profiler.Enabled = profile; Profiler.Mark(null);
         var sw = Stopwatch.StartNew();
         model.Generate(prompt, n, temperature: 0f, useCache: cache);
         sw.Stop();
+        Profiler.Enabled = false;
+        if (profile)
+            foreach (var (op, ms, count) in Profiler.Report().Take(12))
+                Console.Error.WriteLine($"  {op,-40} {ms / n,8:F3} ms/token  ({count / n} calls)");
         Console.Error.WriteLine($"gpt-gen:{(cache ? "cache" : "nocache")}: {n / sw.Elapsed.TotalSeconds:F1} tokens/s ({n} tokens, batch 1, {Config.NLayer} layers, d {Config.NEmbd})");
         return new Program.Result(sw.Elapsed.TotalMilliseconds, sw.Elapsed.TotalMilliseconds, 1);
     }

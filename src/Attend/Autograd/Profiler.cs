@@ -4,7 +4,7 @@ namespace Attend;
 
 /// <summary>
 /// An opt-in, single-threaded op profiler for finding where a training step's time goes. While <see cref="Enabled"/>,
-/// every recorded op is charged the time since the previous mark ("fwd op": the work between two recorded ops is the
+/// every op (recorded or not) is charged the time since the previous mark ("fwd op": the work between two ops is the
 /// later op's forward; call <see cref="Mark"/> with null to start the clock), and each backward node its own time
 /// ("bwd op"). Off by default: then it costs one static bool test per op.
 /// </summary>

@@ -54,8 +54,8 @@ public sealed partial class Tensor
         {
             OpRegistry.Require(op);
             gradFn = new Node(op, inputs, backward);
-            if (Profiler.Enabled) Profiler.Mark("fwd " + op);
         }
+        if (Profiler.Enabled) Profiler.Mark("fwd " + op);
         return this;
     }
 
