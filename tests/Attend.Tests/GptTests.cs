@@ -142,6 +142,27 @@ public sealed class GptTests(ITestOutputHelper output)
         output.WriteLine($"{variant}: max |cached − uncached| = {worst:G3}");
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public void LinearDecodePathMatchesTheGemm(int rows)
+    {
+        // ≤ 4 rows take the dot-product path, more the packed GEMM; both against a float64 reference.
+        var rng = new Random(rows);
+        var x = Tensor.Randn(new[] { rows, 300 }, rng); var w = Tensor.Randn(new[] { 200, 300 }, rng); var b = Tensor.Randn(new[] { 200 }, rng);
+        var y = Functional.Linear(x, w, b).ToArray();
+        float[] xv = x.ToArray(), wv = w.ToArray(), bv = b.ToArray();
+        for (int r = 0; r < rows; r++)
+            for (int o = 0; o < 200; o++)
+            {
+                double e = bv[o];
+                for (int i = 0; i < 300; i++) e += (double)xv[r * 300 + i] * wv[o * 300 + i];
+                Assert.True(Math.Abs(e - y[r * 200 + o]) <= 1e-4 + 1e-5 * Math.Abs(e), $"row {r}, out {o}: {e} vs {y[r * 200 + o]}");
+            }
+    }
+
     [Fact]
     public void GreedyGenerationIsTheSameWithAndWithoutTheCache()
     {
