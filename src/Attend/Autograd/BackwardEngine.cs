@@ -23,7 +23,13 @@ internal static class BackwardEngine
             if (gradient.DType != DType.Float32) throw new ArgumentException($"Backward: gradient must be float32, got {gradient.DType.Name()}");
         }
 
-        var order = TopologicalOrder(root);
+        Profiler.Suppress++;
+        try { Run(root, gradient, retainGraph, TopologicalOrder(root)); }
+        finally { Profiler.Suppress--; if (Profiler.Enabled) Profiler.Mark(null); }
+    }
+
+    private static void Run(Tensor root, Tensor? gradient, bool retainGraph, List<Tensor> order)
+    {
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         using (Autograd.NoGrad())
         {

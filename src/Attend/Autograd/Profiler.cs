@@ -15,9 +15,14 @@ public static class Profiler
 
     public static bool Enabled { get; set; }
 
+    /// <summary>While positive (inside a backward pass), forward marks are ignored: ops run by backward functions are
+    /// part of their node's time.</summary>
+    internal static int Suppress;
+
     /// <summary>Charges the time since the last mark to <paramref name="what"/> (null: just restarts the clock).</summary>
     public static void Mark(string? what)
     {
+        if (Suppress > 0 && what is not null) return;
         long now = Stopwatch.GetTimestamp();
         if (what is not null) Add(what, Stopwatch.GetElapsedTime(last, now).TotalMilliseconds);
         last = now;
