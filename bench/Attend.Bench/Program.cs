@@ -9,6 +9,9 @@
 //   sdpa-fwdbwd:N:full|causal  forward + backward of out.Sum()
 //   mem-sdpa:N               one SDPA forward at [1,8,N,64]; the 'median' column is peak RSS growth in MiB
 //   mha-fwd                  MultiheadAttention self-attention forward, E=512, 8 heads, batch 8, seq 256, batch-first, eval, no grad
+//   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
+//   gpt-profile              the gpt-step timed per phase and per op (stderr)
+//   gpt-gen:cache|nocache    greedy generation tokens/s with and without the KV cache (stderr)
 //   gemm:M:N:K[:tA[:tB]]     C[M×N] = op(A)·op(B) with op = n (as stored) or t (transposed), e.g. gemm:2048:1152:384:n:t
 //   gemm-batch:B:M:N:K[:tA[:tB]]  B independent products (strided batch), e.g. gemm-batch:64:64:256:64:n:t
 //   for:workers | for:parallel   1000 empty parallel loops over the thread count (dispatch + join overhead)
@@ -40,6 +43,9 @@ static unsafe class Program
                     "sdpa-fwdbwd" => AttentionCases.ForwardBackward(Int(p, 1), Causal(p)),
                     "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
                     "mha-fwd" => ModuleCases.MhaForward(),
+                    "gpt-step" => GptCases.Step(),
+                    "gpt-profile" => GptCases.Profile(),
+                    "gpt-gen" => GptCases.Generate(p.Length < 2 || p[1] != "nocache"),
                     "gemm" => Gemm(Int(p, 1), Int(p, 2), Int(p, 3), Flag(p, 4), Flag(p, 5)),
                     "gemm-batch" => GemmBatch(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4), Flag(p, 5), Flag(p, 6)),
                     "kernel" => KernelOnly(Int(p, 1)),

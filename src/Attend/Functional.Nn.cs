@@ -23,10 +23,12 @@ public static unsafe partial class Functional
         var outShape = x.ShapeRef[..^1].Append(outF).ToArray();
         var xc = x.ContiguousRaw(); var wc = weight.ContiguousRaw(); var bc = bias?.ContiguousRaw();
         var y = Tensor.Empty(outShape);
-        if (bc is not null)
-            for (int r = 0; r < rows; r++) bc.Span.CopyTo(new Span<float>(y.Data + (long)r * outF, outF));
-        if (rows > 0 && outF > 0)
+        if (rows is > 0 and <= SmallRows && inF > 0 && outF > 0)
+            SmallRowsForward(y.Data, xc.Data, wc.Data, bc is null ? null : bc.Data, rows, inF, outF);
+        else if (rows > 0 && outF > 0)
         {
+            if (bc is not null)
+                for (int r = 0; r < rows; r++) bc.Span.CopyTo(new Span<float>(y.Data + (long)r * outF, outF));
             if (inF > 0) Sgemm.Run(false, true, rows, outF, inF, 1f, xc.Data, inF, wc.Data, inF, bc is null ? 0f : 1f, y.Data, outF);
             else if (bc is null) y.Span.Clear();
         }
@@ -48,11 +50,42 @@ public static unsafe partial class Functional
             if (bias is { RequiresGrad: true })
             {
                 db = Tensor.Zeros(outF);
-                var acc = db.Span;
-                for (int r = 0; r < rows; r++) TensorPrimitives.Add(acc, new ReadOnlySpan<float>(gc.Data + (long)r * outF, outF), acc);
+                ColumnSums(db.Data, gc.Data, rows, outF);
             }
             if (!ReferenceEquals(gc, g)) gc.Dispose();
             return new[] { dx, dw, db };
+        });
+    }
+
+    /// <summary>Up to this many rows (token-by-token decoding), Linear's forward is a matrix-vector product per row.</summary>
+    private const int SmallRows = 4;
+
+    /// <summary><c>y[r, o] = x[r, :]·W[o, :] + b[o]</c> as dot products along W's contiguous rows, blocks of outputs on
+    /// all workers: reads W once, where the packed GEMM would pack all of it for one row.</summary>
+    private static void SmallRowsForward(float* y, float* x, float* w, float* b, int rows, int inF, int outF)
+    {
+        int blocks = (long)outF * inF >= 2L * Kernels.Parallel.Chunks.Grain ? Math.Min(Math.Max(outF / 16, 1), 8 * Kernels.Parallel.Workers.Count) : 1;
+        Kernels.Parallel.Workers.For(blocks, k =>
+        {
+            int o0 = outF * k / blocks, o1 = outF * (k + 1) / blocks;
+            for (int o = o0; o < o1; o++)
+            {
+                var wr = new ReadOnlySpan<float>(w + (long)o * inF, inF);
+                for (int r = 0; r < rows; r++)
+                    y[(long)r * outF + o] = TensorPrimitives.Dot(new ReadOnlySpan<float>(x + (long)r * inF, inF), wr) + (b is null ? 0f : b[o]);
+            }
+        });
+    }
+
+    /// <summary><c>dst[j] += Σ_r src[r, j]</c>, rows in order; blocks of ≥ 64 columns go to different workers (deterministic).</summary>
+    private static void ColumnSums(float* dst, float* src, int rows, int cols)
+    {
+        int blocks = cols >= 128 && (long)rows * cols >= 2L * Kernels.Parallel.Chunks.Grain ? Math.Min(cols / 64, 4 * Kernels.Parallel.Workers.Count) : 1;
+        Kernels.Parallel.Workers.For(blocks, b =>
+        {
+            int c0 = cols * b / blocks, c1 = cols * (b + 1) / blocks;
+            var acc = new Span<float>(dst + c0, c1 - c0);
+            for (int r = 0; r < rows; r++) TensorPrimitives.Add(acc, new ReadOnlySpan<float>(src + (long)r * cols + c0, c1 - c0), acc);
         });
     }
 

@@ -212,7 +212,7 @@ public static unsafe partial class Functional
         int v = weight.ShapeRef[0], dim = weight.ShapeRef[1];
         int? pad = paddingIdx is int p ? (p < 0 ? p + v : p) : null;
         if (pad is int pp && (pp < 0 || pp >= v)) throw new ArgumentOutOfRangeException(nameof(paddingIdx), $"embedding: paddingIdx {paddingIdx} is out of range for a table of {v} rows {Shapes.Str(weight.ShapeRef)}");
-        var ids = input.ContiguousRaw();
+        var ids = input.CloneRaw();   // the backward's own copy: the caller may dispose theirs
         var w = weight.ContiguousRaw();
         var y = Tensor.Empty(input.ShapeRef.Append(dim).ToArray());
         long* pi = ids.LongData; float* pw = w.Data, py = y.Data;

@@ -30,6 +30,12 @@ public class GradCheckTests(ITestOutputHelper output)
         var v = Enumerable.Range(0, n).Select(i => (i - n / 2) * 0.1f + 0.05f).OrderBy(_ => rng.Next()).ToArray();
         return Tensor.FromArray(v, shape, requiresGrad: true);
     }
+    private static Tensor RopeTable(int positions, int d, bool cos) =>   // [positions, d/2] of cos or sin θ_p,i = p·10000^(−2i/d)
+        Tensor.FromArray(Enumerable.Range(0, positions * d / 2).Select(j =>
+        {
+            double theta = j / (d / 2) * Math.Pow(10000, -2.0 * (j % (d / 2)) / d);
+            return (float)(cos ? Math.Cos(theta) : Math.Sin(theta));
+        }).ToArray(), new[] { positions, d / 2 });
     private static Tensor Ids(long[] v, params int[] shape) => Tensor.FromArray(v, shape);
     private static Tensor Mask(bool[] v, params int[] shape) => Tensor.FromArray(v, shape);
 
@@ -86,6 +92,10 @@ public class GradCheckTests(ITestOutputHelper output)
         new("matmul_vectors", x => x[0].Matmul(x[1]) + x[1].Matmul(x[2]).Sum() + x[0].Matmul(x[0]), () => new[] { R(1, 4), R(2, 4, 3), R(3, 3) }),
         new("scaled_dot_product_attention", x => F.ScaledDotProductAttention(x[0], x[1], x[2], isCausal: true),
             () => new[] { R(1, 1, 2, 5, 4), R(2, 1, 2, 6, 4), R(3, 1, 2, 6, 3) }),
+        new("rotary_embedding_half_strided", x => F.RotaryEmbedding(x[0].Transpose(1, 2), RopeTable(8, 6, cos: true), RopeTable(8, 6, cos: false), offset: 2),
+            () => new[] { R(1, 2, 3, 2, 6) }),
+        new("rotary_embedding_interleaved", x => F.RotaryEmbedding(x[0], RopeTable(8, 6, cos: true), RopeTable(8, 6, cos: false), offset: 1, interleaved: true),
+            () => new[] { R(1, 2, 2, 4, 6) }),
         new("linear", x => F.Linear(x[0], x[1], x[2]), () => new[] { R(1, 2, 3, 4), R(2, 5, 4), R(3, 5) }),
         new("rms_norm", x => F.RmsNorm(x[0], new[] { 4 }, x[1], 1e-5f), () => new[] { R(1, 3, 4), R(2, 4) }),
         new("softmax", x => F.Softmax(x[0], -1) + F.Softmax(x[0], 0), () => new[] { R(1, 3, 4) }),

@@ -38,6 +38,10 @@ internal sealed class Node
     public readonly string Op;
     public readonly Tensor?[] Inputs;
     public Func<Tensor, Tensor?[]>? BackwardFn;   // null once the graph has been freed by a backward pass
+    /// <summary>Optional, for ops whose output is a slice of their single input (narrow): adds the output's gradient
+    /// into the input's gradient buffer in place, <c>acc[slice] += g</c>, instead of building a zero-padded
+    /// full-size gradient to be summed with the others (q, k, v cut from one projection).</summary>
+    public Action<Tensor, Tensor>? AccumulateInto;
 
     public Node(string op, Tensor?[] inputs, Func<Tensor, Tensor?[]> backward)
     {

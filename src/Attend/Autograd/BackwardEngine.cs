@@ -23,7 +23,13 @@ internal static class BackwardEngine
             if (gradient.DType != DType.Float32) throw new ArgumentException($"Backward: gradient must be float32, got {gradient.DType.Name()}");
         }
 
-        var order = TopologicalOrder(root);
+        Profiler.Suppress++;
+        try { Run(root, gradient, retainGraph, TopologicalOrder(root)); }
+        finally { Profiler.Suppress--; if (Profiler.Enabled) Profiler.Mark(null); }
+    }
+
+    private static void Run(Tensor root, Tensor? gradient, bool retainGraph, List<Tensor> order)
+    {
         var grads = new Dictionary<Tensor, Tensor>(ReferenceEqualityComparer.Instance);
         using (Autograd.NoGrad())
         {
@@ -37,7 +43,25 @@ internal static class BackwardEngine
                 if (node is null) { AccumulateLeaf(t, g); continue; }
                 var fn = node.BackwardFn ?? throw new InvalidOperationException(
                     $"Backward: trying to backward through the graph a second time (op '{node.Op}'); pass retainGraph: true to the first Backward");
+                if (node.AccumulateInto is { } accumulate && node.Inputs is [{ RequiresGrad: true } x0])
+                {
+                    // A slice's gradient goes straight into its input's buffer (created zeroed by the first slice).
+                    grads.Remove(x0, out var acc);
+                    if (acc is null || !Accumulable(acc))
+                    {
+                        var fresh = Tensor.Zeros(x0.ShapeRef);
+                        if (acc is not null) { fresh.AddInPlace(acc); acc.Dispose(); }
+                        acc = fresh;
+                    }
+                    accumulate(g, acc);
+                    grads[x0] = acc;
+                    g.Dispose();
+                    if (!retainGraph) node.BackwardFn = null;
+                    continue;
+                }
+                long t0 = Profiler.Enabled ? System.Diagnostics.Stopwatch.GetTimestamp() : 0;
                 var inGrads = fn(g);
+                if (Profiler.Enabled) Profiler.Add("bwd " + node.Op, System.Diagnostics.Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
                 bool gHandedOn = false;
                 for (int i = 0; i < node.Inputs.Length; i++)
                 {
@@ -51,8 +75,8 @@ internal static class BackwardEngine
                     for (int j = 0; j < i; j++) if (ReferenceEquals(inGrads[j], gi)) { gi = gi.Detach(); break; }
                     if (grads.Remove(x, out var prev))
                     {
-                        grads[x] = prev.Add(gi);
-                        prev.Dispose();
+                        if (Accumulable(prev)) { prev.AddInPlace(gi); grads[x] = prev; }   // no new buffer
+                        else { grads[x] = prev.Add(gi); prev.Dispose(); }
                         gi.Dispose();
                     }
                     else grads[x] = gi;
@@ -62,6 +86,9 @@ internal static class BackwardEngine
             }
         }
     }
+
+    /// <summary>A gradient buffer that nothing else can see (contiguous, sole owner of its memory) may be added to in place.</summary>
+    private static bool Accumulable(Tensor t) => t.IsContiguous && t.OwnsStorageAlone;
 
     private static void AccumulateLeaf(Tensor leaf, Tensor g)
     {

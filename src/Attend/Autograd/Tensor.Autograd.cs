@@ -56,6 +56,7 @@ public sealed partial class Tensor
             OpRegistry.Require(op);
             gradFn = new Node(op, inputs, backward);
         }
+        if (Profiler.Enabled) Profiler.Mark("fwd " + op);
         return this;
     }
 

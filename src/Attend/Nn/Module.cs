@@ -197,3 +197,10 @@ public sealed class Sequential : Module, IUnaryModule
         return x;
     }
 }
+
+/// <summary>Named submodules, as torch.nn.ModuleDict (state-dict names <c>name.…</c>).</summary>
+public sealed class ModuleDict : Module
+{
+    /// <summary>Registers <paramref name="module"/> under <paramref name="name"/> and returns it.</summary>
+    public T Add<T>(string name, T module) where T : Module => RegisterModule(name, module);
+}

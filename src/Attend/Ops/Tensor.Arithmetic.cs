@@ -117,6 +117,23 @@ public sealed partial class Tensor
         else System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(s, alpha, d, d);
     }
 
+    /// <summary><c>this += src</c> elementwise, outside autograd, for any strides of either (same shape).</summary>
+    internal unsafe void AddInPlaceStrided(Tensor src)
+    {
+        if (!Shapes.Equal(src.shape, shape)) throw new ArgumentException($"internal: add_ of {Shapes.Str(src.shape)} into {Shapes.Str(shape)}");
+        var rows = new Rows(shape, strides, src.strides);
+        int sd = rows.InnerStride(0), ss = rows.InnerStride(1);
+        float* pd = Data, ps = src.Data;
+        while (rows.Next())
+        {
+            float* d = pd + rows.Offset[0], s = ps + rows.Offset[1];
+            if (sd == 1 && ss == 1)
+                System.Numerics.Tensors.TensorPrimitives.Add(new ReadOnlySpan<float>(d, rows.Inner), new ReadOnlySpan<float>(s, rows.Inner), new Span<float>(d, rows.Inner));
+            else
+                for (int j = 0; j < rows.Inner; j++) d[(long)j * sd] += s[(long)j * ss];
+        }
+    }
+
     /// <summary><c>this *= s</c> in place (same rules as <see cref="AddInPlace"/>).</summary>
     public void MulInPlace(float s)
     {

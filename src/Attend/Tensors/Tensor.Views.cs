@@ -104,13 +104,16 @@ public sealed unsafe partial class Tensor
             throw new ArgumentOutOfRangeException(nameof(start), $"narrow: start {start} + length {length} exceeds size {shape[d]} of dim {dim} in {Shapes.Str(shape)}");
         var s = (int[])shape.Clone(); s[d] = length;
         var from = (int[])shape.Clone();
-        return ViewOf(Offset + start * strides[d], s, (int[])strides.Clone())
+        var r = ViewOf(Offset + start * strides[d], s, (int[])strides.Clone())
             .WithGrad("narrow", new[] { this }, g =>
             {
                 var full = Zeros(from);
                 using (var slot = full.Narrow(d, start, length)) slot.CopyFrom(g);
                 return new[] { full };
             });
+        if (r.GradFn is { } node)
+            node.AccumulateInto = (g, acc) => { using var slot = acc.NarrowRaw(d, start, length); slot.AddInPlaceStrided(g); };
+        return r;
     }
 
     /// <summary>Element <paramref name="index"/> along dim, removing that dim (a view).</summary>

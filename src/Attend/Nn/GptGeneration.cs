@@ -1,0 +1,111 @@
+namespace Attend.Nn;
+
+/// <summary>
+/// The keys and values of past positions for every layer, so that generating one more token costs one position's work
+/// instead of the whole context's. Per layer, K and V are [B, nkv, capacity, hs]; <see cref="Length"/> positions are filled.
+/// For inference (under <see cref="Autograd.NoGrad"/>): gradients do not flow through the cache.
+/// </summary>
+public sealed class GptKvCache : IDisposable
+{
+    private readonly Tensor[] keys, values;
+
+    public int Batch { get; }
+    public int Capacity { get; }
+    /// <summary>Positions already cached (the position of the next token).</summary>
+    public int Length { get; private set; }
+
+    public GptKvCache(GptConfig config, int batch, int? capacity = null)
+    {
+        Batch = batch;
+        Capacity = capacity ?? config.BlockSize;
+        var shape = new[] { batch, config.KvHeads, Capacity, config.HeadSize };
+        keys = new Tensor[config.NLayer]; values = new Tensor[config.NLayer];
+        for (int l = 0; l < config.NLayer; l++)
+        {
+            (keys[l], values[l]) = (Tensor.Zeros(shape), Tensor.Zeros(shape));
+            keys[l].Scope = values[l].Scope = null;   // owned by the cache, never by a TensorScope
+        }
+    }
+
+    /// <summary>Writes k, v [B, nkv, T, hs] at positions Length … Length + T − 1 of <paramref name="layer"/>; returns views
+    /// of all filled positions, [B, nkv, Length + T, hs].</summary>
+    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
+    {
+        int t = k.Size(2);
+        if (Length + t > Capacity) throw new InvalidOperationException($"GptKvCache: {Length} + {t} positions exceed the capacity {Capacity}");
+        using (var slot = keys[layer].NarrowRaw(2, Length, t)) slot.CopyFrom(k);
+        using (var slot = values[layer].NarrowRaw(2, Length, t)) slot.CopyFrom(v);
+        return (keys[layer].NarrowRaw(2, 0, Length + t), values[layer].NarrowRaw(2, 0, Length + t));
+    }
+
+    internal void Advance(int t) => Length += t;
+
+    /// <summary>Forgets every cached position (the memory is kept).</summary>
+    public void Reset() => Length = 0;
+
+    public void Dispose()
+    {
+        foreach (var t in keys.Concat(values)) t.Dispose();
+    }
+}
+
+public sealed partial class Gpt
+{
+    /// <summary>
+    /// Appends <paramref name="maxNewTokens"/> sampled tokens to each row of idx [B, T] (int64) and returns [B, T + n].
+    /// Each step: logits of the last position / temperature (≤ 0: greedy), keep the <paramref name="topK"/> largest, then
+    /// the smallest set whose probability reaches <paramref name="topP"/> (nucleus), sample from the softmax.
+    /// With the cache, the prompt is run once and each new token costs one position; the context is cropped to the last
+    /// BlockSize tokens as nanoGPT does, which (positions being re-numbered) means a full re-run once the context is full.
+    /// Dropout stays active in training mode, as in PyTorch: call <see cref="Module.Eval"/> first.
+    /// </summary>
+    public Tensor Generate(Tensor idx, int maxNewTokens, float temperature = 1f, int? topK = null, float? topP = null,
+        Random? rng = null, bool useCache = true)
+    {
+        if (idx.Rank != 2) throw new ArgumentException($"generate: idx must be [B, T] int64, got {Shapes.Str(idx.ShapeRef)}");
+        int B = idx.Size(0), V = Config.VocabSize;
+        rng ??= Tensor.DefaultGenerator;
+        var flat = idx.ToInt64Array();
+        var seqs = Enumerable.Range(0, B).Select(b => flat.Skip(b * idx.Size(1)).Take(idx.Size(1)).ToList()).ToArray();
+        using var noGrad = Autograd.NoGrad();
+        using var cache = useCache ? new GptKvCache(Config, B) : null;
+        var row = new float[V];
+        for (int step = 0; step < maxNewTokens; step++)
+        {
+            using var scope = Tensor.NewScope();
+            bool incremental = cache is not null && cache.Length > 0 && cache.Length + 1 <= Config.BlockSize;
+            if (cache is not null && !incremental) cache.Reset();
+            int ctx = incremental ? 1 : Math.Min(seqs[0].Count, Config.BlockSize);
+            var input = Tensor.FromArray(seqs.SelectMany(s => s.Skip(s.Count - ctx)).ToArray(), new[] { B, ctx });
+            var logits = Forward(input, cache).ToArray();              // (B, ctx, V)
+            for (int b = 0; b < B; b++)
+            {
+                Array.Copy(logits, ((long)b * ctx + ctx - 1) * V, row, 0, V);
+                seqs[b].Add(Sample(row, temperature, topK, topP, rng));
+            }
+        }
+        return Tensor.FromArray(seqs.SelectMany(s => s).ToArray(), new[] { B, seqs[0].Count });
+    }
+
+    /// <summary>One draw from softmax(logits / temperature) restricted by top-k and top-p (argmax when temperature ≤ 0).</summary>
+    internal static long Sample(float[] logits, float temperature, int? topK, float? topP, Random rng)
+    {
+        int v = logits.Length;
+        var order = Enumerable.Range(0, v).OrderByDescending(i => logits[i]).ToArray();
+        if (temperature <= 0f) return order[0];
+        int keep = Math.Clamp(topK ?? v, 1, v);
+        double max = logits[order[0]];
+        var p = new double[keep];
+        double sum = 0;
+        for (int r = 0; r < keep; r++) sum += p[r] = Math.Exp((logits[order[r]] - max) / temperature);
+        if (topP is float tp && tp < 1f)
+        {
+            double cum = 0; int n = 0;
+            while (n < keep && cum < tp * sum) cum += p[n++];
+            (keep, sum) = (Math.Max(n, 1), Math.Max(cum, p[0]));
+        }
+        double u = rng.NextDouble() * sum, acc = 0;
+        for (int r = 0; r < keep; r++) if ((acc += p[r]) > u) return order[r];
+        return order[keep - 1];
+    }
+}

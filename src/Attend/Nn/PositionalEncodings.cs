@@ -1,0 +1,207 @@
+namespace Attend.Nn;
+
+// Position information for attention, which is otherwise permutation-invariant. Dims legend: B = batch, T = positions,
+// D = model width, H = heads, hs = head size, L = queries, S = keys.
+
+/// <summary>
+/// The fixed sinusoidal encoding of "Attention Is All You Need":
+/// <c>PE[p, 2i] = sin(p / 10000^(2i/D))</c>, <c>PE[p, 2i+1] = cos(p / 10000^(2i/D))</c>, added to the embeddings, then
+/// dropout (as the PyTorch tutorial's PositionalEncoding, batch-first). The wavelengths form a geometric progression from
+/// 2π to 10000·2π, so PE[p + k] is a linear function of PE[p] for every offset k. The table is a non-persistent buffer "pe".
+/// </summary>
+public sealed class SinusoidalPositionalEncoding : Module, IUnaryModule
+{
+    private readonly Tensor pe;
+    private readonly Dropout dropout;
+
+    public SinusoidalPositionalEncoding(int dModel, int maxLen = 5000, float dropout = 0f, Random? rng = null)
+    {
+        pe = RegisterBuffer("pe", Table(maxLen, dModel), persistent: false);
+        this.dropout = RegisterModule("dropout", new Dropout(dropout, rng));
+    }
+
+    /// <summary>The table [maxLen, D], computed in float64 and rounded once.</summary>
+    public static Tensor Table(int maxLen, int dModel)
+    {
+        if (maxLen <= 0 || dModel <= 0) throw new ArgumentOutOfRangeException(nameof(maxLen), $"sinusoidal table: sizes must be positive, got ({maxLen}, {dModel})");
+        var v = new float[maxLen * dModel];
+        for (int p = 0; p < maxLen; p++)
+            for (int j = 0; j < dModel; j++)
+            {
+                double angle = p / Math.Pow(10000.0, (j & ~1) / (double)dModel);   // (2i)/D for both 2i and 2i+1
+                v[p * dModel + j] = (float)((j & 1) == 0 ? Math.Sin(angle) : Math.Cos(angle));
+            }
+        return Tensor.FromArray(v, new[] { maxLen, dModel });
+    }
+
+    /// <summary>x [B, T, D] → dropout(x + PE[offset : offset + T]).</summary>
+    public Tensor Forward(Tensor x) => Forward(x, 0);
+
+    public Tensor Forward(Tensor x, int offset)
+    {
+        using var p = pe.Narrow(0, offset, x.Size(-2));   // (T, D), a view
+        return dropout.Forward(x.Add(p));
+    }
+}
+
+/// <summary>Learned absolute positions (GPT-2's wpe): a table [maxLen, D] (parameter "weight", N(0, 1) as nn.Embedding)
+/// whose rows offset … offset + T − 1 are added to x [B, T, D].</summary>
+public sealed class LearnedPositionalEmbedding : Module, IUnaryModule
+{
+    public Tensor Weight { get; }
+
+    public LearnedPositionalEmbedding(int maxLen, int dModel, Random? rng = null) =>
+        Weight = RegisterParameter("weight", Init.Normal(new[] { maxLen, dModel }, 1f, rng));
+
+    /// <summary>The rows for positions offset … offset + T − 1, [T, D] (a differentiable view).</summary>
+    public Tensor Positions(int length, int offset = 0)
+    {
+        if (offset < 0 || offset + length > Weight.ShapeRef[0])
+            throw new ArgumentOutOfRangeException(nameof(length), $"learned positions: {offset} + {length} exceeds the table's {Weight.ShapeRef[0]} positions");
+        return Weight.Narrow(0, offset, length);
+    }
+
+    public Tensor Forward(Tensor x) => Forward(x, 0);
+
+    public Tensor Forward(Tensor x, int offset)
+    {
+        using var p = Positions(x.Size(-2), offset);   // (T, D)
+        return x.Add(p);
+    }
+}
+
+/// <summary>
+/// Rotary position embedding (RoPE, Su et al. 2021) for q and k [B, H, T, hs]: each feature pair is rotated by
+/// <c>θ_p,i = p·base^(−2i/hs)</c>, so <c>q_p·k_s</c> depends only on p − s. Interleaved pairs
+/// (x0, x1), (x2, x3), … as GPT-J/RoFormer; otherwise (x[i], x[i + hs/2]) as GPT-NeoX/LLaMA. The cos/sin tables are
+/// non-persistent buffers that grow on demand. No parameters.
+/// </summary>
+public sealed class RotaryEmbedding : Module
+{
+    public int HeadDim { get; }
+    public double Base { get; }
+    public bool Interleaved { get; }
+    private Tensor cos, sin;   // (P, hs/2)
+
+    public RotaryEmbedding(int headDim, double @base = 10000, bool interleaved = false, int maxPositions = 2048)
+    {
+        if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RotaryEmbedding: head dim must be positive and even, got {headDim}");
+        (HeadDim, Base, Interleaved) = (headDim, @base, interleaved);
+        (cos, sin) = Tables(Math.Max(1, maxPositions));
+    }
+
+    private (Tensor Cos, Tensor Sin) Tables(int positions)
+    {
+        int half = HeadDim / 2;
+        var c = new float[positions * half]; var s = new float[positions * half];
+        for (int p = 0; p < positions; p++)
+            for (int i = 0; i < half; i++)
+            {
+                double theta = p * Math.Pow(Base, -2.0 * i / HeadDim);
+                c[p * half + i] = (float)Math.Cos(theta);
+                s[p * half + i] = (float)Math.Sin(theta);
+            }
+        var (tc, ts) = (Tensor.FromArray(c, new[] { positions, half }), Tensor.FromArray(s, new[] { positions, half }));
+        tc.Scope = ts.Scope = null;   // owned by this module, never by a TensorScope
+        return (tc, ts);
+    }
+
+    /// <summary>Rotates x [B, H, T, hs] as positions offset … offset + T − 1 (offset = tokens already in a KV cache).</summary>
+    public Tensor Forward(Tensor x, int offset = 0)
+    {
+        int need = offset + x.Size(-2);
+        if (need > cos.ShapeRef[0])
+        {
+            cos.Dispose(); sin.Dispose();
+            (cos, sin) = Tables(Math.Max(need, 2 * cos.ShapeRef[0]));
+        }
+        return Functional.RotaryEmbedding(x, cos, sin, offset, Interleaved);
+    }
+
+    protected override string ExtraRepr() => $"head_dim={HeadDim}, base={Base}, interleaved={Interleaved}";
+}
+
+/// <summary>ALiBi (Press et al. 2022, "Train Short, Test Long"): no position embedding; the score of query i and key j
+/// gets <c>−m_h·|i − j|</c>, one slope m_h per head, applied inside the attention kernel (<see cref="AttentionOptions.AlibiSlopes"/>).</summary>
+public static class Alibi
+{
+    /// <summary>
+    /// The paper's slopes: for n a power of two, the geometric sequence <c>m_h = 2^(−8h/n)</c>, h = 1 … n
+    /// (n = 8: 1/2, 1/4, …, 1/256). Otherwise the slopes of the largest power of two k &lt; n, followed by every
+    /// other slope of 2k (the odd-indexed ones 2^(−8·1/(2k)), 2^(−8·3/(2k)), …) until there are n.
+    /// </summary>
+    public static float[] Slopes(int numHeads)
+    {
+        if (numHeads <= 0) throw new ArgumentOutOfRangeException(nameof(numHeads), $"Alibi.Slopes: need at least one head, got {numHeads}");
+        static double[] PowerOfTwo(int n) => Enumerable.Range(1, n).Select(h => Math.Pow(2, -8.0 * h / n)).ToArray();
+        int k = 1 << (int)Math.Floor(Math.Log2(numHeads));
+        var slopes = PowerOfTwo(k).ToList();
+        if (k < numHeads) slopes.AddRange(PowerOfTwo(2 * k).Where((_, i) => i % 2 == 0).Take(numHeads - k));
+        return slopes.Select(x => (float)x).ToArray();
+    }
+}
+
+/// <summary>
+/// T5's learned relative position bias (Raffel et al. 2020): the distance j − i between key j and query i falls into
+/// one of <c>numBuckets</c> buckets — exact for small distances, logarithmic up to <c>maxDistance</c>, one shared bucket
+/// beyond — and each bucket has a learned scalar per head, added to the attention scores. Parameter names as Hugging
+/// Face's T5: <c>relative_attention_bias.weight</c> [numBuckets, H].
+/// </summary>
+public sealed class RelativePositionBias : Module
+{
+    public int NumHeads { get; }
+    public bool Bidirectional { get; }
+    public int NumBuckets { get; }
+    public int MaxDistance { get; }
+    public Embedding RelativeAttentionBias { get; }
+
+    public RelativePositionBias(int numHeads, bool bidirectional = true, int numBuckets = 32, int maxDistance = 128, Random? rng = null)
+    {
+        if (numBuckets < 2 || maxDistance < 1) throw new ArgumentOutOfRangeException(nameof(numBuckets), $"RelativePositionBias: need numBuckets ≥ 2 and maxDistance ≥ 1, got {numBuckets}, {maxDistance}");
+        (NumHeads, Bidirectional, NumBuckets, MaxDistance) = (numHeads, bidirectional, numBuckets, maxDistance);
+        RelativeAttentionBias = RegisterModule("relative_attention_bias", new Embedding(numBuckets, numHeads, rng: rng));
+    }
+
+    /// <summary>
+    /// The bucket of relative position r = key − query, as HF's <c>_relative_position_bucket</c>. Bidirectional: half the
+    /// buckets for r &gt; 0 (offset by nb/2), half for r ≤ 0, on |r|; causal: r ≥ 0 all share bucket 0 and n = −r.
+    /// Within a half of nb buckets, n &lt; nb/2 is its own bucket; larger n go to
+    /// <c>nb/2 + ⌊log(n/(nb/2)) / log(maxDistance/(nb/2)) · (nb − nb/2)⌋</c>, capped at nb − 1 (computed in float32, as torch).
+    /// </summary>
+    public static int Bucket(int relativePosition, bool bidirectional, int numBuckets = 32, int maxDistance = 128)
+    {
+        int bucket = 0, n;
+        if (bidirectional)
+        {
+            numBuckets /= 2;
+            if (relativePosition > 0) bucket += numBuckets;
+            n = Math.Abs(relativePosition);
+        }
+        else n = -Math.Min(relativePosition, 0);
+        int maxExact = numBuckets / 2;
+        if (n < maxExact) return bucket + n;
+        float ratio = MathF.Log((float)n / maxExact) / (float)Math.Log(maxDistance / (double)maxExact);
+        int large = maxExact + (int)(ratio * (numBuckets - maxExact));
+        return bucket + Math.Min(large, numBuckets - 1);
+    }
+
+    /// <summary>Bucket ids [L, S] (int64) for queries at positions queryOffset … queryOffset + L − 1 and keys 0 … S − 1.</summary>
+    public Tensor Buckets(int queryLength, int keyLength, int queryOffset = 0)
+    {
+        var ids = new long[queryLength * keyLength];
+        for (int i = 0; i < queryLength; i++)
+            for (int j = 0; j < keyLength; j++)
+                ids[i * keyLength + j] = Bucket(j - (i + queryOffset), Bidirectional, NumBuckets, MaxDistance);
+        return Tensor.FromArray(ids, new[] { queryLength, keyLength });
+    }
+
+    /// <summary>The bias [1, H, L, S], differentiable in the bucket table: pass it as the float (additive) attention mask.</summary>
+    public Tensor Forward(int queryLength, int keyLength, int queryOffset = 0)
+    {
+        var ids = Buckets(queryLength, keyLength, queryOffset);
+        var values = RelativeAttentionBias.Forward(ids);          // (L, S, H)
+        return values.Permute(2, 0, 1).Unsqueeze(0);              // (1, H, L, S)
+    }
+
+    protected override string ExtraRepr() => $"num_heads={NumHeads}, bidirectional={Bidirectional}, num_buckets={NumBuckets}, max_distance={MaxDistance}";
+}

@@ -1,0 +1,135 @@
+namespace Attend.Nn;
+
+// The Vision Transformer (Dosovitskiy et al. 2021, "An Image is Worth 16x16 Words"), parameter names as timm's
+// VisionTransformer. Dims legend: B = batch, Ch = image channels, P = patch size, N = patches, D = width, nh = heads,
+// hs = head size, K = classes.
+
+/// <summary>Hyperparameters of <see cref="VisionTransformer"/>; the defaults suit 32×32 RGB images (CIFAR-sized).</summary>
+public sealed record VitConfig(
+    int ImageSize = 32,         // square images, ImageSize × ImageSize pixels
+    int PatchSize = 4,          // square patches; ImageSize must be a multiple (ViT-B/16 uses 16 on 224)
+    int Channels = 3,           // 3 for RGB, 1 for grey
+    int NumClasses = 10,
+    int Dim = 192,              // embedding width D (ViT-Tiny)
+    int Depth = 6,              // encoder blocks
+    int NHead = 3,
+    int MlpRatio = 4,           // MLP hidden = MlpRatio · D
+    float Dropout = 0f,
+    bool Bias = true)
+{
+    public int GridSize => ImageSize / PatchSize;
+    public int NumPatches => GridSize * GridSize;
+    public int PatchDim => Channels * PatchSize * PatchSize;
+}
+
+/// <summary>Bidirectional multi-head self-attention: <c>softmax(QKᵀ/√hs)·V</c> per head, q, k, v read by strides from one qkv projection.</summary>
+internal sealed class VitAttention : Module
+{
+    private readonly Linear qkv, proj;
+    private readonly int nh;
+    private readonly float dropout;
+
+    public VitAttention(VitConfig c, Random? rng)
+    {
+        if (c.Dim % c.NHead != 0) throw new ArgumentException($"ViT: Dim {c.Dim} must divide into NHead {c.NHead} heads");
+        (nh, dropout) = (c.NHead, c.Dropout);
+        qkv = RegisterModule("qkv", new Linear(c.Dim, 3 * c.Dim, c.Bias, rng));
+        proj = RegisterModule("proj", new Linear(c.Dim, c.Dim, c.Bias, rng));
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        int B = x.Size(0), N = x.Size(1), D = x.Size(2), hs = D / nh;
+        var t = qkv.Forward(x).View(B, N, 3 * nh, hs);                 // (B, N, 3nh, hs)
+        var q = t.Narrow(2, 0, nh).Transpose(1, 2);                    // (B, nh, N, hs)
+        var k = t.Narrow(2, nh, nh).Transpose(1, 2);
+        var v = t.Narrow(2, 2 * nh, nh).Transpose(1, 2);
+        var y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: Training ? dropout : 0f);   // (B, nh, N, hs)
+        return proj.Forward(y.Transpose(1, 2).Reshape(B, N, D));       // (B, N, D)
+    }
+}
+
+/// <summary>A pre-LN encoder block: <c>x = x + attn(norm1(x)); x = x + fc2(gelu(fc1(norm2(x))))</c>.</summary>
+internal sealed class VitBlock : Module
+{
+    private readonly LayerNorm norm1, norm2;
+    private readonly VitAttention attn;
+    private readonly Linear fc1, fc2;
+    private readonly Dropout drop;
+
+    public VitBlock(VitConfig c, Random? rng)
+    {
+        norm1 = RegisterModule("norm1", new LayerNorm(c.Dim, eps: 1e-6f, bias: c.Bias));
+        attn = RegisterModule("attn", new VitAttention(c, rng));
+        norm2 = RegisterModule("norm2", new LayerNorm(c.Dim, eps: 1e-6f, bias: c.Bias));
+        var mlp = RegisterModule("mlp", new ModuleDict());
+        fc1 = mlp.Add("fc1", new Linear(c.Dim, c.MlpRatio * c.Dim, c.Bias, rng));
+        fc2 = mlp.Add("fc2", new Linear(c.MlpRatio * c.Dim, c.Dim, c.Bias, rng));
+        drop = RegisterModule("drop", new Dropout(c.Dropout, rng));
+    }
+
+    public Tensor Forward(Tensor x)
+    {
+        x = x + drop.Forward(attn.Forward(norm1.Forward(x)));
+        return x + drop.Forward(fc2.Forward(fc1.Forward(norm2.Forward(x)).Gelu()));
+    }
+}
+
+/// <summary>
+/// ViT classifier: the image is cut into N = (ImageSize/P)² patches, each flattened in (Ch, P, P) order and projected by
+/// patch_embed.proj (a Linear, equivalent to timm's P×P stride-P convolution: its weight is the conv kernel
+/// flattened); a learned [CLS] token is prepended, learned positions pos_embed [1, N + 1, D] added, Depth pre-LN encoder
+/// blocks run, and the head classifies the final norm of the [CLS] token. Init: positions and [CLS] N(0, 0.02),
+/// Linear weights N(0, 0.02) (timm uses a truncated normal), biases 0.
+/// </summary>
+public sealed class VisionTransformer : Module
+{
+    public VitConfig Config { get; }
+    private readonly Linear patchProj, head;
+    private readonly Tensor clsToken, posEmbed;
+    private readonly Dropout posDrop;
+    private readonly VitBlock[] blocks;
+    private readonly LayerNorm norm;
+
+    public VisionTransformer(VitConfig config, Random? rng = null)
+    {
+        var c = Config = config;
+        if (c.ImageSize % c.PatchSize != 0) throw new ArgumentException($"ViT: image size {c.ImageSize} is not a multiple of patch size {c.PatchSize}");
+        patchProj = RegisterModule("patch_embed", new ModuleDict()).Add("proj", new Linear(c.PatchDim, c.Dim, true, rng));
+        clsToken = RegisterParameter("cls_token", Init.Normal(new[] { 1, 1, c.Dim }, 0.02f, rng));
+        posEmbed = RegisterParameter("pos_embed", Init.Normal(new[] { 1, c.NumPatches + 1, c.Dim }, 0.02f, rng));
+        posDrop = RegisterModule("pos_drop", new Dropout(c.Dropout, rng));
+        var list = RegisterModule("blocks", new ModuleDict());
+        blocks = Enumerable.Range(0, c.Depth).Select(i => list.Add(i.ToString(), new VitBlock(c, rng))).ToArray();
+        norm = RegisterModule("norm", new LayerNorm(c.Dim, eps: 1e-6f, bias: c.Bias));
+        head = RegisterModule("head", new Linear(c.Dim, c.NumClasses, true, rng));
+        using var _ = Autograd.NoGrad();
+        foreach (var (name, p) in NamedParameters())
+            if (p.Rank == 2) { using var w = Init.Normal(p.Shape, 0.02f, rng); p.CopyFrom(w); }
+            else if (name.EndsWith("bias")) p.Span.Clear();
+    }
+
+    /// <summary>images [B, Ch, H, W] → patches [B, N, Ch·P·P], each patch flattened in (Ch, P, P) order.</summary>
+    public Tensor Patchify(Tensor images)
+    {
+        var c = Config;
+        if (images.Rank != 4 || images.Size(1) != c.Channels || images.Size(2) != c.ImageSize || images.Size(3) != c.ImageSize)
+            throw new ArgumentException($"ViT: images must be [B, {c.Channels}, {c.ImageSize}, {c.ImageSize}], got {Shapes.Str(images.ShapeRef)}");
+        int B = images.Size(0), g = c.GridSize, P = c.PatchSize;
+        return images.Reshape(B, c.Channels, g, P, g, P)               // (B, Ch, gh, P, gw, P)
+            .Permute(0, 2, 4, 1, 3, 5)                                 // (B, gh, gw, Ch, P, P)
+            .Reshape(B, c.NumPatches, c.PatchDim);                     // (B, N, Ch·P·P): one copy
+    }
+
+    /// <summary>images [B, Ch, H, W] → class logits [B, K].</summary>
+    public Tensor Forward(Tensor images)
+    {
+        int B = images.Size(0), D = Config.Dim;
+        var x = patchProj.Forward(Patchify(images));                   // (B, N, D)
+        x = Tensor.Cat(new[] { clsToken.Expand(B, 1, D), x }, 1);      // (B, N + 1, D)
+        x = posDrop.Forward(x + posEmbed);
+        foreach (var blk in blocks) x = blk.Forward(x);
+        x = norm.Forward(x);
+        return head.Forward(x.Select(1, 0));                           // (B, K) from the [CLS] token
+    }
+}
