@@ -92,10 +92,17 @@ internal static unsafe class FlashBackward
         for (int i0 = 0; i0 < pr.L; i0 += Bq)
         {
             int mq = Math.Min(Bq, pr.L - i0);
-            // Only the keys of this tile that some row of the query tile may see (the band trims the diagonal tiles).
-            int k0 = Math.Max(j0, pr.Band(i0).lo), k1 = Math.Min(j0 + n - 1, pr.Band(i0 + mq - 1).hi);
-            if (k1 < k0) continue;
-            Pair(pr, b, h, hk, i0, mq, k0, k1 - k0 + 1, kt + (k0 - j0), vt + (k0 - j0), n, lse, dRow, dO, dq, dk, dv, dMask);
+            // A query tile the band cuts through (a diagonal tile) goes in quarter-height strips, each trimmed to the
+            // keys its rows may see, so the masked part is mostly not computed; other tiles go whole.
+            bool cut = pr.Band(i0 + mq - 1).lo > j0 || pr.Band(i0).hi < j0 + n - 1;
+            int step = cut ? Bq / 4 : Bq;
+            for (int a = i0; a < i0 + mq; a += step)
+            {
+                int rows = Math.Min(step, i0 + mq - a);
+                int k0 = Math.Max(j0, pr.Band(a).lo), k1 = Math.Min(j0 + n - 1, pr.Band(a + rows - 1).hi);
+                if (k1 < k0) continue;
+                Pair(pr, b, h, hk, a, rows, k0, k1 - k0 + 1, kt + (k0 - j0), vt + (k0 - j0), n, lse, dRow, dO, dq, dk, dv, dMask);
+            }
         }
     }
 
