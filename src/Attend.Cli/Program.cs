@@ -5,7 +5,7 @@ using Attend.Cli;
 var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG)", DefaultValueFactory = _ => "attend-out" };
 var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
 var steps = new Option<int?>("--steps") { Description = "training budget in optimizer steps (default: --seconds)" };
-var seconds = new Option<double?>("--seconds") { Description = "training budget in seconds (default 100; tiny preset: 150 steps)" };
+var seconds = new Option<double?>("--seconds") { Description = "training budget in seconds (default 60; tiny preset: 150 steps)" };
 var preset = new Option<string>("--preset") { Description = "tiny (seconds, for tests/CI) or default", DefaultValueFactory = _ => "default" };
 preset.AcceptOnlyFromAmong("tiny", "default");
 var quickstart = new Command("quickstart", "Train an encoder-decoder Transformer to normalize dates (\"Tuesday 24 Nov 2026\" → \"2026-11-24\") in about two minutes, then look at its cross-attention.")

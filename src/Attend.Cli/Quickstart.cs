@@ -19,7 +19,7 @@ internal static class Quickstart
         if (steps is null && seconds is null)
         {
             if (preset == "tiny") steps = 150;
-            else seconds = 100;
+            else seconds = 60;
         }
 
         var rng = new Random(seed);
@@ -34,7 +34,7 @@ internal static class Quickstart
                           (steps is not null ? $"{steps} steps" : $"{seconds:0} s") + ".");
         Console.WriteLine();
 
-        DateTraining.Train(model, rng, steps, seconds, reportEvery: preset == "tiny" ? 1 : 10, probe, p =>
+        DateTraining.Train(model, rng, steps, seconds, reportEvery: preset == "tiny" ? 1 : 5, probe, p =>
             Console.WriteLine($"  step {p.Step,5}  loss {p.Loss:F4}  lr {p.Lr:0.0e+0}  {p.TokensPerSecond / 1000,5:F1}k tok/s  " +
                               $"held-out {p.ProbeAccuracy * 100,5:F1}%  {p.Seconds,6:F1} s"));
 
