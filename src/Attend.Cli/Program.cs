@@ -2,13 +2,17 @@ using System.CommandLine;
 using System.Reflection;
 using Attend.Cli;
 
-var steps = new Option<int>("--steps") { Description = "training steps", DefaultValueFactory = _ => 400 };
+var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG)", DefaultValueFactory = _ => "attend-out" };
 var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
-var quickstart = new Command("quickstart", "Attention in one minute: softmax(QKᵀ/√d)V by hand, then a self-attention layer trained to reverse sequences, with its attention map.")
+var steps = new Option<int?>("--steps") { Description = "training budget in optimizer steps (default: --seconds)" };
+var seconds = new Option<double?>("--seconds") { Description = "training budget in seconds (default 60; tiny preset: 150 steps)" };
+var preset = new Option<string>("--preset") { Description = "tiny (seconds, for tests/CI) or default", DefaultValueFactory = _ => "default" };
+preset.AcceptOnlyFromAmong("tiny", "default");
+var quickstart = new Command("quickstart", "Train an encoder-decoder Transformer to normalize dates (\"Tuesday 24 Nov 2026\" → \"2026-11-24\") in about two minutes, then look at its cross-attention.")
 {
-    steps, seed,
+    outDir, seed, steps, seconds, preset,
 };
-quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(steps), pr.GetValue(seed)));
+quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed), pr.GetValue(steps), pr.GetValue(seconds), pr.GetValue(preset)!));
 
 var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";

@@ -1,122 +1,54 @@
 using System.Diagnostics;
-using Attend;
-using Attend.Optim;
-using F = Attend.Functional;
+using Attend.Cli.Dates;
 
 namespace Attend.Cli;
 
 /// <summary>
-/// The README's main job: scaled dot-product attention by hand on four tokens, then a one-layer self-attention model
-/// trained with autograd to reverse digit sequences — the learned attention map is the anti-diagonal.
-/// (Issue 6 replaces this with the date-normalization Transformer.)
+/// The README's main job: train a small encoder-decoder Transformer to normalize dates written 30 ways
+/// ("Tuesday 24 Nov 2026", "24/11/26", "November the 24th, 2026" → "2026-11-24") on data generated in code, measure
+/// exact match on calendar dates it never saw, and show its cross-attention (terminal grid and PNG heatmaps).
 /// </summary>
 internal static class Quickstart
 {
-    const int V = 10, T = 8, D = 32, Batch = 64;   // vocabulary (digits), sequence length, model width, batch
-
-    public static int Run(int steps, int seed)
+    public static int Run(string outDir, int seed, int? steps, double? seconds, string preset)
     {
-        if (steps <= 0) { Console.Error.WriteLine("error: --steps must be positive"); return 2; }
-        Part1();
-        return Part2(steps, seed);
-    }
+        var total = Stopwatch.StartNew();
+        var cfg = preset switch { "tiny" => DateConfig.Tiny, "default" => DateConfig.Default, _ => null };
+        if (cfg is null) { Console.Error.WriteLine($"error: --preset must be tiny or default, not '{preset}'"); return 2; }
+        if (steps is <= 0 || seconds is <= 0) { Console.Error.WriteLine("error: --steps and --seconds must be positive"); return 2; }
+        if (steps is null && seconds is null)
+        {
+            if (preset == "tiny") steps = 150;
+            else seconds = 60;
+        }
 
-    /// <summary>softmax(QKᵀ/√d)V on 4 tokens of width 4, printed step by step.</summary>
-    private static void Part1()
-    {
-        Console.WriteLine("1) Scaled dot-product attention, softmax(QKᵀ/√d)·V, on 4 tokens (d = 4):");
-        var rng = new Random(1);
-        using var scope = Tensor.NewScope();
-        var q = Tensor.Randn(new[] { 4, 4 }, rng); var k = Tensor.Randn(new[] { 4, 4 }, rng); var v = Tensor.Randn(new[] { 4, 4 }, rng);
-        var scores = q.Matmul(k.T) / MathF.Sqrt(4);        // (4, 4): how well each query matches each key
-        var weights = F.Softmax(scores, -1);                // rows sum to 1
-        var output = weights.Matmul(v);                     // (4, 4): each row a weighted mix of V's rows
-        Console.WriteLine("   attention weights (row = query, column = key):");
-        PrintMatrix(weights, "   ");
-        Console.WriteLine($"   output row 0 = {Fmt(output.Select(0, 0))}");
-        Console.WriteLine();
-    }
-
-    private static int Part2(int steps, int seed)
-    {
-        Console.WriteLine($"2) A self-attention layer learns to reverse {T}-digit sequences ({steps} Adam steps, batch {Batch}, d = {D}):");
         var rng = new Random(seed);
-        Tensor P(params int[] shape) => Tensor.Randn(shape, rng).Mul(0.3f).Detach().Also(t => t.RequiresGrad = true);
-        var tokEmb = P(V, D); var posEmb = P(T, D);
-        var wq = P(D, D); var wk = P(D, D); var wv = P(D, D); var wo = P(D, V);
-        var parameters = new[] { tokEmb, posEmb, wq, wk, wv, wo };
-        using var adam = new AdamW(parameters.Select((p, i) => ($"p{i}", p)), lr: 0.01, weightDecay: 0);
+        var model = new DateModel(cfg, rng);
+        int evalCount = preset == "tiny" ? 200 : 2000;
+        var heldOut = DateTraining.HeldOut(evalCount, seed + 1);
+        var probe = heldOut.Take(preset == "tiny" ? 50 : 200).ToList();
+        Console.WriteLine($"Normalizing dates: {DateFormats.All.Length} formats, years {DateFormats.First.Year}–{DateFormats.Last.Year}, " +
+                          $"{DateFormats.Dates(true).Length} calendar dates held out of training.");
+        Console.WriteLine($"Model: encoder-decoder Transformer, d_model {cfg.DModel}, {cfg.Heads} heads, {cfg.EncoderLayers}+{cfg.DecoderLayers} layers, " +
+                          $"{model.ParameterCount:N0} parameters; AdamW lr {cfg.Lr:G3}, batch {cfg.Batch}, " +
+                          (steps is not null ? $"{steps} steps" : $"{seconds:0} s") + ".");
+        Console.WriteLine();
 
-        (Tensor logits, Tensor att) Forward(Tensor ids)
-        {
-            var x = F.Embedding(ids, tokEmb) + posEmb;                  // (B, T, D)
-            var q = x.Matmul(wq); var k = x.Matmul(wk); var v = x.Matmul(wv);
-            var att = F.Softmax(q.Matmul(k.Transpose(1, 2)) / MathF.Sqrt(D), -1);   // (B, T, T)
-            return ((att.Matmul(v)).Matmul(wo), att);                    // (B, T, V)
-        }
+        DateTraining.Train(model, rng, steps, seconds, reportEvery: preset == "tiny" ? 1 : 5, probe, p =>
+            Console.WriteLine($"  step {p.Step,5}  loss {p.Loss:F4}  lr {p.Lr:0.0e+0}  {p.TokensPerSecond / 1000,5:F1}k tok/s  " +
+                              $"held-out {p.ProbeAccuracy * 100,5:F1}%  {p.Seconds,6:F1} s"));
 
-        var sw = Stopwatch.StartNew();
-        for (int step = 1; step <= steps; step++)
-        {
-            using var scope = Tensor.NewScope();
-            var (ids, target) = Batch_(rng, Batch);
-            var (logits, _) = Forward(ids);
-            var loss = F.CrossEntropy(logits.Reshape(-1, V), target.Reshape(-1));
-            adam.ZeroGrad();
-            loss.Backward();
-            adam.Step();
-            if (step == 1 || step % 100 == 0 || step == steps)
-                Console.WriteLine($"   step {step,4}  loss {loss.Item():F4}  ({sw.Elapsed.TotalSeconds:F1} s)");
-        }
+        var pred = DateTraining.Predict(model, heldOut.Select(e => e.Source).ToArray());
+        int correct = heldOut.Where((e, i) => pred[i] == e.Target).Count();
+        Console.WriteLine();
+        Console.WriteLine("  input                                  output       ");
+        foreach (int i in Enumerable.Range(0, 8))
+            Console.WriteLine($"  {heldOut[i].Source,-38} {pred[i]}  {(pred[i] == heldOut[i].Target ? "✓" : "✗ want " + heldOut[i].Target)}");
+        Console.WriteLine();
+        Console.WriteLine($"Exact match on {heldOut.Count:N0} held-out dates: {correct * 100.0 / heldOut.Count:F1}%   (wall time {total.Elapsed.TotalSeconds:F1} s)");
 
-        using (Autograd.NoGrad())
-        using (Tensor.NewScope())
-        {
-            var (ids, target) = Batch_(new Random(seed + 1000), 1000);   // held-out sequences
-            var (logits, att) = Forward(ids);
-            var pred = logits.Max(-1).Indices.ToInt64Array();
-            var want = target.ToInt64Array();
-            double tokenAcc = pred.Zip(want).Count(p => p.First == p.Second) / (double)want.Length;
-            int seqOk = Enumerable.Range(0, 1000).Count(i => Enumerable.Range(0, T).All(t => pred[i * T + t] == want[i * T + t]));
-            Console.WriteLine($"   held-out: {tokenAcc * 100:F1}% of digits and {seqOk / 10.0:F1}% of sequences reversed exactly");
-            var first = ids.Select(0, 0).ToInt64Array();
-            Console.WriteLine($"   input {string.Join("", first)} → output {string.Join("", pred.Take(T))}");
-            Console.WriteLine("   its attention map (row = output position, column = input position; darker = more weight):");
-            PrintShades(att.Select(0, 0), "   ");
-        }
+        AttentionViews.Show(model, outDir);
+        Console.WriteLine($"Done in {total.Elapsed.TotalSeconds:F1} s.");
         return 0;
     }
-
-    /// <summary>Random digit sequences and their reversals, as int64 (B, T).</summary>
-    private static (Tensor ids, Tensor target) Batch_(Random rng, int b)
-    {
-        var x = new long[b * T]; var y = new long[b * T];
-        for (int i = 0; i < b; i++)
-            for (int t = 0; t < T; t++) x[i * T + t] = rng.Next(V);
-        for (int i = 0; i < b; i++)
-            for (int t = 0; t < T; t++) y[i * T + t] = x[i * T + (T - 1 - t)];
-        return (Tensor.FromArray(x, new[] { b, T }), Tensor.FromArray(y, new[] { b, T }));
-    }
-
-    private static string Fmt(Tensor t) => "[" + string.Join(", ", t.ToArray().Select(v => v.ToString("0.000"))) + "]";
-
-    private static void PrintMatrix(Tensor m, string indent)
-    {
-        int cols = m.Shape[1];
-        var v = m.ToArray();
-        for (int r = 0; r < m.Shape[0]; r++)
-            Console.WriteLine(indent + string.Join("  ", Enumerable.Range(0, cols).Select(c => v[r * cols + c].ToString("0.000"))));
-    }
-
-    private static void PrintShades(Tensor m, string indent)
-    {
-        const string shades = " ░▒▓█";
-        int cols = m.Shape[1];
-        var v = m.ToArray();
-        for (int r = 0; r < m.Shape[0]; r++)
-            Console.WriteLine(indent + string.Concat(Enumerable.Range(0, cols).Select(c =>
-                new string(shades[Math.Min(shades.Length - 1, (int)(v[r * cols + c] * shades.Length))], 2))));
-    }
-
-    private static T Also<T>(this T t, Action<T> a) { a(t); return t; }
 }

@@ -76,6 +76,13 @@ public sealed class TransformerDecoderLayer : Module
     private readonly LayerNorm norm1, norm2, norm3;
     public bool NormFirst { get; }
     public string Activation { get; }
+    /// <summary>When true, each forward keeps the cross-attention weights in <see cref="CrossAttnWeights"/> (off by default:
+    /// training never pays for them).</summary>
+    public bool KeepCrossAttnWeights { get; set; }
+    /// <summary>The last forward's cross-attention weights, averaged over heads: [B, L, S] (or [L, S] unbatched), from the
+    /// fused kernel's log-sum-exp; no gradient. Null unless <see cref="KeepCrossAttnWeights"/>. Owned by the scope that
+    /// was current during that forward.</summary>
+    public Tensor? CrossAttnWeights { get; private set; }
 
     public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward = 2048, float dropout = 0.1f, string activation = "relu",
         float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false, bool bias = true, Random? rng = null)
@@ -101,7 +108,7 @@ public sealed class TransformerDecoderLayer : Module
     {
         var x = tgt;
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, tgtKeyPaddingMask, false, tgtMask, isCausal: tgtIsCausal);
-        (Tensor, Tensor?) Ca(Tensor h) => MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, false, memoryMask, isCausal: memoryIsCausal);
+        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask, isCausal: memoryIsCausal));
         return Blocks(x, Sa, Ca);
     }
 
@@ -113,8 +120,14 @@ public sealed class TransformerDecoderLayer : Module
     {
         ArgumentNullException.ThrowIfNull(cache);
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, cache.SelfAttn, isCausal: true);
-        (Tensor, Tensor?) Ca(Tensor h) => MultiheadAttn.Forward(h, memory, memory, cache.CrossAttn, memoryKeyPaddingMask);
+        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, cache.CrossAttn, memoryKeyPaddingMask, KeepCrossAttnWeights));
         return Blocks(tgt, Sa, Ca);
+    }
+
+    private (Tensor, Tensor?) Keep((Tensor Output, Tensor? Weights) r)
+    {
+        CrossAttnWeights = r.Weights;
+        return r;
     }
 
     private Tensor Blocks(Tensor x, Func<Tensor, (Tensor, Tensor?)> sa, Func<Tensor, (Tensor, Tensor?)> ca)
