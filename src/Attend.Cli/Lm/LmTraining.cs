@@ -25,7 +25,11 @@ public static class LmTraining
     const double WeightDecay = 0.1, ClipNorm = 1.0;
     const ulong EvalSeed = 0x5EED_0F_E7A1;   // the validation windows are the same for every run
 
-    public static LmTrainResult Run(LmTrainOptions o, TextWriter log, CancellationToken stop)
+    /// <summary>Trains as <paramref name="o"/> says, logging to <paramref name="log"/>; when <paramref name="stop"/> is
+    /// cancelled (Ctrl-C) the current step finishes, a checkpoint is saved and the exit code is 130.
+    /// <paramref name="afterStep"/> (tests) runs after each step with the number of steps done.</summary>
+    /// <exception cref="LmException">bad data, preset, steps, output folder or checkpoint; nothing is written then.</exception>
+    public static LmTrainResult Run(LmTrainOptions o, TextWriter log, CancellationToken stop, Action<int>? afterStep = null)
     {
         var preset = LmPreset.Get(o.Preset);
         if (o.Steps <= 0) throw new LmException($"--steps must be positive, not {o.Steps}");
@@ -99,6 +103,7 @@ public static class LmTraining
                 (lossSum, lossCount, tokens) = (lossSum + l, lossCount + 1, tokens + B * T);
             }
             int done = step + 1;
+            afterStep?.Invoke(done);
             bool last = done == o.Steps, interrupted = stop.IsCancellationRequested;
             if (done % logEvery == 0 || last || interrupted)
             {
