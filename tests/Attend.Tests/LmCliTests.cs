@@ -20,7 +20,10 @@ public sealed class TinyLmRun : IDisposable
     public void Dispose() { try { Directory.Delete(Root, recursive: true); } catch (IOException) { } }
 }
 
-/// <summary>attend train lm / attend sample: corpus, tokenizer, training, exact resume, sampling, clear errors.</summary>
+/// <summary>attend train lm / attend sample: corpus, tokenizer, training, exact resume, sampling, clear errors.
+/// Serial: run beside other tests (which share the worker pool, so kernels may take their serial fallback) one loss
+/// came out different in its last bits, and exact resume compares losses bit for bit.</summary>
+[Collection(SerialCollection.Name)]
 public class LmCliTests(TinyLmRun tiny) : IClassFixture<TinyLmRun>
 {
     static LmException Fails(Action run) => Assert.Throws<LmException>(run);
