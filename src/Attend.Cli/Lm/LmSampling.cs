@@ -52,7 +52,7 @@ public static class LmSampling
             var (withCache, without) = o.NoCache ? (otherRate, rate) : (rate, otherRate);
             log.WriteLine($"{o.MaxTokens} tokens: {withCache:F0} tokens/s with the KV cache, {without:F0} tokens/s without " +
                           $"({withCache / without:F1}×){(other == text ? "; same text" : "; texts differ")}" +
-                          (ids.Length + o.MaxTokens > ctx ? $"; past the context of {ctx} the cache is rebuilt for every token, so both run alike there" : ""));
+                          (ids.Length + o.MaxTokens > ctx ? $"; past the context of {ctx} every token re-encodes the whole window, the cache only adding its upkeep" : ""));
         }
         return text;
     }
