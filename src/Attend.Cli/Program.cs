@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Reflection;
 using Attend.Cli;
 using Attend.Cli.Lm;
+using Attend.Cli.Translate;
 
 var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG)", DefaultValueFactory = _ => "attend-out" };
 var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
@@ -15,7 +16,9 @@ var quickstart = new Command("quickstart", "Train an encoder-decoder Transformer
 };
 quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed), pr.GetValue(steps), pr.GetValue(seconds), pr.GetValue(preset)!));
 
-var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, LmCommands.Train(), LmCommands.Sample() };
+var train = LmCommands.Train();
+train.Subcommands.Add(TranslateCommands.Train());
+var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
 return root.Parse(args).Invoke();

@@ -1,0 +1,193 @@
+using System.Diagnostics;
+using System.Globalization;
+using Attend.Cli.Lm;
+using Attend.IO;
+using Attend.Optim;
+using F = Attend.Functional;
+
+namespace Attend.Cli.Translate;
+
+/// <summary>What <c>attend train translate</c> was asked to do. <paramref name="Steps"/> is the total (a resumed run goes
+/// on to it); <paramref name="Minutes"/>, when given, also stops the run and the cosine then runs over the time.</summary>
+public sealed record TranslateTrainOptions(string Data, string Out, string Preset, int Steps, double? Minutes, int Seed, bool Resume,
+    int? EvalEvery = null, int? SaveEvery = null);
+
+/// <summary>Every step's loss, the dev BLEU curve (step, minutes, BLEU), the test BLEU at the end and the exit code (130: Ctrl-C).</summary>
+public sealed record TranslateTrainResult(int ExitCode, IReadOnlyList<(int Step, float Loss)> Train,
+    IReadOnlyList<(int Step, double Minutes, double Bleu)> Dev, double? TestBleu);
+
+/// <summary>
+/// Trains a <see cref="TranslateModel"/> with teacher forcing: cross-entropy, AdamW (decay 0.01 on matrices, betas
+/// 0.9/0.98), warmup then a cosine to lr/20, gradient norm clipped to 1. Batches are length-bucketed: the training pairs are
+/// sorted by source length and a batch is B neighbours from a random start, drawn by a <see cref="SplitMix64"/> whose
+/// state the checkpoint keeps (so --resume continues exactly). The dev BLEU is greedy decoding of the first pairs of the
+/// held-out test set; the test BLEU at the end uses all of it.
+/// </summary>
+public static class TranslateTraining
+{
+    public static TranslateTrainResult Run(TranslateTrainOptions o, TextWriter log, CancellationToken stop)
+    {
+        var preset = TranslatePreset.Get(o.Preset);
+        if (o.Steps <= 0) throw new TranslateException($"--steps must be positive, not {o.Steps}");
+        var (trainAll, test) = Pairs.Split(Pairs.Load(o.Data));
+        var train = trainAll.Where(p => p.Source.Length <= TranslateModel.MaxSource && p.Target.Length < TranslateModel.MaxTarget)
+            .OrderBy(p => p.Source.Length).ThenBy(p => p.Target.Length).ToList();
+        var cfg = new TranslateConfig(preset, Vocab.FromTexts(train.Select(p => p.Source)), Vocab.FromTexts(train.Select(p => p.Target)));
+        var dev = test.Take(preset.DevSize).ToList();
+        string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
+
+        using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
+        if (!o.Resume) CheckFreshOutput(dir);
+        int start = resumed is null ? 0 : int.Parse(resumed.Extra["step"], CultureInfo.InvariantCulture);
+        double secondsBefore = resumed is null ? 0 : double.Parse(resumed.Extra["seconds"], CultureInfo.InvariantCulture);
+        if (start >= o.Steps) throw new TranslateException($"the checkpoint in '{dir}' is already at step {start}: give --steps above it");
+        var rng = new SplitMix64(resumed is null ? (ulong)o.Seed : ulong.Parse(resumed.Extra["rng_state"], CultureInfo.InvariantCulture));
+
+        var model = new TranslateModel(cfg, new Random(o.Seed));
+        using var opt = new AdamW(AdamW.Groups(model.NamedParameters(), weightDecay: 0.01), lr: preset.Lr, betas: (0.9, 0.98));
+        if (resumed is not null)
+        {
+            model.LoadStateDict(resumed.Weights);
+            opt.LoadStateDict(resumed.OptimizerState!);
+        }
+        var parameters = model.Parameters().ToArray();
+        int B = Math.Min(preset.Batch, train.Count), evalEvery = o.EvalEvery ?? preset.EvalEvery, saveEvery = o.SaveEvery ?? preset.SaveEvery;
+        log.WriteLine($"Data: {Path.GetFileName(o.Data)}, {train.Count:N0} training pairs, {test.Count:N0} held out (dev BLEU on the first {dev.Count}); " +
+                      $"vocabularies {cfg.Source.Size} source / {cfg.Target.Size} target characters.");
+        log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
+                      $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}" +
+                      (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
+
+        var sw = Stopwatch.StartNew();
+        double Seconds() => secondsBefore + sw.Elapsed.TotalSeconds;
+        double Progress(int step) => Math.Max((double)step / o.Steps, o.Minutes is null ? 0 : Seconds() / 60 / o.Minutes.Value);
+        double LrAt(int step) => step < preset.WarmupSteps ? preset.Lr * (step + 1) / (preset.WarmupSteps + 1)
+            : Schedules.WarmupCosine((long)(Math.Min(Progress(step), 1) * 1_000_000), preset.Lr, 0, 1_000_000, preset.Lr / 20);
+        var losses = new List<(int, float)>();
+        var curve = new List<(int, double, double)>();
+        void Save(int step)
+        {
+            var state = opt.StateDict();
+            try
+            {
+                Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
+                {
+                    ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = rng.State.ToString(CultureInfo.InvariantCulture),
+                    ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture), ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+                    ["data"] = Path.GetFileName(o.Data),
+                });
+            }
+            finally { foreach (var t in state.Values) t.Dispose(); }
+        }
+
+        double lossSum = 0; int lossCount = 0, done = start;
+        model.Train();
+        while (done < o.Steps)
+        {
+            using (Tensor.NewScope())
+            {
+                opt.Lr = LrAt(done);
+                int from = rng.NextInt(train.Count - B + 1);
+                var batch = train.GetRange(from, B);
+                var (src, pad) = model.Sources(batch.Select(p => p.Source).ToArray());       // (B, S)
+                var (input, labels) = model.Targets(batch.Select(p => p.Target).ToArray());  // (B, T)
+                var logits = model.Forward(src, pad, input);                                // (B, T, V)
+                var loss = F.CrossEntropy(logits.Reshape(-1, cfg.Target.Size), labels.Reshape(-1), ignoreIndex: Vocab.Pad);
+                opt.ZeroGrad();
+                loss.Backward();
+                Gradients.ClipGradNorm(parameters, 1f);
+                opt.Step();
+                float l = loss.Item();
+                losses.Add((done + 1, l));
+                (lossSum, lossCount) = (lossSum + l, lossCount + 1);
+            }
+            done++;
+            bool outOfTime = o.Minutes is not null && Seconds() >= o.Minutes * 60;
+            bool last = done == o.Steps || outOfTime, interrupted = stop.IsCancellationRequested;
+            if (done % evalEvery == 0 || last)
+            {
+                double bleu = Evaluate(model, dev);
+                curve.Add((done, Seconds() / 60, bleu));
+                log.WriteLine($"  step {done,6}  loss {lossSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev BLEU {bleu,5:F1}  {Seconds() / 60,6:F2} min");
+                (lossSum, lossCount) = (0, 0);
+            }
+            if (done % saveEvery == 0 || last || interrupted) Save(done);
+            if (interrupted)
+            {
+                log.WriteLine($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
+                return new TranslateTrainResult(130, losses, curve, null);
+            }
+            if (outOfTime) break;
+        }
+        double testBleu = Evaluate(model, test);
+        log.WriteLine($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. BLEU on the {test.Count:N0} held-out pairs: {testBleu:F1}");
+        return new TranslateTrainResult(0, losses, curve, testBleu);
+    }
+
+    /// <summary>Greedy translations of the sources, decoded in length-sorted chunks of 100.</summary>
+    public static string[] Predict(TranslateModel model, IReadOnlyList<string> sources)
+    {
+        var order = Enumerable.Range(0, sources.Count).OrderBy(i => sources[i].Length).ToArray();
+        var result = new string[sources.Count];
+        foreach (var chunk in order.Chunk(100))
+        {
+            var outs = model.Greedy(chunk.Select(i => sources[i]).ToArray());
+            for (int j = 0; j < chunk.Length; j++) result[chunk[j]] = outs[j];
+        }
+        return result;
+    }
+
+    /// <summary>Corpus BLEU of greedy translations of <paramref name="pairs"/>.</summary>
+    public static double Evaluate(TranslateModel model, IReadOnlyList<Pair> pairs) =>
+        Bleu.Corpus(Predict(model, pairs.Select(p => p.Source).ToArray()), pairs.Select(p => p.Target).ToArray());
+
+    /// <summary>Loads a model for translation from a checkpoint folder.</summary>
+    public static TranslateModel Load(string dir)
+    {
+        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
+            throw new TranslateException($"'{dir}' holds no checkpoint (train one with: attend train translate --data PAIRS.tsv --out {dir})");
+        using var data = LoadCheckpoint(dir);
+        var model = new TranslateModel(TranslateConfig.FromJson(data.ConfigJson, dir), new Random(0));
+        model.LoadStateDict(data.Weights);
+        model.Eval();
+        return model;
+    }
+
+    static CheckpointData LoadCheckpoint(string dir)
+    {
+        try { return Checkpoint.Load(dir); }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new TranslateException($"cannot read the checkpoint in '{dir}': {ex.Message}");
+        }
+    }
+
+    static CheckpointData LoadForResume(string dir, TranslateConfig want)
+    {
+        var data = LoadCheckpoint(dir);
+        try
+        {
+            var have = TranslateConfig.FromJson(data.ConfigJson, dir);
+            if (have.Preset != want.Preset) throw new TranslateException($"cannot resume: '{dir}' was trained with preset '{have.Preset.Name}', not '{want.Preset.Name}'");
+            if (have.Source.Chars != want.Source.Chars || have.Target.Chars != want.Target.Chars)
+                throw new TranslateException($"cannot resume: '{dir}' was trained on data with other vocabularies");
+            if (data.OptimizerState is null || !data.Extra.ContainsKey("step") || !data.Extra.ContainsKey("rng_state") || !data.Extra.ContainsKey("seconds"))
+                throw new TranslateException($"cannot resume: '{dir}' has no optimizer state, step or generator state");
+            return data;
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    static void CheckFreshOutput(string dir)
+    {
+        if (File.Exists(dir)) throw new TranslateException($"--out '{dir}' is a file");
+        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
+            throw new TranslateException($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new TranslateException($"--out '{dir}' exists and is not empty");
+    }
+}
