@@ -18,12 +18,13 @@ public static class BeamSearch
         model.Eval();
         using var noGrad = Autograd.NoGrad();
         using var scope = Tensor.NewScope();
-        var (src, pad) = model.Sources(Enumerable.Repeat(source, width).ToArray());
+        var srcIds = model.Config.Source.Encode(source);
+        var (src, pad) = TranslateModel.SourceIds(Enumerable.Repeat(srcIds, width).ToArray());
         var memory = model.Encode(src, pad);                                       // (k, S, E)
         var live = new List<(List<long> Tokens, double LogP)> { ([Vocab.Bos], 0) };
         var finished = new List<(List<long> Tokens, double Score)>();
         double Norm(int len, double logP) => logP / Math.Pow((5.0 + len) / 6.0, lengthPenalty);
-        int maxLen = TranslateModel.MaxOutput(source.Length);
+        int maxLen = TranslateModel.MaxOutput(srcIds.Length);
         for (int t = 0; t < maxLen && live.Count > 0; t++)
         {
             int T = t + 1, n = live.Count;

@@ -30,9 +30,10 @@ public static class TranslateTraining
         var preset = TranslatePreset.Get(o.Preset);
         if (o.Steps <= 0) throw new TranslateException($"--steps must be positive, not {o.Steps}");
         var (trainAll, test) = Pairs.Split(Pairs.Load(o.Data));
-        var train = trainAll.Where(p => p.Source.Length <= TranslateModel.MaxSource && p.Target.Length < TranslateModel.MaxTarget)
+        var cfg = new TranslateConfig(preset, Vocab.FromTexts(trainAll.Select(p => p.Source)), Vocab.FromTexts(trainAll.Select(p => p.Target)));
+        var train = trainAll.Select(p => (Source: cfg.Source.Encode(p.Source), Target: cfg.Target.Encode(p.Target)))
+            .Where(p => p.Source.Length is > 0 and <= TranslateModel.MaxSource && p.Target.Length < TranslateModel.MaxTarget)
             .OrderBy(p => p.Source.Length).ThenBy(p => p.Target.Length).ToList();
-        var cfg = new TranslateConfig(preset, Vocab.FromTexts(train.Select(p => p.Source)), Vocab.FromTexts(train.Select(p => p.Target)));
         var dev = test.Take(preset.DevSize).ToList();
         string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
 
@@ -53,7 +54,7 @@ public static class TranslateTraining
         var parameters = model.Parameters().ToArray();
         int B = Math.Min(preset.Batch, train.Count), evalEvery = o.EvalEvery ?? preset.EvalEvery, saveEvery = o.SaveEvery ?? preset.SaveEvery;
         log.WriteLine($"Data: {Path.GetFileName(o.Data)}, {train.Count:N0} training pairs, {test.Count:N0} held out (dev BLEU on the first {dev.Count}); " +
-                      $"vocabularies {cfg.Source.Size} source / {cfg.Target.Size} target characters.");
+                      $"vocabularies {cfg.Source.Size:N0} source / {cfg.Target.Size:N0} target words.");
         log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
                       $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
@@ -89,8 +90,8 @@ public static class TranslateTraining
                 opt.Lr = LrAt(done);
                 int from = rng.NextInt(train.Count - B + 1);
                 var batch = train.GetRange(from, B);
-                var (src, pad) = model.Sources(batch.Select(p => p.Source).ToArray());       // (B, S)
-                var (input, labels) = model.Targets(batch.Select(p => p.Target).ToArray());  // (B, T)
+                var (src, pad) = TranslateModel.SourceIds(batch.Select(p => p.Source).ToArray());    // (B, S)
+                var (input, labels) = TranslateModel.TargetIds(batch.Select(p => p.Target).ToArray()); // (B, T)
                 var logits = model.Forward(src, pad, input);                                // (B, T, V)
                 var loss = F.CrossEntropy(logits.Reshape(-1, cfg.Target.Size), labels.Reshape(-1), ignoreIndex: Vocab.Pad);
                 opt.ZeroGrad();
@@ -169,7 +170,7 @@ public static class TranslateTraining
         {
             var have = TranslateConfig.FromJson(data.ConfigJson, dir);
             if (have.Preset != want.Preset) throw new TranslateException($"cannot resume: '{dir}' was trained with preset '{have.Preset.Name}', not '{want.Preset.Name}'");
-            if (have.Source.Chars != want.Source.Chars || have.Target.Chars != want.Target.Chars)
+            if (!have.Source.Tokens.SequenceEqual(want.Source.Tokens) || !have.Target.Tokens.SequenceEqual(want.Target.Tokens))
                 throw new TranslateException($"cannot resume: '{dir}' was trained on data with other vocabularies");
             if (data.OptimizerState is null || !data.Extra.ContainsKey("step") || !data.Extra.ContainsKey("rng_state") || !data.Extra.ContainsKey("seconds"))
                 throw new TranslateException($"cannot resume: '{dir}' has no optimizer state, step or generator state");

@@ -1,36 +1,51 @@
 namespace Attend.Cli.Translate;
 
-/// <summary>Character ids for one side of the pairs: 0 padding, 1 BOS, 2 EOS, 3 unknown, then the characters seen in the
-/// training sentences, sorted by code unit (so ids are stable for a given training set).</summary>
+/// <summary>
+/// Word-level ids for one side of the pairs. Text is cut into tokens by <see cref="Bleu.Tokenize13a"/> (words, with
+/// punctuation as tokens of its own), so decoded output — tokens joined by spaces — scores the same BLEU as the detokenized
+/// text would. Ids: 0 padding, 1 BOS, 2 EOS, 3 unknown, then the training tokens seen at least minCount times, ordinally
+/// sorted (stable for a given training set).
+/// </summary>
 public sealed class Vocab
 {
     public const int Pad = 0, Bos = 1, Eos = 2, Unk = 3, Specials = 4;
-    private readonly Dictionary<char, int> ids;
+    public const string UnknownText = "<unk>";
+    private readonly Dictionary<string, int> ids;
 
-    /// <summary>The characters, id <see cref="Specials"/> onward.</summary>
-    public string Chars { get; }
-    public int Size => Specials + Chars.Length;
+    /// <summary>The tokens, id <see cref="Specials"/> onward.</summary>
+    public IReadOnlyList<string> Tokens { get; }
+    public int Size => Specials + Tokens.Count;
 
-    public Vocab(string chars)
+    public Vocab(IReadOnlyList<string> tokens)
     {
-        Chars = chars;
-        ids = chars.Select((c, i) => (c, i)).ToDictionary(p => p.c, p => p.i + Specials);
+        Tokens = tokens;
+        ids = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < tokens.Count; i++)
+            if (!ids.TryAdd(tokens[i], i + Specials)) throw new TranslateException($"the vocabulary repeats the token '{tokens[i]}'");
     }
 
-    public static Vocab FromTexts(IEnumerable<string> texts) => new(new string(texts.SelectMany(t => t).Distinct().Order().ToArray()));
+    public static string[] Split(string text) => Bleu.Tokenize13a(text);
 
-    public long Id(char c) => ids.TryGetValue(c, out int id) ? id : Unk;
+    public static Vocab FromTexts(IEnumerable<string> texts, int minCount = 1)
+    {
+        var counts = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var t in texts)
+            foreach (var w in Split(t)) counts[w] = counts.GetValueOrDefault(w) + 1;
+        return new Vocab(counts.Where(p => p.Value >= minCount).Select(p => p.Key).Order(StringComparer.Ordinal).ToArray());
+    }
 
-    /// <summary>Characters of the ids up to the first EOS; padding and BOS are skipped, unknown shows as '?'.</summary>
+    public long[] Encode(string text) => Split(text).Select(w => ids.TryGetValue(w, out int id) ? (long)id : Unk).ToArray();
+
+    /// <summary>Tokens of the ids up to the first EOS, joined by spaces; padding and BOS are skipped.</summary>
     public string Decode(IEnumerable<long> tokens)
     {
-        var chars = new List<char>();
+        var words = new List<string>();
         foreach (long t in tokens)
         {
             if (t == Eos) break;
-            if (t >= Specials && t < Size) chars.Add(Chars[(int)t - Specials]);
-            else if (t == Unk) chars.Add('?');
+            if (t >= Specials && t < Size) words.Add(Tokens[(int)t - Specials]);
+            else if (t == Unk) words.Add(UnknownText);
         }
-        return new string(chars.ToArray());
+        return string.Join(' ', words);
     }
 }
