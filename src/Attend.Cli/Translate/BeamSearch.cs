@@ -48,7 +48,8 @@ public static class BeamSearch
             live = next;
             if (finished.Count >= width) break;                                     // k finished: stop (early stopping)
         }
-        foreach (var h in live) finished.Add((h.Tokens, Norm(h.Tokens.Count - 1, h.LogP)));
+        if (finished.Count == 0)                                                    // the length limit came first
+            foreach (var h in live) finished.Add((h.Tokens, Norm(h.Tokens.Count - 1, h.LogP)));
         model.Train(wasTraining);
         var best = finished.OrderByDescending(f => f.Score).First();
         return model.Config.Target.Decode(best.Tokens.Skip(1));

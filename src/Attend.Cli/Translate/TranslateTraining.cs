@@ -21,11 +21,12 @@ public sealed record TranslateTrainResult(int ExitCode, IReadOnlyList<(int Step,
 /// 0.9/0.98), warmup then a cosine to lr/20, gradient norm clipped to 1. Batches are length-bucketed: the training pairs are
 /// sorted by source length and a batch is B neighbours from a random start, drawn by a <see cref="SplitMix64"/> whose
 /// state the checkpoint keeps (so --resume continues exactly). The dev BLEU is greedy decoding of the first pairs of the
-/// held-out test set; the test BLEU at the end uses all of it.
+/// held-out test set; the test BLEU at the end uses all of it. Ctrl-C (<c>stop</c>) finishes the step, saves and returns 130;
+/// <c>afterStep</c> (tests) runs after each step with the number of steps done.
 /// </summary>
 public static class TranslateTraining
 {
-    public static TranslateTrainResult Run(TranslateTrainOptions o, TextWriter log, CancellationToken stop)
+    public static TranslateTrainResult Run(TranslateTrainOptions o, TextWriter log, CancellationToken stop, Action<int>? afterStep = null)
     {
         var preset = TranslatePreset.Get(o.Preset);
         if (o.Steps <= 0) throw new TranslateException($"--steps must be positive, not {o.Steps}");
@@ -103,6 +104,7 @@ public static class TranslateTraining
                 (lossSum, lossCount) = (lossSum + l, lossCount + 1);
             }
             done++;
+            afterStep?.Invoke(done);
             bool outOfTime = o.Minutes is not null && Seconds() >= o.Minutes * 60;
             bool last = done == o.Steps || outOfTime, interrupted = stop.IsCancellationRequested;
             if (done % evalEvery == 0 || last)
