@@ -15,7 +15,7 @@ public static class TranslateCommands
         var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the batches", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset)" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "steps between dev BLEU measurements (default: the preset's)" };
-        var cmd = new Command("translate", "Train a character-level encoder-decoder Transformer on sentence pairs, printing dev BLEU; the end reports BLEU on the held-out pairs.")
+        var cmd = new Command("translate", "Train a word-level encoder-decoder Transformer on sentence pairs, printing dev BLEU; the end reports BLEU on the held-out pairs.")
         {
             data, outDir, preset, steps, minutes, seed, resume, evalEvery,
         };
