@@ -5,7 +5,7 @@ namespace Attend.Cli.Translate;
 /// <summary>
 /// Beam search over the decoder for one sentence. The k live hypotheses run as a batch of k rows; every step recomputes
 /// the decoder over the whole prefix (no cache: simple and clearly correct; sentences are short). Each step expands every
-/// live hypothesis by its 2k best characters, moves those ending in EOS to the finished list and keeps the k best others.
+/// live hypothesis by its 2k best tokens, moves those ending in EOS to the finished list and keeps the k best others.
 /// Finished hypotheses are ranked by log p / lp with GNMT's length penalty lp = ((5 + |y|) / 6)^α (α = 0: raw log p).
 /// Width 1 is greedy decoding.
 /// </summary>
