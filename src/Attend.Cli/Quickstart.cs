@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Attend.Cli.Dates;
+using Attend.Cli.Ui;
 
 namespace Attend.Cli;
 
@@ -34,17 +35,17 @@ internal static class Quickstart
                           (steps is not null ? $"{steps} steps" : $"{seconds:0} s") + ".");
         Console.WriteLine();
 
-        DateTraining.Train(model, rng, steps, seconds, reportEvery: preset == "tiny" ? 1 : 5, probe, p =>
-            Console.WriteLine($"  step {p.Step,5}  loss {p.Loss:F4}  lr {p.Lr:0.0e+0}  {p.TokensPerSecond / 1000,5:F1}k tok/s  " +
-                              $"held-out {p.ProbeAccuracy * 100,5:F1}%  {p.Seconds,6:F1} s"));
+        TrainingProgress.Run(Console.Out, "quickstart", bar => DateTraining.Train(model, rng, steps, seconds, reportEvery: preset == "tiny" ? 1 : 5, probe,
+            p => bar.Line($"  step {p.Step,5}  loss {p.Loss:F4}  lr {p.Lr:0.0e+0}  {p.TokensPerSecond / 1000,5:F1}k tok/s  " +
+                          $"held-out {p.ProbeAccuracy * 100,5:F1}%  {p.Seconds,6:F1} s  {bar.Eta}"),
+            (step, fraction, loss, tokensPerSecond) => bar.Update(fraction, $"step {step}  loss {loss:F3}  {tokensPerSecond / 1000:F1}k tok/s")));
 
         var pred = DateTraining.Predict(model, heldOut.Select(e => e.Source).ToArray());
         int correct = heldOut.Where((e, i) => pred[i] == e.Target).Count();
-        Console.WriteLine();
-        Console.WriteLine("  input                                  output       ");
+        var table = Terminal.Table("held-out input", "output", "");
         foreach (int i in Enumerable.Range(0, 8))
-            Console.WriteLine($"  {heldOut[i].Source,-38} {pred[i]}  {(pred[i] == heldOut[i].Target ? "✓" : "✗ want " + heldOut[i].Target)}");
-        Console.WriteLine();
+            table.Row(heldOut[i].Source, pred[i], pred[i] == heldOut[i].Target ? "✓" : "✗ want " + heldOut[i].Target);
+        Terminal.Write(Console.Out, table);
         Console.WriteLine($"Exact match on {heldOut.Count:N0} held-out dates: {correct * 100.0 / heldOut.Count:F1}%   (wall time {total.Elapsed.TotalSeconds:F1} s)");
 
         AttentionViews.Show(model, outDir);

@@ -18,9 +18,11 @@ public static class DateTraining
 {
     /// <summary>Trains until <paramref name="steps"/> steps or <paramref name="seconds"/> have passed (whichever is given;
     /// both: the first reached). Reports every <paramref name="reportEvery"/> seconds (and at the end); the probe
-    /// accuracy is measured on <paramref name="probe"/> if given. Returns every step's loss.</summary>
+    /// accuracy is measured on <paramref name="probe"/> if given. <paramref name="afterStep"/> gets every step's number,
+    /// the fraction of the budget used, its loss and the tokens/s so far. Returns every step's loss.</summary>
     public static List<float> Train(DateModel model, Random rng, int? steps, double? seconds, double reportEvery = 10,
-        IReadOnlyList<(string Source, string Target)>? probe = null, Action<DateProgress>? report = null)
+        IReadOnlyList<(string Source, string Target)>? probe = null, Action<DateProgress>? report = null,
+        Action<int, double, float, double>? afterStep = null)
     {
         if (steps is null && seconds is null) throw new ArgumentException("dates: give a step or a time budget");
         var cfg = model.Config;
@@ -30,7 +32,7 @@ public static class DateTraining
         var sw = Stopwatch.StartNew();
         var losses = new List<float>();
         var pool = new Queue<List<(string Source, string Target)>>();
-        double lastReport = 0, lossSum = 0; long tokens = 0; int lossCount = 0;
+        double lastReport = 0, lossSum = 0; long tokens = 0, allTokens = 0; int lossCount = 0;
         model.Train();
 
         // lr: warmup by steps, then a cosine over the fraction of the budget used (steps or seconds).
@@ -59,6 +61,8 @@ public static class DateTraining
                 losses.Add(l);
                 lossSum += l; lossCount++;
                 tokens += src.NumEl + input.NumEl;
+                allTokens += src.NumEl + input.NumEl;
+                afterStep?.Invoke(step + 1, Math.Min(Progress(step + 1), 1), l, allTokens / sw.Elapsed.TotalSeconds);
             }
             double now = sw.Elapsed.TotalSeconds;
             bool last = (steps is not null && step + 1 == steps) || (seconds is not null && now >= seconds);

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Attend.IO;
+using Attend.Cli.Ui;
 using Attend.Nn;
 using Attend.Optim;
 
@@ -68,64 +69,77 @@ public static class LmTraining
         log.WriteLine($"Model: GPT preset '{preset.Name}', {preset.Layers} layers, {preset.Heads} heads, d {preset.DModel}, context {T}, " +
                       $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}. Bigram baseline {bigram:F3} nats/char.");
 
-        var trainLosses = new List<(int, float)>();
-        var valLosses = new List<(int, double)>();
-        var sw = Stopwatch.StartNew();
-        double lossSum = 0; int lossCount = 0; long tokens = 0; double lastLog = 0;
-        void Save(int step)
+        var result = TrainingProgress.Run(log, $"train lm ({preset.Name})", Loop);
+        if (result.Validation.Count > 0)
         {
-            var state = opt.StateDict();
-            try
-            {
-                Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
-                {
-                    ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = rng.State.ToString(CultureInfo.InvariantCulture),
-                    ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture), ["data"] = corpus.Name, ["steps"] = o.Steps.ToString(CultureInfo.InvariantCulture),
-                });
-            }
-            finally { foreach (var t in state.Values) t.Dispose(); }
+            var table = Terminal.Table(">step", ">validation nats/char", ">bigram baseline");
+            foreach (var (step, v) in result.Validation) table.Row($"{step:N0}", $"{v:F3}", $"{bigram:F3}");
+            Terminal.Write(log, table);
         }
+        return result;
 
-        model.Train();
-        for (int step = start; step < o.Steps; step++)
+        LmTrainResult Loop(TrainingProgress p)
         {
-            using (Tensor.NewScope())
+            var trainLosses = new List<(int, float)>();
+            var valLosses = new List<(int, double)>();
+            var sw = Stopwatch.StartNew();
+            double lossSum = 0; int lossCount = 0; long tokens = 0; double lastLog = 0;
+            void Save(int step)
             {
-                opt.Lr = Schedules.WarmupCosine(step, preset.Lr, warmup, o.Steps, preset.Lr / 10);
-                var (x, y) = Batches.Get(train, Batches.Starts(rng, train.Length, T, B), T);   // (B, T) each
-                var (_, loss) = model.Forward(x, y);
-                opt.ZeroGrad();
-                loss!.Backward();
-                Gradients.ClipGradNorm(parameters, (float)ClipNorm);
-                opt.Step();
-                float l = loss.Item();
-                trainLosses.Add((step + 1, l));
-                (lossSum, lossCount, tokens) = (lossSum + l, lossCount + 1, tokens + B * T);
+                var state = opt.StateDict();
+                try
+                {
+                    Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
+                    {
+                        ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = rng.State.ToString(CultureInfo.InvariantCulture),
+                        ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture), ["data"] = corpus.Name, ["steps"] = o.Steps.ToString(CultureInfo.InvariantCulture),
+                    });
+                }
+                finally { foreach (var t in state.Values) t.Dispose(); }
             }
-            int done = step + 1;
-            afterStep?.Invoke(done);
-            bool last = done == o.Steps, interrupted = stop.IsCancellationRequested;
-            if (done % logEvery == 0 || last || interrupted)
+
+            model.Train();
+            for (int step = start; step < o.Steps; step++)
             {
-                double now = sw.Elapsed.TotalSeconds;
-                log.WriteLine($"  step {done,6}  loss {lossSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  {tokens / Math.Max(1e-9, now - lastLog) / 1000,5:F1}k tok/s  {now / 60,6:F2} min");
-                (lossSum, lossCount, tokens, lastLog) = (0, 0, 0, now);
+                using (Tensor.NewScope())
+                {
+                    opt.Lr = Schedules.WarmupCosine(step, preset.Lr, warmup, o.Steps, preset.Lr / 10);
+                    var (x, y) = Batches.Get(train, Batches.Starts(rng, train.Length, T, B), T);   // (B, T) each
+                    var (_, loss) = model.Forward(x, y);
+                    opt.ZeroGrad();
+                    loss!.Backward();
+                    Gradients.ClipGradNorm(parameters, (float)ClipNorm);
+                    opt.Step();
+                    float l = loss.Item();
+                    trainLosses.Add((step + 1, l));
+                    (lossSum, lossCount, tokens) = (lossSum + l, lossCount + 1, tokens + B * T);
+                    p.Update((double)(step + 1) / o.Steps, $"step {step + 1}/{o.Steps}  loss {l:F3}  {tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds - lastLog) / 1000:F1}k tok/s");
+                }
+                int done = step + 1;
+                afterStep?.Invoke(done);
+                bool last = done == o.Steps, interrupted = stop.IsCancellationRequested;
+                if (done % logEvery == 0 || last || interrupted)
+                {
+                    double now = sw.Elapsed.TotalSeconds;
+                    p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  {tokens / Math.Max(1e-9, now - lastLog) / 1000,5:F1}k tok/s  {now / 60,6:F2} min  {p.Eta}");
+                    (lossSum, lossCount, tokens, lastLog) = (0, 0, 0, now);
+                }
+                if (done % evalEvery == 0 || last)
+                {
+                    double v = Evaluate(model, val, evalStarts, T, B);
+                    valLosses.Add((done, v));
+                    p.Line($"  step {done,6}  val {v:F3} nats/char  (bigram {bigram:F3})  {sw.Elapsed.TotalMinutes,6:F2} min");
+                }
+                if (done % saveEvery == 0 || last || interrupted) Save(done);
+                if (interrupted)
+                {
+                    p.Line($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
+                    return new LmTrainResult(130, trainLosses, valLosses);
+                }
             }
-            if (done % evalEvery == 0 || last)
-            {
-                double v = Evaluate(model, val, evalStarts, T, B);
-                valLosses.Add((done, v));
-                log.WriteLine($"  step {done,6}  val {v:F3} nats/char  (bigram {bigram:F3})  {sw.Elapsed.TotalMinutes,6:F2} min");
-            }
-            if (done % saveEvery == 0 || last || interrupted) Save(done);
-            if (interrupted)
-            {
-                log.WriteLine($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
-                return new LmTrainResult(130, trainLosses, valLosses);
-            }
+            p.Line($"Done: {o.Steps} steps, checkpoint in {dir} ({sw.Elapsed.TotalMinutes:F2} min).");
+            return new LmTrainResult(0, trainLosses, valLosses);
         }
-        log.WriteLine($"Done: {o.Steps} steps, checkpoint in {dir} ({sw.Elapsed.TotalMinutes:F2} min).");
-        return new LmTrainResult(0, trainLosses, valLosses);
     }
 
     /// <summary>Mean cross-entropy (nats/char) over the fixed validation windows, in evaluation mode without gradients.</summary>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Attend.Cli.Lm;
+using Attend.Cli.Ui;
 using Attend.IO;
 using Attend.Optim;
 using F = Attend.Functional;
@@ -60,71 +61,86 @@ public static class TranslateTraining
                       $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
-        var sw = Stopwatch.StartNew();
-        double Seconds() => secondsBefore + sw.Elapsed.TotalSeconds;
-        double Progress(int step) => Math.Max((double)step / o.Steps, o.Minutes is null ? 0 : Seconds() / 60 / o.Minutes.Value);
-        double LrAt(int step) => step < preset.WarmupSteps ? preset.Lr * (step + 1) / (preset.WarmupSteps + 1)
-            : Schedules.WarmupCosine((long)(Math.Min(Progress(step), 1) * 1_000_000), preset.Lr, 0, 1_000_000, preset.Lr / 20);
-        var losses = new List<(int, float)>();
-        var curve = new List<(int, double, double)>();
-        void Save(int step)
+        var result = TrainingProgress.Run(log, $"train translate ({preset.Name})", Loop);
+        if (result.Dev.Count > 0)
         {
-            var state = opt.StateDict();
-            try
-            {
-                Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
-                {
-                    ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = rng.State.ToString(CultureInfo.InvariantCulture),
-                    ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture), ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
-                    ["data"] = Path.GetFileName(o.Data),
-                });
-            }
-            finally { foreach (var t in state.Values) t.Dispose(); }
+            var table = Terminal.Table(">step", ">minutes", ">dev BLEU");
+            foreach (var (step, minutes, bleu) in result.Dev) table.Row($"{step:N0}", $"{minutes:F2}", $"{bleu:F1}");
+            if (result.TestBleu is { } tb) table.Row("held-out", "", $"{tb:F1}");
+            Terminal.Write(log, table);
         }
+        return result;
 
-        double lossSum = 0; int lossCount = 0, done = start;
-        model.Train();
-        while (done < o.Steps)
+        TranslateTrainResult Loop(TrainingProgress p)
         {
-            using (Tensor.NewScope())
+            var sw = Stopwatch.StartNew();
+            double Seconds() => secondsBefore + sw.Elapsed.TotalSeconds;
+            double Progress(int step) => Math.Max((double)step / o.Steps, o.Minutes is null ? 0 : Seconds() / 60 / o.Minutes.Value);
+            double LrAt(int step) => step < preset.WarmupSteps ? preset.Lr * (step + 1) / (preset.WarmupSteps + 1)
+                : Schedules.WarmupCosine((long)(Math.Min(Progress(step), 1) * 1_000_000), preset.Lr, 0, 1_000_000, preset.Lr / 20);
+            var losses = new List<(int, float)>();
+            var curve = new List<(int, double, double)>();
+            void Save(int step)
             {
-                opt.Lr = LrAt(done);
-                int from = rng.NextInt(train.Count - B + 1);
-                var batch = train.GetRange(from, B);
-                var (src, pad) = TranslateModel.SourceIds(batch.Select(p => p.Source).ToArray());    // (B, S)
-                var (input, labels) = TranslateModel.TargetIds(batch.Select(p => p.Target).ToArray()); // (B, T)
-                var logits = model.Forward(src, pad, input);                                // (B, T, V)
-                var loss = F.CrossEntropy(logits.Reshape(-1, cfg.Target.Size), labels.Reshape(-1), ignoreIndex: Vocab.Pad);
-                opt.ZeroGrad();
-                loss.Backward();
-                Gradients.ClipGradNorm(parameters, 1f);
-                opt.Step();
-                float l = loss.Item();
-                losses.Add((done + 1, l));
-                (lossSum, lossCount) = (lossSum + l, lossCount + 1);
+                var state = opt.StateDict();
+                try
+                {
+                    Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
+                    {
+                        ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = rng.State.ToString(CultureInfo.InvariantCulture),
+                        ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture), ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+                        ["data"] = Path.GetFileName(o.Data),
+                    });
+                }
+                finally { foreach (var t in state.Values) t.Dispose(); }
             }
-            done++;
-            afterStep?.Invoke(done);
-            bool outOfTime = o.Minutes is not null && Seconds() >= o.Minutes * 60;
-            bool last = done == o.Steps || outOfTime, interrupted = stop.IsCancellationRequested;
-            if (done % evalEvery == 0 || last)
+
+            double lossSum = 0; int lossCount = 0, done = start; long tokens = 0;
+            model.Train();
+            while (done < o.Steps)
             {
-                double bleu = Evaluate(model, dev);
-                curve.Add((done, Seconds() / 60, bleu));
-                log.WriteLine($"  step {done,6}  loss {lossSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev BLEU {bleu,5:F1}  {Seconds() / 60,6:F2} min");
-                (lossSum, lossCount) = (0, 0);
+                using (Tensor.NewScope())
+                {
+                    opt.Lr = LrAt(done);
+                    int from = rng.NextInt(train.Count - B + 1);
+                    var batch = train.GetRange(from, B);
+                    var (src, pad) = TranslateModel.SourceIds(batch.Select(p => p.Source).ToArray());    // (B, S)
+                    var (input, labels) = TranslateModel.TargetIds(batch.Select(p => p.Target).ToArray()); // (B, T)
+                    var logits = model.Forward(src, pad, input);                                // (B, T, V)
+                    var loss = F.CrossEntropy(logits.Reshape(-1, cfg.Target.Size), labels.Reshape(-1), ignoreIndex: Vocab.Pad);
+                    opt.ZeroGrad();
+                    loss.Backward();
+                    Gradients.ClipGradNorm(parameters, 1f);
+                    opt.Step();
+                    float l = loss.Item();
+                    losses.Add((done + 1, l));
+                    (lossSum, lossCount) = (lossSum + l, lossCount + 1);
+                    tokens += src.NumEl + input.NumEl;
+                    p.Update(Progress(done + 1), $"step {done + 1}/{o.Steps}  loss {l:F3}  {tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds) / 1000:F1}k tok/s");
+                }
+                done++;
+                afterStep?.Invoke(done);
+                bool outOfTime = o.Minutes is not null && Seconds() >= o.Minutes * 60;
+                bool last = done == o.Steps || outOfTime, interrupted = stop.IsCancellationRequested;
+                if (done % evalEvery == 0 || last)
+                {
+                    double bleu = Evaluate(model, dev);
+                    curve.Add((done, Seconds() / 60, bleu));
+                    p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev BLEU {bleu,5:F1}  {Seconds() / 60,6:F2} min  {p.Eta}");
+                    (lossSum, lossCount) = (0, 0);
+                }
+                if (done % saveEvery == 0 || last || interrupted) Save(done);
+                if (interrupted)
+                {
+                    p.Line($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
+                    return new TranslateTrainResult(130, losses, curve, null);
+                }
+                if (outOfTime) break;
             }
-            if (done % saveEvery == 0 || last || interrupted) Save(done);
-            if (interrupted)
-            {
-                log.WriteLine($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
-                return new TranslateTrainResult(130, losses, curve, null);
-            }
-            if (outOfTime) break;
+            double testBleu = Evaluate(model, test);
+            p.Line($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. BLEU on the {test.Count:N0} held-out pairs: {testBleu:F1}");
+            return new TranslateTrainResult(0, losses, curve, testBleu);
         }
-        double testBleu = Evaluate(model, test);
-        log.WriteLine($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. BLEU on the {test.Count:N0} held-out pairs: {testBleu:F1}");
-        return new TranslateTrainResult(0, losses, curve, testBleu);
     }
 
     /// <summary>Greedy translations of the sources, decoded in length-sorted chunks of 100.</summary>
