@@ -122,6 +122,54 @@ public class TranslateTests(TinyTranslateRun tiny) : IClassFixture<TinyTranslate
     }
 
     [Fact]
+    public void Cached_beam_search_equals_re_decoding_the_whole_prefix_every_step()
+    {
+        var model = TranslateTraining.Load(tiny.Dir);
+        foreach (var source in new[] { "red cat sun", "blue dog moon tree", "fish star rock red green", "sun" })
+            foreach (int width in new[] { 2, 3, 5 })
+                foreach (double alpha in new[] { 0.0, 0.6, 1.0 })
+                    Assert.Equal(UncachedBeam(model, source, width, alpha), BeamSearch.Translate(model, source, width, alpha));
+    }
+
+    /// <summary>The reference: the same search, but each step runs the decoder over every hypothesis's whole prefix.</summary>
+    static string UncachedBeam(TranslateModel model, string source, int width, double alpha)
+    {
+        using var noGrad = Autograd.NoGrad();
+        using var scope = Tensor.NewScope();
+        var srcIds = model.Config.Source.Encode(source);
+        var (src, pad) = TranslateModel.SourceIds(Enumerable.Repeat(srcIds, width).ToArray());
+        var memory = model.Encode(src, pad);
+        var live = new List<(List<long> Tokens, double LogP)> { ([Vocab.Bos], 0) };
+        var finished = new List<(List<long> Tokens, double Score)>();
+        double Norm(int len, double logP) => logP / Math.Pow((5.0 + len) / 6.0, alpha);
+        for (int t = 0; t < TranslateModel.MaxOutput(srcIds.Length) && live.Count > 0; t++)
+        {
+            int T = t + 1, n = live.Count;
+            var ids = new long[width * T];
+            for (int b = 0; b < width; b++)
+                for (int i = 0; i < T; i++) ids[b * T + i] = live[Math.Min(b, n - 1)].Tokens[i];
+            var logits = model.Decode(memory, pad, Tensor.FromArray(ids, new[] { width, T }));
+            var logp = Functional.LogSoftmax(logits.Select(1, T - 1), -1).ToArray();
+            int V = logp.Length / width;
+            var candidates = new List<(int From, long Token, double LogP)>();
+            for (int b = 0; b < n; b++)
+                foreach (int v in Enumerable.Range(0, V).OrderByDescending(i => logp[b * V + i]).ThenBy(i => i).Take(2 * width))
+                    candidates.Add((b, v, live[b].LogP + logp[b * V + v]));
+            var next = new List<(List<long>, double)>();
+            foreach (var c in candidates.OrderByDescending(c => c.LogP))
+            {
+                if (c.Token == Vocab.Eos) finished.Add((live[c.From].Tokens, Norm(live[c.From].Tokens.Count - 1, c.LogP)));
+                else if (next.Count < width) next.Add(([.. live[c.From].Tokens, c.Token], c.LogP));
+                if (next.Count == width) break;
+            }
+            live = next;
+            if (finished.Count >= width) break;
+        }
+        if (finished.Count == 0) foreach (var h in live) finished.Add((h.Tokens, Norm(h.Tokens.Count - 1, h.LogP)));
+        return model.Config.Target.Decode(finished.OrderByDescending(f => f.Score).First().Tokens.Skip(1));
+    }
+
+    [Fact]
     public void Resume_continues_exactly()
     {
         string dir = Path.Combine(tiny.Root, "resumed");

@@ -56,7 +56,8 @@ public sealed partial class Gpt
     /// Each step: logits of the last position / temperature (≤ 0: greedy), keep the <paramref name="topK"/> largest, then
     /// the smallest set whose probability reaches <paramref name="topP"/> (nucleus), sample from the softmax.
     /// With the cache, the prompt is run once and each new token costs one position; the context is cropped to the last
-    /// BlockSize tokens as nanoGPT does, which (positions being re-numbered) means a full re-run once the context is full.
+    /// BlockSize tokens as nanoGPT does, which (positions being re-numbered) means a full re-run, without the cache, for
+    /// every token once the context is full.
     /// Dropout stays active in training mode, as in PyTorch: call <see cref="Module.Eval"/> first.
     /// </summary>
     public Tensor Generate(Tensor idx, int maxNewTokens, float temperature = 1f, int? topK = null, float? topP = null,
@@ -73,11 +74,13 @@ public sealed partial class Gpt
         for (int step = 0; step < maxNewTokens; step++)
         {
             using var scope = Tensor.NewScope();
-            bool incremental = cache is not null && cache.Length > 0 && cache.Length + 1 <= Config.BlockSize;
-            if (cache is not null && !incremental) cache.Reset();
+            // Past the context the window is cropped and its positions re-numbered: every token is a full re-run, and
+            // keeping the cache up to date would only cost time, so it is left alone.
+            var c = seqs[0].Count > Config.BlockSize ? null : cache;
+            bool incremental = c is not null && c.Length > 0;          // then c.Length = Count − 1: one new position
             int ctx = incremental ? 1 : Math.Min(seqs[0].Count, Config.BlockSize);
             var input = Tensor.FromArray(seqs.SelectMany(s => s.Skip(s.Count - ctx)).ToArray(), new[] { B, ctx });
-            var logits = Forward(input, cache).ToArray();              // (B, ctx, V)
+            var logits = Forward(input, c).ToArray();                  // (B, ctx, V)
             for (int b = 0; b < B; b++)
             {
                 Array.Copy(logits, ((long)b * ctx + ctx - 1) * V, row, 0, V);

@@ -17,6 +17,19 @@ public sealed class KvCache(bool isStatic = false)
 
     /// <summary>Forgets everything (a new sequence).</summary>
     public void Reset() => (K, V) = (null, null);
+
+    /// <summary>Beam search: row b of the cache becomes old row <paramref name="rows"/>[b] (Hugging Face's _reorder_cache),
+    /// so each hypothesis keeps the keys/values of the prefix it extends. Inference only (no gradient).</summary>
+    public void Reorder(IReadOnlyList<int> rows)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (K is null) return;
+        int b = K.Size(0);
+        if (rows.Any(r => r < 0 || r >= b)) throw new ArgumentOutOfRangeException(nameof(rows), $"KvCache.Reorder: rows must be in [0, {b}), got [{string.Join(", ", rows)}]");
+        using var noGrad = Autograd.NoGrad();
+        Tensor Pick(Tensor t) => Tensor.Cat(rows.Select(r => t.Narrow(0, r, 1)).ToArray(), 0);            // (rows, H, S, D)
+        (K, V) = (Pick(K), Pick(V!));
+    }
 }
 
 /// <summary>Glorot and Bengio's initializers with PyTorch's fan rules: fan_in = size(1)·receptive, fan_out = size(0)·receptive,

@@ -158,6 +158,9 @@ public sealed class DecoderLayerCache
     public int Length => SelfAttn.Length;
 
     public void Reset() { SelfAttn.Reset(); CrossAttn.Reset(); }
+
+    /// <summary>Beam search: row b becomes old row <paramref name="rows"/>[b] in both caches (see <see cref="KvCache.Reorder"/>).</summary>
+    public void Reorder(IReadOnlyList<int> rows) { SelfAttn.Reorder(rows); CrossAttn.Reorder(rows); }
 }
 
 /// <summary>The feed-forward activations the Transformer layers accept by name, as PyTorch's strings.</summary>
