@@ -17,6 +17,8 @@ internal static class Quickstart
         var cfg = preset switch { "tiny" => DateConfig.Tiny, "default" => DateConfig.Default, _ => null };
         if (cfg is null) { Console.Error.WriteLine($"error: --preset must be tiny or default, not '{preset}'"); return 2; }
         if (steps is <= 0 || seconds is <= 0) { Console.Error.WriteLine("error: --steps and --seconds must be positive"); return 2; }
+        try { CliChecks.RequireWritableFolder(outDir); }
+        catch (CliException ex) { Console.Error.WriteLine($"error: {ex.Message}"); return 2; }
         if (steps is null && seconds is null)
         {
             if (preset == "tiny") steps = 150;

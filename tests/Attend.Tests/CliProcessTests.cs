@@ -131,6 +131,7 @@ public sealed class CliProcessTests : IDisposable
         }
         File.WriteAllText(P("empty.txt"), "");
         File.WriteAllLines(P("bad.tsv"), ["one\tuno", "two\tdos", "three without a tab"]);
+        File.WriteAllLines(P("good.tsv"), Enumerable.Range(0, 50).Select(i => $"word {i}\tpalabra {i}"));
         Fails("/no/such/file.txt", "train", "lm", "--data", "/no/such/file.txt", "--out", P("x1"));
         Fails("empty", "train", "lm", "--data", P("empty.txt"), "--out", P("x2"));
         Fails("huge", "train", "lm", "--data", "kjv", "--preset", "huge", "--out", P("x3"));
@@ -138,12 +139,15 @@ public sealed class CliProcessTests : IDisposable
         Fails("holds no checkpoint", "sample", "--model", P("nothing-here"));
         Fails("--preset", "quickstart", "--preset", "huge");
         Fails("Unrecognized command or argument 'frobnicate'", "frobnicate");
+        Fails("is a folder, not a file", "train", "translate", "--data", root, "--out", P("x5"));
+        Fails("is not writable", "quickstart", "--preset", "tiny", "--out", "/proc/attend-quickstart");
+        Fails("is not writable", "train", "lm", "--data", "kjv", "--preset", "tiny", "--out", "/proc/attend-lm");
+        Fails("is not writable", "train", "translate", "--data", P("good.tsv"), "--preset", "tiny", "--out", "/proc/attend-tr");
 
         // A checkpoint of another model: refused, and left exactly as it was.
         Assert.Equal(0, CliProcess.Run("train", "lm", "--data", "kjv", "--preset", "tiny", "--steps", "2", "--out", P("lm2")).Exit);
         var before = Directory.GetFiles(P("lm2")).ToDictionary(f => f, File.ReadAllBytes);
         Fails("lm2", "translate", "--model", P("lm2"), "hello");
-        File.WriteAllLines(P("good.tsv"), Enumerable.Range(0, 50).Select(i => $"word {i}\tpalabra {i}"));
         Fails("lm2", "train", "translate", "--data", P("good.tsv"), "--resume", "--out", P("lm2"));
         Assert.All(before, kv => Assert.Equal(kv.Value, File.ReadAllBytes(kv.Key)));
     }

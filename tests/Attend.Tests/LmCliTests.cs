@@ -137,7 +137,7 @@ public class LmCliTests(TinyLmRun tiny) : IClassFixture<TinyLmRun>
         Assert.Contains("not writable", Fails(() => Train(Opt("kjv", Path.Combine(empty, "sub", "out")))).Message);
         Assert.Contains("already holds a checkpoint", Fails(() => Train(Opt("kjv", tiny.Dir))).Message);
         Assert.Contains("not 'small'", Fails(() => Train(Opt("kjv", tiny.Dir, "small", resume: true))).Message);
-        Assert.Contains("does not exist", Fails(() => LmSampling.Run(new LmSampleOptions(o, "", 1, 1, null, null, 0), TextWriter.Null)).Message);
+        Assert.Contains("holds no checkpoint", Fails(() => LmSampling.Run(new LmSampleOptions(o, "", 1, 1, null, null, 0), TextWriter.Null)).Message);
 
         // a checkpoint of another model is refused, and left as it was
         string other = Path.Combine(root, "other");

@@ -22,6 +22,7 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
     public static Corpus Load(string data)
     {
         string path = data == Kjv ? KjvPath() : data;
+        if (Directory.Exists(path)) throw new LmException($"data file '{path}' is a folder, not a file");
         if (!File.Exists(path)) throw new LmException($"data file '{path}' does not exist");
         string text;
         try
@@ -69,4 +70,4 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
 }
 
 /// <summary>A user error (bad data, preset, checkpoint or folder) reported as one line, without a stack trace.</summary>
-public sealed class LmException(string message) : Exception(message);
+public sealed class LmException(string message) : CliException(message);

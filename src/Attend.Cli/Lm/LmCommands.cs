@@ -26,7 +26,7 @@ public static class LmCommands
             Console.CancelKeyPress += onCancel;
             try
             {
-                return Guard(() => LmTraining.Run(new LmTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!, pr.GetValue(steps),
+                return CliChecks.Guard(() => LmTraining.Run(new LmTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!, pr.GetValue(steps),
                     pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery)), Console.Out, cts.Token).ExitCode);
             }
             finally { Console.CancelKeyPress -= onCancel; }
@@ -49,7 +49,7 @@ public static class LmCommands
         {
             model, prompt, maxTokens, temperature, topK, topP, seed, noCache, bench,
         };
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr => CliChecks.Guard(() =>
         {
             Console.WriteLine(LmSampling.Run(new LmSampleOptions(pr.GetValue(model)!, pr.GetValue(prompt)!, pr.GetValue(maxTokens), pr.GetValue(temperature),
                 pr.GetValue(topK), pr.GetValue(topP), pr.GetValue(seed), pr.GetValue(noCache), pr.GetValue(bench)), Console.Error));
@@ -59,13 +59,4 @@ public static class LmCommands
     }
 
     /// <summary>User errors as one line "error: …" and exit code 2.</summary>
-    static int Guard(Func<int> run)
-    {
-        try { return run(); }
-        catch (LmException ex)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 2;
-        }
-    }
 }

@@ -3,7 +3,7 @@ using System.Text;
 namespace Attend.Cli.Translate;
 
 /// <summary>A user error (bad data, preset, checkpoint or folder) reported as one line, without a stack trace.</summary>
-public sealed class TranslateException(string message) : Exception(message);
+public sealed class TranslateException(string message) : CliException(message);
 
 /// <summary>One source⟶target sentence pair.</summary>
 public readonly record struct Pair(string Source, string Target);
@@ -24,6 +24,7 @@ public static class Pairs
     /// <exception cref="TranslateException">missing, unreadable or empty file, or a malformed line.</exception>
     public static List<Pair> Load(string path)
     {
+        if (Directory.Exists(path)) throw new TranslateException($"data file '{path}' is a folder, not a file");
         if (!File.Exists(path))
         {
             string hint = Path.GetFileName(path) == Path.GetFileName(DemoPath)

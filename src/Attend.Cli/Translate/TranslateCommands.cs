@@ -26,7 +26,7 @@ public static class TranslateCommands
             Console.CancelKeyPress += onCancel;
             try
             {
-                return Guard(() => TranslateTraining.Run(new TranslateTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!,
+                return CliChecks.Guard(() => TranslateTraining.Run(new TranslateTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!,
                     pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery)), Console.Out, cts.Token).ExitCode);
             }
             finally { Console.CancelKeyPress -= onCancel; }
@@ -41,7 +41,7 @@ public static class TranslateCommands
         var lengthPenalty = new Option<double>("--length-penalty") { Description = "GNMT length penalty α for beam search: score = log p / ((5+|y|)/6)^α", DefaultValueFactory = _ => 0.6 };
         var text = new Argument<string[]>("text") { Description = "sentences to translate (none: one per line from standard input)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("translate", "Translate sentences with a model trained by 'attend train translate'.") { model, beam, lengthPenalty, text };
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr => CliChecks.Guard(() =>
         {
             var m = TranslateTraining.Load(pr.GetValue(model)!);
             var sentences = pr.GetValue(text) is { Length: > 0 } given ? given : ReadStdin();
@@ -60,13 +60,4 @@ public static class TranslateCommands
     }
 
     /// <summary>User errors as one line "error: …" and exit code 2.</summary>
-    static int Guard(Func<int> run)
-    {
-        try { return run(); }
-        catch (TranslateException ex)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 2;
-        }
-    }
 }

@@ -41,6 +41,7 @@ public static class TranslateTraining
 
         using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
         if (!o.Resume) CheckFreshOutput(dir);
+        CliChecks.RequireWritableFolder(dir);
         int start = resumed is null ? 0 : int.Parse(resumed.Extra["step"], CultureInfo.InvariantCulture);
         double secondsBefore = resumed is null ? 0 : double.Parse(resumed.Extra["seconds"], CultureInfo.InvariantCulture);
         if (start >= o.Steps) throw new TranslateException($"the checkpoint in '{dir}' is already at step {start}: give --steps above it");
