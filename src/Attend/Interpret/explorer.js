@@ -76,7 +76,7 @@
         v.weights[n].forEach((row, i) => row.forEach((wt, j) => {
           lines.append(svg('line', {
             x1: xl + 6, y1: y(i), x2: xr - 6, y2: y(j), stroke: COLORS[v.heads[n] % COLORS.length],
-            'stroke-opacity': state.head < 0 ? wt / shown.length * 1.5 : wt, 'data-h': v.heads[n], 'data-q': i, 'data-k': j, 'data-w': wt,
+            'stroke-opacity': wt, 'data-h': v.heads[n], 'data-q': i, 'data-k': j, 'data-w': wt,
           }));
         }));
       s.append(lines);
@@ -105,7 +105,7 @@
     const sec = el('section', { id: 'model-view' }, el('h2', {}, 'Model view'),
       el('p', { class: 'note' }, 'Every layer (rows) × head (columns); rows of a map are queries, columns keys. Click a map to see it in the head view.'));
     const maxHeads = Math.max(...data.views.map(v => v.heads.length));
-    const grid = el('div', { class: 'grid', style: `grid-template-columns: auto repeat(${maxHeads}, auto)` });
+    const grid = el('div', { class: 'grid', style: `grid-template-columns: max-content repeat(${maxHeads}, max-content)` });
     data.views.forEach((v, i) => {
       grid.append(el('div', { class: 'rowlabel' }, v.label));
       const cell = Math.max(2, Math.min(8, Math.floor(120 / Math.max(v.queries.length, v.keys.length))));
