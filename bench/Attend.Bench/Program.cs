@@ -9,6 +9,8 @@
 //   sdpa-fwdbwd:N:full|causal  forward + backward of out.Sum()
 //   mem-sdpa:N               one SDPA forward at [1,8,N,64]; the 'median' column is peak RSS growth in MiB
 //   mha-fwd                  MultiheadAttention self-attention forward, E=512, 8 heads, batch 8, seq 256, batch-first, eval, no grad
+//   mha-fwd:capture          the same inside an AttentionCapture of all 8 heads (bench/capture-overhead.sh compares capture off
+//                            with the build before the capture existed)
 //   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
 //   gpt-profile              the gpt-step timed per phase and per op (stderr)
 //   gpt-gen:cache|nocache    greedy generation tokens/s with and without the KV cache (stderr)
@@ -42,7 +44,7 @@ static unsafe class Program
                     "sdpa-fwd" => AttentionCases.Forward(Int(p, 1), Causal(p)),
                     "sdpa-fwdbwd" => AttentionCases.ForwardBackward(Int(p, 1), Causal(p)),
                     "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
-                    "mha-fwd" => ModuleCases.MhaForward(),
+                    "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),
                     "gpt-step" => GptCases.Step(),
                     "gpt-profile" => GptCases.Profile(),
                     "gpt-gen" => GptCases.Generate(p.Length < 2 || p[1] != "nocache"),

@@ -23,7 +23,9 @@ public static class HeatmapPng
         bool rotate = cols.Any(c => Show(c).Length > 1);
         int left = Margin + (int)Math.Ceiling(rows.Select(Width).DefaultIfEmpty(0).Max()) + 6;
         int top = TitleHeight + (rotate ? (int)Math.Ceiling(cols.Select(Width).DefaultIfEmpty(0).Max()) + 6 : cell);
-        int width = Math.Max(320, left + cols.Length * cell + Margin), height = top + rows.Length * cell + Margin;
+        using var titleFont = typeface is null ? null : new SKFont(typeface, 14);
+        int titleWidth = titleFont is null ? 0 : (int)Math.Ceiling(titleFont.MeasureText(title)) + 2 * Margin;
+        int width = Math.Max(Math.Max(320, titleWidth), left + cols.Length * cell + Margin), height = top + rows.Length * cell + Margin;
         using var surface = SKSurface.Create(new SKImageInfo(width, height)) ?? throw new InvalidOperationException("SkiaSharp: no surface");
         var canvas = surface.Canvas;
         canvas.Clear(SKColors.White);
@@ -38,9 +40,8 @@ public static class HeatmapPng
             }
         if (font is not null)
         {
-            using var titleFont = new SKFont(typeface!, 14);
             using var ink = new SKPaint { Color = SKColors.Black, IsAntialias = true };
-            canvas.DrawText(title, Margin, 20, SKTextAlign.Left, titleFont, ink);
+            canvas.DrawText(title, Margin, 20, SKTextAlign.Left, titleFont!, ink);
             for (int i = 0; i < rows.Length; i++)
                 canvas.DrawText(Show(rows[i]), left - 4, top + i * cell + cell / 2f + font.Size / 3, SKTextAlign.Right, font, ink);
             for (int j = 0; j < cols.Length; j++)

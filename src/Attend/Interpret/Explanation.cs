@@ -115,9 +115,11 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
             sb.AppendLine("  entropy (nats; uniform over all keys would be " + Math.Log(v.Keys.Length).ToString("F2") + "): " +
                           string.Join("  ", v.Heads.Select((h, n) => $"head {h} {AttentionAnalysis.Entropy(v.Maps[n]):F2}")));
             var mean = AttentionAnalysis.Mean(v.Maps);
+            bool repeats = v.Keys.Distinct().Count() < v.Keys.Length;          // then keys carry their position: "2@9"
+            string Key(int j) => repeats ? $"{Show(v.Keys[j])}@{j}" : Show(v.Keys[j]);
             for (int i = 0; i < v.Queries.Length; i++)
                 sb.AppendLine($"  {Show(v.Queries[i]),-8} → " + string.Join("  ",
-                    AttentionAnalysis.TopKeys(mean, i, Math.Min(3, v.Keys.Length)).Select(t => $"{Show(v.Keys[t.Key])} {t.Weight:F2}")));
+                    AttentionAnalysis.TopKeys(mean, i, Math.Min(3, v.Keys.Length)).Select(t => $"{Key(t.Key)} {t.Weight:F2}")));
         }
         return sb.ToString();
     }
