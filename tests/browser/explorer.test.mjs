@@ -77,7 +77,6 @@ try {
   await compareHeadView(file, embedded, 'explain.html');
   await file.selectOption('#hv-layer', String(embedded.views.length - 1));
   await file.selectOption('#hv-head', '-1');
-  await file.hover('svg.head-view text.q[data-q="3"]');
   await (await file.$('#head-view')).screenshot({ path: path.join(shotDir, 'head-view.png') });
   check(errors.length === 0, `script errors: ${errors.join('; ')}`);
 } catch (e) {
