@@ -117,3 +117,28 @@ public sealed class AttentionAnalysisTests
         Assert.Throws<ArgumentException>(() => AttentionView.From(new CapturedAttention("s", null, 1, new[] { 0 }, 1, 2, 2, new float[4]), "l", "self", "x", new[] { "a" }, new[] { "a", "b" }));
     }
 }
+
+/// <summary>The ViT adapter: a view per block over [CLS] + patches, and the [CLS] rollout over the patch grid.</summary>
+public sealed class VisionTransformerExplainerTests
+{
+    [Fact]
+    public void ViewsCoverClsAndPatchesAndTheGridIsTheClsRolloutRow()
+    {
+        var cfg = new Attend.Nn.VitConfig(ImageSize: 8, PatchSize: 4, Channels: 1, NumClasses: 3, Dim: 16, Depth: 2, NHead: 2);
+        var vit = new Attend.Nn.VisionTransformer(cfg, new Random(1));
+        var image = Tensor.Randn(new[] { 1, 8, 8 }, new Random(2));
+        var e = VisionTransformerExplainer.Explain(vit, image, new[] { "a", "b", "c" });
+        Assert.True(vit.Training);                                        // the mode is restored
+        Assert.Equal(new[] { "block 0", "block 1" }, e.Views.Select(v => v.Label));
+        Assert.Equal(new[] { "[CLS]", "r0c0", "r0c1", "r1c0", "r1c1" }, e.Views[0].Keys);
+        Assert.Equal(new[] { 2, 2 }, e.PatchGrid);
+        var rollout = Assert.Single(e.Stacks()).Rollout;
+        var grid = VisionTransformerExplainer.ClsOverGrid(rollout, 2, 2);
+        Assert.Equal(rollout[0, 4], grid[1, 1]);
+        Assert.Equal(rollout[0, 2], grid[0, 1]);
+        using var doc = System.Text.Json.JsonDocument.Parse(e.ToJson());
+        Assert.Equal(2, doc.RootElement.GetProperty("patch_grid")[0].GetInt32());
+        Assert.Matches(@"^[abc] \(\d+\.\d%\)$", e.Output);
+        Assert.Throws<ArgumentException>(() => VisionTransformerExplainer.Explain(vit, Tensor.Randn(new[] { 2, 1, 8, 8 })));
+    }
+}

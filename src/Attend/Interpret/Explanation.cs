@@ -36,6 +36,10 @@ public sealed record StackSummary(string Stack, string[] Tokens, double[,] Rollo
 /// </summary>
 public sealed record Explanation(string Model, string Input, string Output, IReadOnlyList<AttentionView> Views)
 {
+    /// <summary>For image models: [rows, cols] of the patch grid when token 0 is [CLS] and tokens 1… the patches in
+    /// row-major order; the views then also draw the [CLS] row of the rollout over the grid. Null for text.</summary>
+    public int[]? PatchGrid { get; init; }
+
     /// <summary>Rollout and flow of each stack whose views are all square self-attention maps with the same tokens.</summary>
     public IReadOnlyList<StackSummary> Stacks()
     {
@@ -54,7 +58,7 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
     /// <summary>
     /// The JSON the views read: <c>{"model", "input", "output", "views": [{"name", "label", "kind", "stack", "queries",
     /// "keys", "heads", "entropy": [per head, nats], "weights": [head][query][key]}], "stacks": [{"stack", "tokens",
-    /// "rollout": [i][j], "flow": [i][j] or null}]}</c>. Characters that matter in HTML are escaped (\u003C…), so the
+    /// "rollout": [i][j], "flow": [i][j] or null}], "patch_grid": [rows, cols] (image models only)}</c>. Characters that matter in HTML are escaped (\u003C…), so the
     /// text can sit inside a script element.
     /// </summary>
     public string ToJson()
@@ -99,6 +103,7 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
                 w.WriteEndObject();
             }
             w.WriteEndArray();
+            if (PatchGrid is { } grid) { w.WriteStartArray("patch_grid"); w.WriteNumberValue(grid[0]); w.WriteNumberValue(grid[1]); w.WriteEndArray(); }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());

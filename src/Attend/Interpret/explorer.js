@@ -128,6 +128,12 @@
     for (const s of data.stacks) {
       maps.append(el('figure', {}, el('figcaption', {}, `${s.stack}: rollout`), heatmap(s.rollout, s.tokens, s.tokens, 16, true)));
       if (s.flow) maps.append(el('figure', {}, el('figcaption', {}, `${s.stack}: flow`), heatmap(s.flow, s.tokens, s.tokens, 16, true)));
+      if (data.patch_grid) {                              // image models: the [CLS] row of the rollout over the patch grid
+        const [rows, cols] = data.patch_grid;
+        const grid = Array.from({ length: rows }, (_, r) => s.rollout[0].slice(1 + r * cols, 1 + (r + 1) * cols));
+        maps.append(el('figure', { id: 'patch-grid' }, el('figcaption', {}, `${s.stack}: [CLS] rollout over the ${rows}×${cols} patches`),
+          heatmap(grid, grid.map((_, r) => `${r}`), grid[0].map((_, c) => `${c}`), Math.max(8, Math.floor(256 / Math.max(rows, cols))), true)));
+      }
     }
     if (!data.stacks.length) maps.append(el('p', { class: 'note' }, 'No stack of self-attention layers in this model.'));
     sec.append(maps);
