@@ -49,7 +49,12 @@ internal static class Quickstart
 
         AttentionViews.Show(model, outDir);
         string modelDir = Path.Combine(outDir, "model");
-        Explain.DateCheckpoint.Save(model, modelDir);
+        try { Explain.DateCheckpoint.Save(model, modelDir); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: could not save the model to {modelDir}: {ex.Message}");
+            return 1;
+        }
         Console.WriteLine($"Saved the model to {modelDir} (look inside it: attend explain --model {modelDir} --input \"{AttentionViews.Examples()[0]}\").");
         Console.WriteLine($"Done in {total.Elapsed.TotalSeconds:F1} s.");
         return 0;
