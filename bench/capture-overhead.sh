@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 base_rev=${1:-$(git -C "$root" merge-base HEAD main)}
 rounds=${2:-3}
-cases=(sdpa-fwd:64:full sdpa-fwd:1024:causal mha-fwd gpt-step)
+read -r -a cases <<< "${CASES:-sdpa-fwd:64:full sdpa-fwd:1024:causal mha-fwd gpt-step}"   # CASES="…" to choose
 base_dir=$(mktemp -d /tmp/attend-capture-base.XXXXXX)
 trap 'rm -rf "$base_dir"' EXIT
 git -C "$root" archive "$base_rev" | tar -x -C "$base_dir"
