@@ -9,6 +9,10 @@
 //   sdpa-fwdbwd:N:full|causal  forward + backward of out.Sum()
 //   mem-sdpa:N               one SDPA forward at [1,8,N,64]; the 'median' column is peak RSS growth in MiB
 //   mha-fwd                  MultiheadAttention self-attention forward, E=512, 8 heads, batch 8, seq 256, batch-first, eval, no grad
+//   mha-fwd:capture          the same inside an AttentionCapture of all 8 heads (bench/capture-overhead.sh compares capture off
+//                            with the build before the capture existed)
+//   capture-check            10⁸ calls of the check every attention call makes when no AttentionCapture is open (ns per
+//                            call on stderr; an upper bound: each goes through a non-inlined call)
 //   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
 //   gpt-profile              the gpt-step timed per phase and per op (stderr)
 //   gpt-gen:cache|nocache    greedy generation tokens/s with and without the KV cache (stderr)
@@ -42,10 +46,11 @@ static unsafe class Program
                     "sdpa-fwd" => AttentionCases.Forward(Int(p, 1), Causal(p)),
                     "sdpa-fwdbwd" => AttentionCases.ForwardBackward(Int(p, 1), Causal(p)),
                     "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
-                    "mha-fwd" => ModuleCases.MhaForward(),
+                    "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),
                     "gpt-step" => GptCases.Step(),
                     "gpt-profile" => GptCases.Profile(),
                     "gpt-gen" => GptCases.Generate(p.Length < 2 || p[1] != "nocache"),
+                    "capture-check" => CaptureCheck(),
                     "gemm" => Gemm(Int(p, 1), Int(p, 2), Int(p, 3), Flag(p, 4), Flag(p, 5)),
                     "gemm-batch" => GemmBatch(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4), Flag(p, 5), Flag(p, 6)),
                     "kernel" => KernelOnly(Int(p, 1)),
@@ -68,6 +73,19 @@ static unsafe class Program
     }
 
     internal readonly record struct Result(double Med, double Min, int Reps, double Flops = 0);
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    static bool CaptureProbe() => Attend.Interpret.AttentionCapture.Current is not null;
+
+    static Result CaptureCheck()
+    {
+        const int N = 100_000_000;
+        int hits = 0;
+        var r = Bench(() => { for (int i = 0; i < N; i++) if (CaptureProbe()) hits++; }, warm: 1, minReps: 5, minSeconds: 1);
+        if (hits != 0) throw new InvalidOperationException("a capture is open");
+        Console.Error.WriteLine($"capture-check\t{r.med * 1e6 / N:F2} ns per attention call (median), {r.min * 1e6 / N:F2} (best)");
+        return new Result(r.med, r.min, r.reps);
+    }
 
     static bool Causal(string[] p) => p.Length > 2 && p[2] switch
     {

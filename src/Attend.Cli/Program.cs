@@ -1,10 +1,11 @@
 using System.CommandLine;
 using System.Reflection;
 using Attend.Cli;
+using Attend.Cli.Explain;
 using Attend.Cli.Lm;
 using Attend.Cli.Translate;
 
-var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG)", DefaultValueFactory = _ => "attend-out" };
+var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG) and the trained model (OUT/model, for attend explain/serve)", DefaultValueFactory = _ => "attend-out" };
 var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
 var steps = new Option<int?>("--steps") { Description = "training budget in optimizer steps (default: --seconds)" };
 var seconds = new Option<double?>("--seconds") { Description = "training budget in seconds (default 60; tiny preset: 150 steps)" };
@@ -18,7 +19,8 @@ quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed
 
 var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());
-var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate() };
+var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate(),
+    ExplainCommand.Create(), ServeCommand.Create() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
 return root.Parse(args).Invoke();

@@ -51,6 +51,14 @@ internal static class Quickstart
         Console.WriteLine($"Exact match on {heldOut.Count:N0} held-out dates: {correct * 100.0 / heldOut.Count:F1}%   (wall time {total.Elapsed.TotalSeconds:F1} s)");
 
         AttentionViews.Show(model, outDir);
+        string modelDir = Path.Combine(outDir, "model");
+        try { Explain.DateCheckpoint.Save(model, modelDir); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: could not save the model to {modelDir}: {ex.Message}");
+            return 1;
+        }
+        Console.WriteLine($"Saved the model to {modelDir} (look inside it: attend explain --model {modelDir} --input \"{AttentionViews.Examples()[0]}\").");
         Console.WriteLine($"Done in {total.Elapsed.TotalSeconds:F1} s.");
         return 0;
     }

@@ -129,6 +129,7 @@ public static unsafe partial class Functional
             weights = Tensor.Empty(new[] { B, heads.Length, L, S });
             AttentionWeights.Run(problem, lse.Data, heads, weights.Data);
         }
+        if (Interpret.AttentionCapture.Current is { } capture) Capture(capture, problem, lse, opt.Site);
 
         Tensor output = batched ? o : Squeeze0(o);
         Tensor lseOut = batched ? lse.Detach() : Squeeze0(lse.Detach());
@@ -156,6 +157,15 @@ public static unsafe partial class Functional
         });
         GC.KeepAlive(alibi);
         return new AttentionResult(output, lseOut, weights);
+    }
+
+    /// <summary>Records this call's weights in an open capture: recomputed from the LSE, as <see cref="AttentionOptions.WeightsForHeads"/>.</summary>
+    private static void Capture(Interpret.AttentionCapture capture, in AttentionProblem problem, Tensor lse, Nn.Module? site)
+    {
+        if (capture.Want(site, problem.H) is not var (name, heads)) return;
+        var w = new float[(long)problem.B * heads.Length * problem.L * problem.S];
+        fixed (float* pw = w) AttentionWeights.Run(problem, lse.Data, heads, pw);
+        capture.Add(new Interpret.CapturedAttention(name, site, problem.H, heads, problem.B, problem.L, problem.S, w));
     }
 
     private static Tensor Squeeze0(Tensor t)

@@ -105,7 +105,7 @@ public static class AttentionViews
     static bool warned;
 
     /// <summary>DejaVu Sans by file (SkiaSharp draws no text at all without a font); null, with one message, if missing.</summary>
-    static SKTypeface? LoadFont()
+    internal static SKTypeface? LoadFont()
     {
         if (typeface is not null) return typeface;
         if (File.Exists(FontPath)) typeface = SKTypeface.FromFile(FontPath);
@@ -125,7 +125,7 @@ public static class AttentionViews
     }
 
     /// <summary>Linear interpolation between five samples of matplotlib's viridis (dark purple → yellow).</summary>
-    static SKColor Viridis(float v)
+    internal static SKColor Viridis(float v)
     {
         (byte R, byte G, byte B)[] stops = { (68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37) };
         float x = Math.Clamp(v, 0, 1) * (stops.Length - 1);

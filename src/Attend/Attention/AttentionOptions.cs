@@ -35,6 +35,8 @@ public sealed record AttentionOptions
     public ulong DropoutSeed { get; init; }
     /// <summary>Return the attention weights P (before dropout) for these query heads, as [B, n, L, S].</summary>
     public int[]? WeightsForHeads { get; init; }
+    /// <summary>The module making this call, so that an open <see cref="Interpret.AttentionCapture"/> can name it; no effect otherwise.</summary>
+    public Nn.Module? Site { get; init; }
 }
 
 /// <summary>The output [B, H, L, Ev], the log-sum-exp of each query's scores [B, H, L] (−∞ for a fully masked row),

@@ -66,20 +66,14 @@ internal sealed class CausalSelfAttention : Module
         var v = qkv.Narrow(2, nh + nkv, nkv).Transpose(1, 2);          // (B, nkv, T, hs)
         if (rope is not null) { q = rope.Forward(q, offset); k = rope.Forward(k, offset); }
         float p = Training ? cfg.Dropout : 0f;
-        Tensor y;
-        if (cache is null && alibi is null)
-            y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: p, isCausal: true, enableGqa: nkv != nh);   // (B, nh, T, hs)
-        else
+        if (cache is not null) (k, v) = cache.Append(Layer, k, v);     // (B, nkv, S, hs), S = offset + T
+        var r = Functional.Attention(q, k, v, new AttentionOptions       // bottom-right = top-left causal when S = T
         {
-            if (cache is not null) (k, v) = cache.Append(Layer, k, v);   // (B, nkv, S, hs), S = offset + T
-            var r = Functional.Attention(q, k, v, new AttentionOptions
-            {
-                IsCausal = true, Alignment = CausalAlignment.BottomRight, AlibiSlopes = alibi, EnableGqa = nkv != nh,
-                DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0,
-            });
-            r.Lse.Dispose();
-            y = r.Output;                                              // (B, nh, T, hs)
-        }
+            IsCausal = true, Alignment = CausalAlignment.BottomRight, AlibiSlopes = alibi, EnableGqa = nkv != nh,
+            DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0, Site = this,
+        });
+        r.Lse.Dispose();
+        var y = r.Output;                                              // (B, nh, T, hs)
         y = y.Transpose(1, 2).Reshape(B, T, C);                        // (B, T, C): re-assemble all heads side by side
         return residDropout.Forward(cProj.Forward(y));
     }

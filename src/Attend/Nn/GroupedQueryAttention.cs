@@ -80,7 +80,7 @@ public sealed class GroupedQueryAttention : Module
             Alignment = cache is not null ? CausalAlignment.BottomRight : CausalAlignment.TopLeft,
             DropoutP = Training ? DropoutP : 0f,
             DropoutSeed = Training && DropoutP > 0 ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : 0,
-            WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null,
+            WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null, Site = this,
         });
         r.Lse.Dispose();
 

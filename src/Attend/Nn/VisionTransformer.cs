@@ -44,7 +44,13 @@ internal sealed class VitAttention : Module
         var q = t.Narrow(2, 0, nh).Transpose(1, 2);                    // (B, nh, N, hs)
         var k = t.Narrow(2, nh, nh).Transpose(1, 2);
         var v = t.Narrow(2, 2 * nh, nh).Transpose(1, 2);
-        var y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: Training ? dropout : 0f);   // (B, nh, N, hs)
+        float p = Training ? dropout : 0f;
+        var r = Functional.Attention(q, k, v, new AttentionOptions
+        {
+            DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0, Site = this,
+        });
+        r.Lse.Dispose();
+        var y = r.Output;                                              // (B, nh, N, hs)
         return proj.Forward(y.Transpose(1, 2).Reshape(B, N, D));       // (B, N, D)
     }
 }

@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Text;
+using Attend.Interpret;
+
+namespace Attend.Cli.Explain;
+
+/// <summary>
+/// <c>attend explain --model CKPT --input "…" --out DIR</c>: runs a trained model on one input with an
+/// <see cref="AttentionCapture"/> open and writes what it attended to:
+/// <code>
+/// DIR/explain.html        head view, model view, rollout/flow, summaries — one self-contained file, opens offline
+/// DIR/explanation.json    the weights of every layer and head with token labels (what the HTML reads)
+/// DIR/summary.txt         per-head entropy and, per query, the keys it attends to most
+/// DIR/png/VIEW.png        per attention site, the head average; DIR/png/VIEW-hN.png per head
+/// DIR/png/STACK-rollout.png, STACK-flow.png   attention rollout and flow of each self-attention stack
+/// </code>
+/// Every file is written to a temporary name and renamed.
+/// </summary>
+public static class ExplainCommand
+{
+    public static Command Create()
+    {
+        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate's --out)", Required = true };
+        var input = new Option<string>("--input") { Description = "the text to run the model on (a date, a prompt, a sentence)", Required = true };
+        var outDir = new Option<string>("--out") { Description = "folder for the HTML, JSON, summary and PNG heatmaps", DefaultValueFactory = _ => "attend-explain" };
+        var cmd = new Command("explain", "Run a trained model on one input and write its attention: HTML head and model views, PNG heatmaps, rollout, flow, summaries.")
+        {
+            model, input, outDir,
+        };
+        cmd.SetAction(pr =>
+        {
+            try
+            {
+                var explainer = Explainers.Load(pr.GetValue(model)!);
+                var files = Write(explainer.Explain(pr.GetValue(input)!), pr.GetValue(outDir)!, Console.Out);
+                Console.WriteLine($"wrote {files.Count} files to {pr.GetValue(outDir)}; open {Path.Combine(pr.GetValue(outDir)!, "explain.html")}");
+                return 0;
+            }
+            catch (Exception ex) when (ex is ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                Console.Error.WriteLine($"error: {ex.Message}");
+                return 2;
+            }
+        });
+        return cmd;
+    }
+
+    /// <summary>Writes every file for <paramref name="e"/> under <paramref name="dir"/>; returns their paths.</summary>
+    public static List<string> Write(Explanation e, string dir, TextWriter log)
+    {
+        var files = new List<string>();
+        Directory.CreateDirectory(Path.Combine(dir, "png"));
+        void Put(string name, byte[] bytes)
+        {
+            string path = Path.Combine(dir, name), temp = $"{path}.tmp-{Guid.NewGuid():N}";
+            try
+            {
+                File.WriteAllBytes(temp, bytes);
+                File.Move(temp, path, overwrite: true);
+            }
+            finally { if (File.Exists(temp)) File.Delete(temp); }
+            files.Add(path);
+        }
+        string summary = e.Summary();
+        log.WriteLine($"input:  {e.Input}");
+        log.WriteLine($"output: {e.Output}");
+        Put("explain.html", Encoding.UTF8.GetBytes(HtmlReport.Static(e)));
+        Put("explanation.json", Encoding.UTF8.GetBytes(e.ToJson()));
+        Put("summary.txt", Encoding.UTF8.GetBytes(summary));
+        foreach (var v in e.Views)
+        {
+            string slug = Slug(v.Label);
+            Put($"png/{slug}.png", HeatmapPng.Encode($"{v.Label}, head average  ({e.Input} → {e.Output})", v.Queries, v.Keys, Interpret.AttentionAnalysis.Mean(v.Maps)));
+            for (int n = 0; n < v.Heads.Length; n++)
+                Put($"png/{slug}-h{v.Heads[n]}.png", HeatmapPng.Encode($"{v.Label}, head {v.Heads[n]}", v.Queries, v.Keys, v.Maps[n]));
+        }
+        foreach (var s in e.Stacks())
+        {
+            Put($"png/{Slug(s.Stack)}-rollout.png", HeatmapPng.Encode($"{s.Stack}: attention rollout", s.Tokens, s.Tokens, s.Rollout));
+            if (s.Flow is not null) Put($"png/{Slug(s.Stack)}-flow.png", HeatmapPng.Encode($"{s.Stack}: attention flow", s.Tokens, s.Tokens, s.Flow));
+        }
+        return files;
+    }
+
+    static string Slug(string s) => string.Concat(s.Select(c => char.IsAsciiLetterOrDigit(c) ? c : '-'));
+}

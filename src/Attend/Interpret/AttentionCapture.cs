@@ -1,0 +1,105 @@
+using Attend.Nn;
+
+namespace Attend.Interpret;
+
+/// <summary>
+/// The attention weights of one attention call recorded by an <see cref="AttentionCapture"/>:
+/// <c>P[b, n, i, j] = exp(q_i·k_j·scale + mods − LSE_i)</c> for the captured heads, before dropout, [B, n, L, S] row-major.
+/// A query whose keys are all masked has an all-zero row.
+/// </summary>
+/// <param name="Site">the calling module's dotted name under the capture's root (e.g. <c>transformer.decoder.layers.1.multihead_attn</c>),
+/// or its type name and call number when it is not under the root (or no module passed itself).</param>
+/// <param name="Module">the calling attention module, or null for a direct functional call.</param>
+/// <param name="NumHeads">H, the call's query heads.</param>
+/// <param name="Heads">the query heads captured (indices into the call's H heads).</param>
+/// <param name="Batch">B.</param>
+/// <param name="Queries">L, the query positions.</param>
+/// <param name="Keys">S, the key positions.</param>
+/// <param name="Weights">[B, Heads.Length, L, S], row-major.</param>
+public sealed record CapturedAttention(string Site, Module? Module, int NumHeads, int[] Heads, int Batch, int Queries, int Keys, float[] Weights)
+{
+    /// <summary>The map of captured head number <paramref name="n"/> (an index into <see cref="Heads"/>) for batch item b: [L, S].</summary>
+    public float[,] Map(int n, int b = 0)
+    {
+        if (n < 0 || n >= Heads.Length) throw new ArgumentOutOfRangeException(nameof(n), $"capture '{Site}': head slot {n} not in [0, {Heads.Length})");
+        if (b < 0 || b >= Batch) throw new ArgumentOutOfRangeException(nameof(b), $"capture '{Site}': batch item {b} not in [0, {Batch})");
+        var m = new float[Queries, Keys];
+        long o = ((long)b * Heads.Length + n) * Queries * Keys;
+        for (int i = 0; i < Queries; i++)
+            for (int j = 0; j < Keys; j++) m[i, j] = Weights[o + (long)i * Keys + j];
+        return m;
+    }
+
+    /// <summary>Every captured head of batch item b: [n, L, S].</summary>
+    public float[][,] Maps(int b = 0) => Enumerable.Range(0, Heads.Length).Select(n => Map(n, b)).ToArray();
+}
+
+/// <summary>
+/// A scope that records, for every attention call made inside it (on this logical call flow), the attention weights of
+/// the chosen heads as [B, n, L, S] — self- and cross-attention alike, in call order. The weights are recomputed after
+/// the fused forward from its saved log-sum-exp by the forward's own tile code (<c>P = exp(S − LSE)</c>), only for the
+/// sites and heads asked for: no second attention implementation, and the output is bit-identical to an uncaptured run.
+/// <code>
+/// using (var cap = AttentionCapture.Start(model))        // every attention module under model, every head
+///     model.Forward(...);
+/// foreach (var c in cap.Records) … c.Site, c.Map(head) …
+/// </code>
+/// When no capture is open anywhere, an attention call pays one read of a static counter.
+/// Modules name themselves through <see cref="AttentionOptions.Site"/>; the capture turns that into the dotted module name.
+/// </summary>
+public sealed class AttentionCapture : IDisposable
+{
+    private static int open;                                                  // captures open on any thread
+    private static readonly AsyncLocal<AttentionCapture?> current = new();
+
+    private readonly AttentionCapture? previous;
+    private readonly Dictionary<Module, string> names = new(ReferenceEqualityComparer.Instance);
+    private readonly Func<string, bool>? sites;
+    private readonly int[]? heads;
+    private readonly List<CapturedAttention> records = new();
+    private int calls;
+    private bool disposed;
+
+    private AttentionCapture(Module? root, Func<string, bool>? sites, int[]? heads)
+    {
+        if (heads is not null && heads.Any(h => h < 0)) throw new ArgumentOutOfRangeException(nameof(heads), $"AttentionCapture: heads must be ≥ 0, got [{string.Join(", ", heads)}]");
+        if (root is not null)
+            foreach (var (name, m) in root.NamedModules()) names.TryAdd(m, name.Length == 0 ? m.GetType().Name : name);
+        (this.sites, this.heads) = (sites, heads?.Distinct().Order().ToArray());
+        previous = current.Value;
+        current.Value = this;
+        Interlocked.Increment(ref open);
+    }
+
+    /// <summary>Opens a capture on this call flow (it hides an outer one until disposed).</summary>
+    /// <param name="root">the model; attention modules under it are named by their dotted module names.</param>
+    /// <param name="sites">which sites to record, by name (null: all).</param>
+    /// <param name="heads">which query heads to record (null: all; heads ≥ a call's H are skipped for that call).</param>
+    public static AttentionCapture Start(Module? root = null, Func<string, bool>? sites = null, int[]? heads = null) => new(root, sites, heads);
+
+    /// <summary>What has been recorded so far, in call order.</summary>
+    public IReadOnlyList<CapturedAttention> Records => records;
+
+    /// <summary>The capture of this call flow, or null; when none is open anywhere this is one static read.</summary>
+    internal static AttentionCapture? Current => open == 0 ? null : current.Value;
+
+    /// <summary>The site's name and the heads to record for a call with <paramref name="h"/> query heads, or null to skip it.</summary>
+    internal (string Name, int[] Heads)? Want(Module? site, int h)
+    {
+        int call = calls++;
+        string name = site is not null && names.TryGetValue(site, out var n) ? n : $"{site?.GetType().Name ?? "attention"}#{call}";
+        if (sites is not null && !sites(name)) return null;
+        var hs = heads is null ? Enumerable.Range(0, h).ToArray() : heads.Where(x => x < h).ToArray();
+        return hs.Length == 0 ? null : (name, hs);
+    }
+
+    internal void Add(CapturedAttention record) => records.Add(record);
+
+    public void Dispose()
+    {
+        if (disposed) return;
+        disposed = true;
+        current.Value = previous;
+        Interlocked.Decrement(ref open);
+    }
+}
