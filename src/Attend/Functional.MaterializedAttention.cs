@@ -23,12 +23,11 @@ public static unsafe partial class Functional
         int off = opt.Alignment == CausalAlignment.BottomRight ? S - L : 0;
         if (opt.AlibiSlopes is { } slopes)
         {
-            using var bias = AlibiBias(slopes, L, S, off);                              // (1, H, L, S)
-            s = s - bias;
+            s = s - AlibiBias(slopes, L, S, off);                                       // (1, H, L, S)
         }
         if (opt.Mask is { DType: DType.Float32 } additive) s = s + additive;
-        using (var blocked = Blocked(opt, B, H, L, S, off))                             // (B, H, L, S) bool or null
-            if (blocked is not null) s = s.MaskedFill(blocked, float.NegativeInfinity);
+        if (Blocked(opt, B, H, L, S, off) is { } blocked)                               // (B, H, L, S) bool; the backward keeps it
+            s = s.MaskedFill(blocked, float.NegativeInfinity);
 
         // 3) The variant's weights; 4) dropout on them, then P·V.
         var p = Normalize(s, opt.Variant, opt.VariantSeed);                             // (B, H, L, S)

@@ -22,7 +22,7 @@ public static unsafe partial class Functional
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), $"topk_softmax: k must be ≥ 1, got {k}");
         return OnRows(x, dim, "topk_softmax", rows =>
         {
-            using var blocked = RowMask(rows, (xr, mr) =>
+            var blocked = RowMask(rows, (xr, mr) =>
             {
                 var vals = xr.ToArray();
                 var order = Enumerable.Range(0, vals.Length).Where(j => !float.IsNegativeInfinity(vals[j]))
@@ -70,7 +70,7 @@ public static unsafe partial class Functional
     private static Tensor StraightThrough(Tensor s)
     {
         var soft = Softmax(s, -1);
-        using var oneHot = OneHotArgmax(s);
+        var oneHot = OneHotArgmax(s);
         return (soft - soft.Detach()) + oneHot;
     }
 
