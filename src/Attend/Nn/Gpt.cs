@@ -24,8 +24,10 @@ public sealed record GptConfig(
     int? MlpHidden = null,          // hidden width; null = 4C for gelu, ⌈8C/3⌉ rounded up to 64 for swiglu
     bool RopeInterleaved = false,   // rope pairs: (x[i], x[i+hs/2]) as GPT-NeoX/LLaMA, or (x[2i], x[2i+1]) as GPT-J
     double RopeBase = 10000,
-    bool TieWeights = true)         // lm_head.weight is transformer.wte.weight (weight tying, Press & Wolf 2017)
+    bool TieWeights = true,         // lm_head.weight is transformer.wte.weight (weight tying, Press & Wolf 2017)
+    AttentionVariant? Attention = null)   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
 {
+    public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
     public int KvHeads => NKvHead ?? NHead;
     public int HeadSize => NEmbd / NHead;
     public int Hidden => MlpHidden ?? (Mlp == MlpKind.Gelu ? 4 * NEmbd : (8 * NEmbd / 3 + 63) / 64 * 64);
@@ -67,15 +69,18 @@ internal sealed class CausalSelfAttention : Module
         if (rope is not null) { q = rope.Forward(q, offset); k = rope.Forward(k, offset); }
         float p = Training ? cfg.Dropout : 0f;
         Tensor y;
-        if (cache is null && alibi is null)
+        var variant = cfg.Variant;
+        if (cache is null && alibi is null && variant.Kind == AttentionKind.Soft)
             y = Functional.ScaledDotProductAttention(q, k, v, dropoutP: p, isCausal: true, enableGqa: nkv != nh);   // (B, nh, T, hs)
         else
         {
             if (cache is not null) (k, v) = cache.Append(Layer, k, v);   // (B, nkv, S, hs), S = offset + T
+            // Without a cache the top-left and bottom-right diagonals coincide (S = T).
             var r = Functional.Attention(q, k, v, new AttentionOptions
             {
                 IsCausal = true, Alignment = CausalAlignment.BottomRight, AlibiSlopes = alibi, EnableGqa = nkv != nh,
                 DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0,
+                Variant = variant, VariantSeed = Training && variant.IsStochastic ? (ulong)Tensor.DefaultGenerator.NextInt64() : null,
             });
             r.Lse.Dispose();
             y = r.Output;                                              // (B, nh, T, hs)
