@@ -103,7 +103,7 @@ public static class LmTraining
                 }
                 float l = loss.Item();
                 // REINFORCE attention: each window's reward is minus its mean character cross-entropy.
-                if (rl is not null) loss = loss + rl.Loss(AttentionChoice.Reward(logits, y, -100));
+                if (rl is not null) loss = loss + rl.Loss(AttentionChoice.Reward(logits, y, ignoreIndex: -1));
                 opt.ZeroGrad();
                 loss.Backward();
                 Gradients.ClipGradNorm(parameters, (float)ClipNorm);
