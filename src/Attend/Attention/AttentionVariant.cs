@@ -39,12 +39,15 @@ public sealed record AttentionVariant
 
     /// <summary>Softmax over the <paramref name="k"/> largest scores of each row (k ≥ 1; k ≥ S is plain softmax).</summary>
     public static AttentionVariant TopK(int k) => k >= 1 ? new(AttentionKind.TopK, k: k)
-        : throw new ArgumentOutOfRangeException(nameof(k), $"attention variant topk: k must be ≥ 1, got {k}");
+        : throw new ArgumentOutOfRangeException(nameof(k), k, KMessage(k));
 
     /// <summary>Gumbel-softmax straight-through at temperature <paramref name="temperature"/> &gt; 0.</summary>
     public static AttentionVariant Gumbel(float temperature) => temperature > 0 && float.IsFinite(temperature)
         ? new(AttentionKind.Gumbel, temperature: temperature)
-        : throw new ArgumentOutOfRangeException(nameof(temperature), $"attention variant gumbel: temperature must be > 0 and finite, got {temperature.ToString(CultureInfo.InvariantCulture)}");
+        : throw new ArgumentOutOfRangeException(nameof(temperature), temperature, TauMessage(temperature));
+
+    private static string KMessage(int k) => $"attention variant topk: k must be ≥ 1, got {k}";
+    private static string TauMessage(float t) => $"attention variant gumbel: temperature must be > 0 and finite, got {t.ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>True when the forward draws random numbers (gumbel, reinforce).</summary>
     public bool IsStochastic => Kind is AttentionKind.Gumbel or AttentionKind.Reinforce;
@@ -70,11 +73,11 @@ public sealed record AttentionVariant
             case "topk":
                 if (!int.TryParse(arg, NumberStyles.Integer, CultureInfo.InvariantCulture, out int k))
                     throw new FormatException($"attention variant '{text}': topk needs an integer K, as topk:4");
-                return TopK(k);
+                return k >= 1 ? TopK(k) : throw new FormatException(KMessage(k));
             case "gumbel":
                 if (!float.TryParse(arg, NumberStyles.Float, CultureInfo.InvariantCulture, out float tau))
                     throw new FormatException($"attention variant '{text}': gumbel needs a temperature, as gumbel:0.5");
-                return Gumbel(tau);
+                return tau > 0 && float.IsFinite(tau) ? Gumbel(tau) : throw new FormatException(TauMessage(tau));
             default:
                 throw new FormatException($"unknown attention variant '{text}' (expected {Choices})");
         }

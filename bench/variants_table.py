@@ -1,0 +1,44 @@
+#!/usr/bin/python3
+"""Prints the markdown tables of docs/attention-variants.md from the logs bench/variants.sh left in OUT
+(default docs/attention-variants): one row per variant, figures copied from the runs' own output lines."""
+import re, sys, pathlib
+
+out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "docs/attention-variants")
+variants = "soft sparsemax entmax15 topk:3 hard gumbel:1 reinforce".split()
+
+def grab(text, pattern, default="—"):
+    m = re.search(pattern, text)
+    return m.group(1) if m else default
+
+def times(d):
+    t = (d / "time.txt").read_text() if (d / "time.txt").exists() else ""
+    wall = grab(t, r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (\S+)")
+    cpu = float(grab(t, r"User time \(seconds\): (\S+)", "0")) + float(grab(t, r"System time \(seconds\): (\S+)", "0"))
+    if wall != "—":
+        parts = [float(p) for p in wall.split(":")]
+        wall = sum(p * 60 ** i for i, p in enumerate(reversed(parts)))
+        return f"{wall:.0f} s / {cpu:.0f} s"
+    return "—"
+
+def row(task, v):
+    d = out / f"{task}-{v.replace(':', '-')}"
+    log = (d / "log.txt").read_text() if (d / "log.txt").exists() else ""
+    zeros = grab(log, r"([\d.]+)% of the weights on real keys are exactly 0")
+    ent = grab(log, r"mean row entropy ([\d.]+) nats")
+    if task == "dates":
+        score = grab(log, r"Exact match on [\d,]+ held-out dates: ([\d.]+)%") + " %"
+        train = grab(log, r"Trained \d+ steps in ([\d.]+) s") + " s"
+    else:
+        score = grab(log, r"BLEU on the [\d,]+ held-out pairs: ([\d.]+)")
+        m = grab(log, r"Done: \d+ steps in ([\d.]+) min")
+        train = f"{float(m) * 60:.0f} s" if m != "—" else "—"
+    return f"| `{v}` | {score} | {zeros} % | {ent} | {train} | {times(d)} |"
+
+for task, title, metric in [("dates", "Date normalization (quickstart), 3,342 steps", "exact match (2,000 held-out)"),
+                            ("translate", "English→Spanish translation, 1,000 steps", "BLEU (1,000 held-out)")]:
+    print(f"### {title}\n")
+    print(f"| variant | {metric} | exactly-zero weights | mean entropy (nats) | training time | process wall / CPU |")
+    print("|---|---|---|---|---|---|")
+    for v in variants:
+        print(row(task, v))
+    print()
