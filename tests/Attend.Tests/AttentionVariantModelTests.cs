@@ -55,6 +55,25 @@ public class AttentionVariantModelTests
         Close(w1!.ToArray(), w2!.ToArray(), 1e-6);
     }
 
+    /// <summary>GroupedQueryAttention: topk:K ≥ S reproduces the soft module; hard attention gives one-hot weights per head.</summary>
+    [Fact]
+    public void GroupedQueryAttentionCarriesTheVariant()
+    {
+        var x = Rand(7, 2, 5, 8);
+        var soft = new GroupedQueryAttention(8, 4, 2, rng: new Random(8));
+        var top = new GroupedQueryAttention(8, 4, 2, rng: new Random(8), attention: AttentionVariant.TopK(5));
+        Close(soft.Forward(x, x, x).Output.ToArray(), top.Forward(x, x, x).Output.ToArray(), 1e-5);
+        var hard = new GroupedQueryAttention(8, 4, 2, rng: new Random(8), attention: AttentionVariant.Hard);
+        var w = hard.Forward(x, x, x, needWeights: true, averageAttnWeights: false, isCausal: true).Weights!.ToArray();   // (2, 4, 5, 5)
+        for (int row = 0; row < 2 * 4 * 5; row++)
+        {
+            var r = w.Skip(row * 5).Take(5).ToArray();
+            Assert.Equal(1, r.Count(v => v == 1f));
+            Assert.Equal(4, r.Count(v => v == 0f));
+            Assert.True(Array.IndexOf(r, 1f) <= row % 5, "causal: no key after the query");
+        }
+    }
+
     /// <summary>GPT with a non-soft variant: incremental decoding with the KV cache (bottom-right causal alignment on the
     /// materialized path) gives the full forward's logits; topk:K ≥ T equals the soft model.</summary>
     [Fact]
