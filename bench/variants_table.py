@@ -42,3 +42,19 @@ for task, title, metric in [("dates", "Date normalization (quickstart), 3,342 st
     for v in variants:
         print(row(task, v))
     print()
+
+# Side-by-side heatmaps: the dates model's last decoder layer on "Saturday 28 Nov 2026" (head-averaged), and the
+# translation model's on the first held-out sentence; paths relative to docs/.
+def images(task, file, width):
+    cells = []
+    for v in variants:
+        p = out / f"{task}-{v.replace(':', '-')}" / file
+        rel = p.relative_to(out.parent) if p.exists() else None
+        cells.append(f'<td align="center"><code>{v}</code><br>' + (f'<img src="{rel}" width="{width}">' if rel else "(not run)") + "</td>")
+    rows = [cells[i:i + 4] for i in range(0, len(cells), 4)]
+    return "<table>\n" + "\n".join("<tr>" + "".join(r) + "</tr>" for r in rows) + "\n</table>\n"
+
+print("### Heatmaps: dates\n")
+print(images("dates", "attention-1.png", 260))
+print("### Heatmaps: translation\n")
+print(images("translate", "attention.png", 230))
