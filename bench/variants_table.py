@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Prints the markdown tables of docs/attention-variants.md from the logs bench/variants.sh left in OUT
-(default docs/attention-variants): one row per variant, figures copied from the runs' own output lines."""
-import re, sys, pathlib
+"""Writes the tables and heatmap grids of docs/attention-variants.md (between its results markers) from the logs that
+bench/variants.sh left in docs/attention-variants: one row per variant, figures copied from the runs' own output."""
+import io, re, sys, pathlib, contextlib
 
-out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "docs/attention-variants")
+out = pathlib.Path("docs/attention-variants")
+doc = pathlib.Path("docs/attention-variants.md")
 variants = "soft sparsemax entmax15 topk:3 hard gumbel:1 reinforce".split()
 
 def grab(text, pattern, default="—"):
@@ -34,15 +35,6 @@ def row(task, v):
         train = f"{float(m) * 60:.0f} s" if m != "—" else "—"
     return f"| `{v}` | {score} | {zeros} % | {ent} | {train} | {times(d)} |"
 
-for task, title, metric in [("dates", "Date normalization (quickstart), 3,342 steps", "exact match (2,000 held-out)"),
-                            ("translate", "English→Spanish translation, 1,000 steps", "BLEU (1,000 held-out)")]:
-    print(f"### {title}\n")
-    print(f"| variant | {metric} | exactly-zero weights | mean entropy (nats) | training time | process wall / CPU |")
-    print("|---|---|---|---|---|---|")
-    for v in variants:
-        print(row(task, v))
-    print()
-
 # Side-by-side heatmaps: the dates model's last decoder layer on "Saturday 28 Nov 2026" (head-averaged), and the
 # translation model's on the first held-out sentence; paths relative to docs/.
 def images(task, file, width):
@@ -54,7 +46,27 @@ def images(task, file, width):
     rows = [cells[i:i + 4] for i in range(0, len(cells), 4)]
     return "<table>\n" + "\n".join("<tr>" + "".join(r) + "</tr>" for r in rows) + "\n</table>\n"
 
-print("### Heatmaps: dates\n")
-print(images("dates", "attention-1.png", 260))
-print("### Heatmaps: translation\n")
-print(images("translate", "attention.png", 230))
+
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+  for task, title, metric in [("dates", "Date normalization (quickstart), 3,342 steps", "exact match (2,000 held-out)"),
+                            ("translate", "English→Spanish translation, 1,000 steps", "BLEU (1,000 held-out)")]:
+    print(f"### {title}\n")
+    print(f"| variant | {metric} | exactly-zero weights | mean entropy (nats) | training time | process wall / CPU |")
+    print("|---|---|---|---|---|---|")
+    for v in variants:
+        print(row(task, v))
+    print()
+  print("### Heatmaps: dates (last decoder layer, head-averaged, on a held-out date)\n")
+  print(images("dates", "attention-1.png", 260))
+  print("### Heatmaps: translation (last decoder layer, head-averaged, on the first held-out sentence)\n")
+  print(images("translate", "attention.png", 230))
+
+begin, end = "<!-- results:begin -->", "<!-- results:end -->"
+text = doc.read_text()
+if begin not in text: sys.exit(f"{doc}: no {begin} marker")
+head, rest = text.split(begin, 1)
+tail = rest.split(end, 1)[1]
+doc.write_text(head + begin + "\n" + buf.getvalue() + end + tail)
+print(buf.getvalue())
+
