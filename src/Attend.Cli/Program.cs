@@ -11,11 +11,12 @@ var steps = new Option<int?>("--steps") { Description = "training budget in opti
 var seconds = new Option<double?>("--seconds") { Description = "training budget in seconds (default 60; tiny preset: 150 steps)" };
 var preset = new Option<string>("--preset") { Description = "tiny (seconds, for tests/CI) or default", DefaultValueFactory = _ => "default" };
 preset.AcceptOnlyFromAmong("tiny", "default");
+var attention = AttentionChoice.Option();
 var quickstart = new Command("quickstart", "Train an encoder-decoder Transformer to normalize dates (\"Tuesday 24 Nov 2026\" → \"2026-11-24\") in about two minutes, then look at its cross-attention.")
 {
-    outDir, seed, steps, seconds, preset,
+    outDir, seed, steps, seconds, preset, attention,
 };
-quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed), pr.GetValue(steps), pr.GetValue(seconds), pr.GetValue(preset)!));
+quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed), pr.GetValue(steps), pr.GetValue(seconds), pr.GetValue(preset)!, pr.GetValue(attention)!));
 
 var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());

@@ -10,17 +10,20 @@ public static unsafe partial class Functional
     /// A bool <paramref name="attnMask"/> means True = may attend; a float one is added to the scores. Dividing by √E
     /// keeps the scores' variance near 1 when q and k have unit-variance entries, so the softmax does not saturate.
     /// Runs the fused FlashAttention-2 kernel: O(L + S) memory, never the L×S matrix. A query whose keys are all masked
-    /// gets output 0 and gradient 0 (PyTorch gives NaN).
+    /// gets output 0 and gradient 0 (PyTorch gives NaN). <paramref name="variant"/> swaps softmax for another normalizer
+    /// (<see cref="AttentionVariant"/>; stochastic ones draw their seed from <see cref="Tensor.DefaultGenerator"/>).
     /// </summary>
     public static Tensor ScaledDotProductAttention(Tensor query, Tensor key, Tensor value, Tensor? attnMask = null,
-        float dropoutP = 0f, bool isCausal = false, float? scale = null, bool enableGqa = false)
+        float dropoutP = 0f, bool isCausal = false, float? scale = null, bool enableGqa = false, AttentionVariant? variant = null)
     {
+        variant ??= AttentionVariant.Soft;
         if (attnMask is not null && isCausal)
             throw new ArgumentException("scaled_dot_product_attention: an explicit attnMask cannot be combined with isCausal (as PyTorch); fold the causal mask into it, or use Functional.Attention, where they compose");
         ulong seed = dropoutP > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0;
         var r = Attention(query, key, value, new AttentionOptions
         {
             Mask = attnMask, DropoutP = dropoutP, IsCausal = isCausal, Scale = scale, EnableGqa = enableGqa, DropoutSeed = seed,
+            Variant = variant, VariantSeed = variant.IsStochastic ? (ulong)Tensor.DefaultGenerator.NextInt64() : null,
         });
         r.Lse.Dispose();
         return r.Output;
@@ -69,6 +72,8 @@ public static unsafe partial class Functional
             if (options.Scale is float sc && !float.IsFinite(sc)) throw new ArgumentOutOfRangeException(nameof(options), $"{op}: scale must be finite, got {sc}");
             if (options.WeightsForHeads is { } wh && wh.Any(x => x < 0 || x >= H))
                 throw new ArgumentOutOfRangeException(nameof(options), $"{op}: WeightsForHeads {Shapes.Str(wh)} must be in [0, {H})");
+            if (options.Variant is null) throw new ArgumentNullException(nameof(options), $"{op}: options.Variant is null (use AttentionVariant.Soft)");
+            if (options.Variant.Kind != AttentionKind.Soft) return RunMaterialized(query, key, value, options, batched, B, H, Hkv, L, S, E);
             return Run(query, key, value, q, k, v, options, batched, B, H, Hkv, L, S, E, Ev);
         }
         finally { q.Dispose(); k.Dispose(); v.Dispose(); }

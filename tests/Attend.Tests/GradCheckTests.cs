@@ -109,6 +109,23 @@ public class GradCheckTests(ITestOutputHelper output)
         new("nll_loss_sum", x => F.NllLoss(F.LogSoftmax(x[0], -1), Ids(new long[] { 2, 0, 1 }, 3), reduction: Reduction.Sum), () => new[] { R(1, 3, 4) }),
         new("embedding", x => F.Embedding(Ids(new long[] { 0, 2, 2, 1, 3, 0 }, 2, 3), x[0]), () => new[] { R(1, 4, 3) }),
         new("dropout", x => F.Dropout(x[0], 0.3f, training: true, rng: new Random(7)), () => new[] { R(1, 4, 5) }),
+        new("sparsemax", x => F.Sparsemax(x[0], -1) + F.Sparsemax(x[0], 0), () => new[] { R(3, 4, 5) }),   // Gaussian: no support boundary near a grid point
+        new("entmax15", x => F.Entmax15(x[0], 1), () => new[] { Distinct(4, 2, 6, 3) }),
+        new("attention_sparsemax_causal", x => F.Attention(x[0], x[1], x[2], new AttentionOptions { IsCausal = true, Variant = AttentionVariant.Sparsemax }).Output,
+            () => new[] { Distinct(5, 1, 2, 4, 3), Distinct(6, 1, 2, 5, 3), R(7, 1, 2, 5, 2) }),
+        new("attention_entmax15_mask_alibi", x => F.Attention(x[0], x[1], x[2], new AttentionOptions
+            {
+                Mask = Mask(new[] { true, true, false, true, false, true, true, true, true, false, true, true }, 3, 4),
+                AlibiSlopes = new[] { 0.5f, 0.25f }, Variant = AttentionVariant.Entmax15,
+            }).Output, () => new[] { Distinct(8, 1, 2, 3, 3), Distinct(9, 1, 2, 4, 3), R(10, 1, 2, 4, 2) }),
+        new("reinforce_attention_and_loss", x =>
+        {
+            var rl = new ReinforceAttention(entropyBonus: 0.3f);
+            Tensor o;
+            using (rl.Collect())
+                o = F.Attention(x[0], x[1], x[2], new AttentionOptions { Variant = AttentionVariant.Reinforce, VariantSeed = 3 }).Output;   // (2, 1, 3, 2)
+            return o.Sum() + rl.Loss(Tensor.FromArray(new[] { 0.7f, -1.3f }, new[] { 2 }));
+        }, () => new[] { R(11, 2, 1, 3, 4), R(12, 2, 1, 5, 4), R(13, 2, 1, 5, 2) }),
     };
 
     public static IEnumerable<object[]> CaseNames => Cases.Select(c => new object[] { c.Name });

@@ -124,6 +124,9 @@ public static class AttentionViews
         return m;
     }
 
+    /// <summary>The heatmap colour of a weight scaled to [0, 1].</summary>
+    public static SKColor Color(float v) => Viridis(v);
+
     /// <summary>Linear interpolation between five samples of matplotlib's viridis (dark purple → yellow).</summary>
     internal static SKColor Viridis(float v)
     {

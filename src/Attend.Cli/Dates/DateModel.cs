@@ -13,8 +13,10 @@ public sealed record DateConfig(
     double Lr = 3e-3,           // pre-norm lets the peak lr sit well above the usual 5e-4
     int WarmupSteps = 100,
     double MinLrRatio = 0.05,   // the cosine ends at Lr · MinLrRatio
-    float ClipNorm = 1f)
+    float ClipNorm = 1f,
+    AttentionVariant? Attention = null)   // every attention layer's variant; null = soft
 {
+    public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
     public static DateConfig Default => new();
     public static DateConfig Tiny => new(DModel: 32, Heads: 2, EncoderLayers: 1, DecoderLayers: 1, FeedForward: 64, Batch: 32, WarmupSteps: 10);
 }
@@ -88,7 +90,7 @@ public sealed class DateModel : Module
         srcPos = RegisterModule("src_pos", new LearnedPositionalEmbedding(MaxSource, E, rng));
         tgtPos = RegisterModule("tgt_pos", new LearnedPositionalEmbedding(TargetLength, E, rng));
         transformer = RegisterModule("transformer", new Transformer(E, config.Heads, config.EncoderLayers, config.DecoderLayers,
-            config.FeedForward, dropout: 0f, batchFirst: true, normFirst: true, rng: rng));
+            config.FeedForward, dropout: 0f, batchFirst: true, normFirst: true, rng: rng, attention: config.Attention));
         head = RegisterModule("head", new Linear(E, DateVocab.TargetSize, rng: rng));
     }
 
@@ -135,6 +137,36 @@ public sealed class DateModel : Module
         Train(wasTraining);
         return Enumerable.Range(0, B).Select(b =>
             new string(Enumerable.Range(1, TargetLength).Select(t => DateVocab.TargetChar(tokens[b, t])).ToArray())).ToArray();
+    }
+
+    /// <summary>Sparsity and entropy of every decoder layer's cross-attention, per head, teacher-forced on the examples'
+    /// targets (evaluation mode: gumbel and reinforce take their argmax).</summary>
+    public AttentionChoice.Stats CrossAttentionStats(IReadOnlyList<(string Source, string Target)> examples)
+    {
+        bool wasTraining = Training;
+        Eval();
+        var layers = transformer.Decoder.Layers;
+        foreach (var l in layers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (true, false);
+        var stats = new AttentionChoice.Stats();
+        try
+        {
+            using var noGrad = Autograd.NoGrad();
+            foreach (var chunk in examples.Chunk(256))
+            {
+                using var scope = Tensor.NewScope();
+                var (src, pad) = DateVocab.Sources(chunk.Select(e => e.Source).ToArray());
+                var (input, _) = DateVocab.Targets(chunk.Select(e => e.Target).ToArray());
+                Forward(src, pad, input);
+                var padv = pad.ToBoolArray();
+                foreach (var l in layers) stats.Add(l.CrossAttnWeights!, padv, (_, _) => true);   // (B, H, T, S)
+            }
+        }
+        finally
+        {
+            foreach (var l in layers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (false, true);
+            Train(wasTraining);
+        }
+        return stats;
     }
 
     /// <summary>The greedy translation of <paramref name="source"/> and the last decoder layer's cross-attention while

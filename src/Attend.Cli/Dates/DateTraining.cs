@@ -33,6 +33,7 @@ public static class DateTraining
         var losses = new List<float>();
         var pool = new Queue<List<(string Source, string Target)>>();
         double lastReport = 0, lossSum = 0; long tokens = 0, allTokens = 0; int lossCount = 0;
+        var rl = cfg.Variant.Kind == AttentionKind.Reinforce ? new ReinforceAttention() : null;
         model.Train();
 
         // lr: warmup by steps, then a cosine over the fraction of the budget used (steps or seconds).
@@ -50,14 +51,18 @@ public static class DateTraining
             {
                 var (src, pad) = DateVocab.Sources(batch.Select(e => e.Source).ToArray());    // (B, S)
                 var (input, labels) = DateVocab.Targets(batch.Select(e => e.Target).ToArray()); // (B, T)
-                var logits = model.Forward(src, pad, input);                                   // (B, T, V)
+                Tensor logits;
+                using (rl?.Collect()) logits = model.Forward(src, pad, input);                 // (B, T, V)
                 var loss = F.CrossEntropy(logits.Reshape(-1, DateVocab.TargetSize), labels.Reshape(-1), ignoreIndex: DateVocab.Pad);
+                float taskLoss = loss.Item();
+                // REINFORCE attention: each date's reward is minus its mean token cross-entropy.
+                if (rl is not null) loss = loss + rl.Loss(AttentionChoice.Reward(logits, labels, DateVocab.Pad));
                 opt.ZeroGrad();
                 loss.Backward();
                 Gradients.ClipGradNorm(parameters, cfg.ClipNorm);
                 sched.Step();
                 opt.Step();
-                float l = loss.Item();
+                float l = taskLoss;
                 losses.Add(l);
                 lossSum += l; lossCount++;
                 tokens += src.NumEl + input.NumEl;

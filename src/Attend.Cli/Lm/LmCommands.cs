@@ -15,9 +15,10 @@ public static class LmCommands
         var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset) up to --steps" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "steps between validation losses (default: the preset's)" };
         var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
+        var attention = AttentionChoice.Option();
         var lm = new Command("lm", "Train a character-level GPT on a text, printing validation loss (nats/char) next to a bigram baseline.")
         {
-            data, outDir, preset, steps, seed, resume, evalEvery, saveEvery,
+            data, outDir, preset, steps, seed, resume, evalEvery, saveEvery, attention,
         };
         lm.SetAction(pr =>
         {
@@ -27,7 +28,7 @@ public static class LmCommands
             try
             {
                 return CliChecks.Guard(() => LmTraining.Run(new LmTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!, pr.GetValue(steps),
-                    pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery)), Console.Out, cts.Token).ExitCode);
+                    pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery), pr.GetValue(attention)!), Console.Out, cts.Token).ExitCode);
             }
             finally { Console.CancelKeyPress -= onCancel; }
         });

@@ -25,24 +25,26 @@ public sealed record LmPreset(string Name, int Layers, int Heads, int DModel, in
     public static LmPreset Get(string name) => All.FirstOrDefault(p => p.Name == name)
         ?? throw new LmException($"unknown preset '{name}' (choose {string.Join(", ", All.Select(p => p.Name))})");
 
-    public GptConfig Gpt(int vocabSize) => new(BlockSize: Context, VocabSize: vocabSize, NLayer: Layers, NHead: Heads, NEmbd: DModel,
-        Dropout: 0f, Bias: true);
+    public GptConfig Gpt(int vocabSize, AttentionVariant? attention = null) => new(BlockSize: Context, VocabSize: vocabSize, NLayer: Layers,
+        NHead: Heads, NEmbd: DModel, Dropout: 0f, Bias: true, Attention: attention);
 }
 
 /// <summary>The JSON config stored in an LM checkpoint: kind and version (to refuse other checkpoints), the preset,
-/// the model's shape and the vocabulary.</summary>
-public sealed record LmModelConfig(LmPreset Preset, string Vocab)
+/// the model's shape, the vocabulary and the attention variant (absent in checkpoints written before variants: soft).</summary>
+public sealed record LmModelConfig(LmPreset Preset, string Vocab, AttentionVariant? Attention = null)
 {
+    public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
+
     public const string Kind = "attend-char-lm";
     public const int Version = 1;
 
-    public GptConfig Gpt => Preset.Gpt(Vocab.Length);
+    public GptConfig Gpt => Preset.Gpt(Vocab.Length, Attention);
 
     public string ToJson() => new JsonObject
     {
         ["kind"] = Kind, ["version"] = Version, ["preset"] = Preset.Name,
         ["n_layer"] = Preset.Layers, ["n_head"] = Preset.Heads, ["n_embd"] = Preset.DModel, ["block_size"] = Preset.Context,
-        ["vocab_size"] = Vocab.Length, ["vocab"] = Vocab,
+        ["vocab_size"] = Vocab.Length, ["vocab"] = Vocab, ["attention"] = Variant.ToString(),
     }.ToJsonString();
 
     /// <summary>Parses a checkpoint's config; anything but an LM checkpoint of this version is an <see cref="LmException"/>.</summary>
@@ -60,9 +62,10 @@ public sealed record LmModelConfig(LmPreset Preset, string Vocab)
             var shape = (o["n_layer"]!.GetValue<int>(), o["n_head"]!.GetValue<int>(), o["n_embd"]!.GetValue<int>(), o["block_size"]!.GetValue<int>());
             if (shape != (preset.Layers, preset.Heads, preset.DModel, preset.Context) || o["vocab_size"]!.GetValue<int>() != vocab.Length)
                 throw new LmException($"'{dir}': the model shape in its config does not match preset '{preset.Name}' of this attend");
-            return new LmModelConfig(preset, vocab);
+            var attention = o["attention"] is { } a ? AttentionVariant.Parse(a.GetValue<string>()) : AttentionVariant.Soft;
+            return new LmModelConfig(preset, vocab, attention);
         }
-        catch (Exception ex) when (ex is NullReferenceException or InvalidOperationException or FormatException or JsonException)
+        catch (Exception ex) when (ex is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or JsonException)
         {
             throw new LmException($"'{dir}': malformed LM config ({ex.Message})");
         }

@@ -9,7 +9,7 @@ namespace Attend.Cli.Lm;
 
 /// <summary>What <c>attend train lm</c> was asked to do. <paramref name="Steps"/> is the total (a resumed run goes on to it).</summary>
 public sealed record LmTrainOptions(string Data, string Out, string Preset, int Steps, int Seed, bool Resume,
-    int? EvalEvery = null, int? SaveEvery = null);
+    int? EvalEvery = null, int? SaveEvery = null, string Attention = "soft");
 
 /// <summary>Every step's training loss and every validation loss (nats/char) of this run, and its exit code
 /// (0 done, 130 interrupted with a checkpoint saved).</summary>
@@ -33,10 +33,11 @@ public static class LmTraining
     public static LmTrainResult Run(LmTrainOptions o, TextWriter log, CancellationToken stop, Action<int>? afterStep = null)
     {
         var preset = LmPreset.Get(o.Preset);
+        var variant = AttentionChoice.Parse(o.Attention, m => new LmException(m));
         if (o.Steps <= 0) throw new LmException($"--steps must be positive, not {o.Steps}");
         var corpus = Corpus.Load(o.Data);
         var tok = CharTokenizer.FromText(corpus.Train);
-        var cfg = new LmModelConfig(preset, tok.Vocab);
+        var cfg = new LmModelConfig(preset, tok.Vocab, variant);
         string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
 
         using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
@@ -67,7 +68,7 @@ public static class LmTraining
                       $"{val.Length:N0} validation ({corpus.ValidationBooks.Count} books{(corpus.ValidationBooks.Count > 0 ? $", {corpus.ValidationBooks[0]}–{corpus.ValidationBooks[^1]}" : "")}); vocabulary {tok.Size} characters.");
         if (unknown > 0) log.WriteLine($"warning: {unknown} validation characters are not in the training text; they count as '{tok.Vocab[tok.Fallback]}'");
         log.WriteLine($"Model: GPT preset '{preset.Name}', {preset.Layers} layers, {preset.Heads} heads, d {preset.DModel}, context {T}, " +
-                      $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}. Bigram baseline {bigram:F3} nats/char.");
+                      $"{model.ParameterCount:N0} parameters, {variant} attention; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}. Bigram baseline {bigram:F3} nats/char.");
 
         var result = TrainingProgress.Run(log, $"train lm ({preset.Name})", Loop);
         if (result.Validation.Count > 0)
@@ -98,6 +99,7 @@ public static class LmTraining
                 finally { foreach (var t in state.Values) t.Dispose(); }
             }
 
+            var rl = variant.Kind == AttentionKind.Reinforce ? new ReinforceAttention() : null;
             model.Train();
             for (int step = start; step < o.Steps; step++)
             {
@@ -105,12 +107,19 @@ public static class LmTraining
                 {
                     opt.Lr = Schedules.WarmupCosine(step, preset.Lr, warmup, o.Steps, preset.Lr / 10);
                     var (x, y) = Batches.Get(train, Batches.Starts(rng, train.Length, T, B), T);   // (B, T) each
-                    var (_, loss) = model.Forward(x, y);
+                    Tensor logits, loss;
+                    using (rl?.Collect())
+                    {
+                        var (lg, ls) = model.Forward(x, y);
+                        (logits, loss) = (lg, ls!);
+                    }
+                    float l = loss.Item();
+                    // REINFORCE attention: each window's reward is minus its mean character cross-entropy.
+                    if (rl is not null) loss = loss + rl.Loss(AttentionChoice.Reward(logits, y, ignoreIndex: -1));
                     opt.ZeroGrad();
-                    loss!.Backward();
+                    loss.Backward();
                     Gradients.ClipGradNorm(parameters, (float)ClipNorm);
                     opt.Step();
-                    float l = loss.Item();
                     trainLosses.Add((step + 1, l));
                     (lossSum, lossCount, tokens) = (lossSum + l, lossCount + 1, tokens + B * T);
                     p.Update((double)(step + 1) / o.Steps, $"step {step + 1}/{o.Steps}  loss {l:F3}  {tokens / Math.Max(1e-9, sw.Elapsed.TotalSeconds - lastLog) / 1000:F1}k tok/s");
@@ -170,6 +179,8 @@ public static class LmTraining
         try
         {
             var have = LmModelConfig.FromJson(data.ConfigJson, dir);
+            if (have.Variant != want.Variant)
+                throw new LmException($"cannot resume: '{dir}' was trained with {have.Variant} attention, not {want.Variant}");
             if (have.Preset != want.Preset)
                 throw new LmException($"cannot resume: '{dir}' was trained with preset '{have.Preset.Name}', not '{want.Preset.Name}'");
             if (have.Vocab != want.Vocab)

@@ -15,9 +15,11 @@ public static class TranslateCommands
         var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the batches", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset)" };
         var evalEvery = new Option<int?>("--eval-every") { Description = "steps between dev BLEU measurements (default: the preset's)" };
+        var attention = AttentionChoice.Option();
+        var heatmap = new Option<string?>("--heatmap") { Description = "also write a PNG of the cross-attention on the first held-out pair" };
         var cmd = new Command("translate", "Train a word-level encoder-decoder Transformer on sentence pairs, printing dev BLEU; the end reports BLEU on the held-out pairs.")
         {
-            data, outDir, preset, steps, minutes, seed, resume, evalEvery,
+            data, outDir, preset, steps, minutes, seed, resume, evalEvery, attention, heatmap,
         };
         cmd.SetAction(pr =>
         {
@@ -27,7 +29,8 @@ public static class TranslateCommands
             try
             {
                 return CliChecks.Guard(() => TranslateTraining.Run(new TranslateTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!,
-                    pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery)), Console.Out, cts.Token).ExitCode);
+                    pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery),
+                    Attention: pr.GetValue(attention)!, Heatmap: pr.GetValue(heatmap)), Console.Out, cts.Token).ExitCode);
             }
             finally { Console.CancelKeyPress -= onCancel; }
         });

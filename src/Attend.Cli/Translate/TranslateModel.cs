@@ -22,9 +22,12 @@ public sealed record TranslatePreset(string Name, int DModel, int Heads, int Enc
         ?? throw new TranslateException($"unknown preset '{name}' (choose {string.Join(", ", All.Select(p => p.Name))})");
 }
 
-/// <summary>What a translation checkpoint's config holds: the preset and both vocabularies.</summary>
-public sealed record TranslateConfig(TranslatePreset Preset, Vocab Source, Vocab Target)
+/// <summary>What a translation checkpoint's config holds: the preset, both vocabularies and the attention variant
+/// (a checkpoint without "attention", written before variants existed, is soft).</summary>
+public sealed record TranslateConfig(TranslatePreset Preset, Vocab Source, Vocab Target, AttentionVariant? Attention = null)
 {
+    public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
+
     public const string Kind = "attend-char-translate";
     public const int Version = 1;
 
@@ -32,7 +35,7 @@ public sealed record TranslateConfig(TranslatePreset Preset, Vocab Source, Vocab
     {
         ["kind"] = Kind, ["version"] = Version, ["preset"] = Preset.Name, ["d_model"] = Preset.DModel, ["nhead"] = Preset.Heads,
         ["num_encoder_layers"] = Preset.EncoderLayers, ["num_decoder_layers"] = Preset.DecoderLayers,
-        ["dim_feedforward"] = Preset.FeedForward, ["source_tokens"] = new JsonArray(Source.Tokens.Select(t => (JsonNode)t).ToArray()), ["target_tokens"] = new JsonArray(Target.Tokens.Select(t => (JsonNode)t).ToArray()),
+        ["dim_feedforward"] = Preset.FeedForward, ["attention"] = Variant.ToString(), ["source_tokens"] = new JsonArray(Source.Tokens.Select(t => (JsonNode)t).ToArray()), ["target_tokens"] = new JsonArray(Target.Tokens.Select(t => (JsonNode)t).ToArray()),
     }.ToJsonString();
 
     static Vocab Tokens(JsonNode? node) => new Vocab(((JsonArray)node!).Select(t => t!.GetValue<string>()).ToArray());
@@ -45,10 +48,11 @@ public sealed record TranslateConfig(TranslatePreset Preset, Vocab Source, Vocab
             string kind = o?["kind"]?.GetValue<string>() ?? "(none)";
             if (kind != Kind) throw new TranslateException($"'{dir}' holds a checkpoint of kind '{kind}', not a translation model ({Kind})");
             if (o!["version"]!.GetValue<int>() != Version) throw new TranslateException($"'{dir}' holds a translation checkpoint of another version");
+            var attention = o["attention"] is { } a ? AttentionVariant.Parse(a.GetValue<string>()) : AttentionVariant.Soft;
             return new TranslateConfig(TranslatePreset.Get(o["preset"]!.GetValue<string>()),
-                Tokens(o["source_tokens"]), Tokens(o["target_tokens"]));
+                Tokens(o["source_tokens"]), Tokens(o["target_tokens"]), attention);
         }
-        catch (Exception ex) when (ex is InvalidCastException or NullReferenceException or InvalidOperationException or FormatException or System.Text.Json.JsonException)
+        catch (Exception ex) when (ex is InvalidCastException or NullReferenceException or InvalidOperationException or FormatException or ArgumentException or System.Text.Json.JsonException)
         {
             throw new TranslateException($"'{dir}': malformed translation config ({ex.Message})");
         }
@@ -83,7 +87,7 @@ public sealed class TranslateModel : Module
         srcPos = RegisterModule("src_pos", new LearnedPositionalEmbedding(MaxSource, E, rng));
         tgtPos = RegisterModule("tgt_pos", new LearnedPositionalEmbedding(MaxTarget, E, rng));
         transformer = RegisterModule("transformer", new Transformer(E, p.Heads, p.EncoderLayers, p.DecoderLayers, p.FeedForward,
-            dropout: 0f, batchFirst: true, normFirst: true, rng: rng));
+            dropout: 0f, batchFirst: true, normFirst: true, rng: rng, attention: config.Attention));
         head = RegisterModule("head", new Linear(E, config.Target.Size, rng: rng));
     }
 
@@ -139,6 +143,68 @@ public sealed class TranslateModel : Module
 
     /// <summary>Output length limit (tokens) for a source of that many tokens: twice its length plus 10, within the position table.</summary>
     public static int MaxOutput(int sourceLength) => Math.Min(MaxTarget, 2 * sourceLength + 10);
+
+    /// <summary>Sparsity and entropy of every decoder layer's cross-attention, per head, teacher-forced on the pairs'
+    /// targets (evaluation mode); padding keys and padding queries are left out.</summary>
+    public AttentionChoice.Stats CrossAttentionStats(IReadOnlyList<Pair> pairs)
+    {
+        var stats = new AttentionChoice.Stats();
+        WithCrossAttention(average: false, () =>
+        {
+            foreach (var chunk in pairs.Chunk(100))
+            {
+                using var scope = Tensor.NewScope();
+                var (src, pad) = SourceIds(chunk.Select(p => Config.Source.Encode(p.Source)).ToArray());
+                var tgt = chunk.Select(p => Config.Target.Encode(p.Target)).ToArray();
+                var (input, _) = TargetIds(tgt);
+                Forward(src, pad, input);
+                var padv = pad.ToBoolArray();
+                foreach (var l in transformer.Decoder.Layers)
+                    stats.Add(l.CrossAttnWeights!, padv, (b, t) => t <= tgt[b].Length);   // (B, H, T, S); BOS … last token
+            }
+        });
+        return stats;
+    }
+
+    /// <summary>The greedy translation of <paramref name="source"/> and the last decoder layer's cross-attention while
+    /// writing it (head-averaged): source tokens, output tokens (EOS included) and weights[t, s].</summary>
+    public (string[] Source, string[] Output, float[,] Weights) CrossAttention(string source)
+    {
+        var output = Greedy(new[] { source })[0];
+        var srcIds = Config.Source.Encode(source);
+        var outIds = Config.Target.Encode(output);
+        string[] Words(long[] ids, Vocab v) => ids.Select(i => i >= Vocab.Specials ? v.Tokens[(int)i - Vocab.Specials] : Vocab.UnknownText).ToArray();
+        float[,] weights = new float[outIds.Length + 1, srcIds.Length];
+        WithCrossAttention(average: true, () =>
+        {
+            using var scope = Tensor.NewScope();
+            var (src, pad) = SourceIds(new[] { srcIds });
+            var (input, _) = TargetIds(new[] { outIds });
+            Forward(src, pad, input);
+            var w = transformer.Decoder.Layers[^1].CrossAttnWeights!.ToArray();    // (1, T, S)
+            for (int t = 0; t <= outIds.Length; t++)
+                for (int s = 0; s < srcIds.Length; s++) weights[t, s] = w[t * srcIds.Length + s];
+        });
+        return (Words(srcIds, Config.Source), Words(outIds, Config.Target).Append("</s>").ToArray(), weights);
+    }
+
+    private void WithCrossAttention(bool average, Action run)
+    {
+        bool wasTraining = Training;
+        Eval();
+        var layers = transformer.Decoder.Layers;
+        foreach (var l in layers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (true, average);
+        try
+        {
+            using var noGrad = Autograd.NoGrad();
+            run();
+        }
+        finally
+        {
+            foreach (var l in layers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (false, true);
+            Train(wasTraining);
+        }
+    }
 
     /// <summary>Greedy decoding with the KV cache, all sources in one batch; each output stops at its EOS.</summary>
     public string[] Greedy(IReadOnlyList<string> sources)

@@ -9,9 +9,11 @@ using F = Attend.Functional;
 namespace Attend.Cli.Translate;
 
 /// <summary>What <c>attend train translate</c> was asked to do. <paramref name="Steps"/> is the total (a resumed run goes
-/// on to it); <paramref name="Minutes"/>, when given, also stops the run and the cosine then runs over the time.</summary>
+/// on to it); <paramref name="Minutes"/>, when given, also stops the run and the cosine then runs over the time.
+/// <paramref name="Attention"/> is the attention variant (<see cref="AttentionVariant.Parse"/>); <paramref name="Heatmap"/>,
+/// when given, is a PNG of the cross-attention on the first held-out pair, written at the end.</summary>
 public sealed record TranslateTrainOptions(string Data, string Out, string Preset, int Steps, double? Minutes, int Seed, bool Resume,
-    int? EvalEvery = null, int? SaveEvery = null);
+    int? EvalEvery = null, int? SaveEvery = null, string Attention = "soft", string? Heatmap = null);
 
 /// <summary>Every step's loss, the dev BLEU curve (step, minutes, BLEU), the test BLEU at the end and the exit code (130: Ctrl-C).</summary>
 public sealed record TranslateTrainResult(int ExitCode, IReadOnlyList<(int Step, float Loss)> Train,
@@ -31,8 +33,9 @@ public static class TranslateTraining
     {
         var preset = TranslatePreset.Get(o.Preset);
         if (o.Steps <= 0) throw new TranslateException($"--steps must be positive, not {o.Steps}");
+        var variant = AttentionChoice.Parse(o.Attention, m => new TranslateException(m));
         var (trainAll, test) = Pairs.Split(Pairs.Load(o.Data));
-        var cfg = new TranslateConfig(preset, Vocab.FromTexts(trainAll.Select(p => p.Source)), Vocab.FromTexts(trainAll.Select(p => p.Target)));
+        var cfg = new TranslateConfig(preset, Vocab.FromTexts(trainAll.Select(p => p.Source)), Vocab.FromTexts(trainAll.Select(p => p.Target)), variant);
         var train = trainAll.Select(p => (Source: cfg.Source.Encode(p.Source), Target: cfg.Target.Encode(p.Target)))
             .Where(p => p.Source.Length is > 0 and <= TranslateModel.MaxSource && p.Target.Length < TranslateModel.MaxTarget)
             .OrderBy(p => p.Source.Length).ThenBy(p => p.Target.Length).ToList();
@@ -59,7 +62,7 @@ public static class TranslateTraining
         log.WriteLine($"Data: {Path.GetFileName(o.Data)}, {train.Count:N0} training pairs, {test.Count:N0} held out (dev BLEU on the first {dev.Count}); " +
                       $"vocabularies {cfg.Source.Size:N0} source / {cfg.Target.Size:N0} target words.");
         log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
-                      $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}" +
+                      $"{model.ParameterCount:N0} parameters, {variant} attention; AdamW lr {preset.Lr:G3}, batch {B}, steps {start}→{o.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
         var result = TrainingProgress.Run(log, $"train translate ({preset.Name})", Loop);
@@ -97,6 +100,7 @@ public static class TranslateTraining
             }
 
             double lossSum = 0; int lossCount = 0, done = start; long tokens = 0;
+            var rl = variant.Kind == AttentionKind.Reinforce ? new ReinforceAttention() : null;
             model.Train();
             while (done < o.Steps)
             {
@@ -107,13 +111,16 @@ public static class TranslateTraining
                     var batch = train.GetRange(from, B);
                     var (src, pad) = TranslateModel.SourceIds(batch.Select(p => p.Source).ToArray());    // (B, S)
                     var (input, labels) = TranslateModel.TargetIds(batch.Select(p => p.Target).ToArray()); // (B, T)
-                    var logits = model.Forward(src, pad, input);                                // (B, T, V)
+                    Tensor logits;
+                    using (rl?.Collect()) logits = model.Forward(src, pad, input);              // (B, T, V)
                     var loss = F.CrossEntropy(logits.Reshape(-1, cfg.Target.Size), labels.Reshape(-1), ignoreIndex: Vocab.Pad);
+                    float l = loss.Item();
+                    // REINFORCE attention: each sentence's reward is minus its mean token cross-entropy.
+                    if (rl is not null) loss = loss + rl.Loss(AttentionChoice.Reward(logits, labels, Vocab.Pad));
                     opt.ZeroGrad();
                     loss.Backward();
                     Gradients.ClipGradNorm(parameters, 1f);
                     opt.Step();
-                    float l = loss.Item();
                     losses.Add((done + 1, l));
                     (lossSum, lossCount) = (lossSum + l, lossCount + 1);
                     tokens += src.NumEl + input.NumEl;
@@ -138,8 +145,16 @@ public static class TranslateTraining
                 }
                 if (outOfTime) break;
             }
+            double trainMinutes = Seconds() / 60;
             double testBleu = Evaluate(model, test);
-            p.Line($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. BLEU on the {test.Count:N0} held-out pairs: {testBleu:F1}");
+            p.Line($"Done: {done} steps in {trainMinutes:F2} min, checkpoint in {dir}. BLEU on the {test.Count:N0} held-out pairs: {testBleu:F1}");
+            p.Line($"Cross-attention on the held-out pairs (all decoder layers, per head): {model.CrossAttentionStats(test)}.");
+            if (o.Heatmap is { } png && test.Count > 0)
+            {
+                var (srcWords, outWords, w) = model.CrossAttention(test[0].Source);
+                AttentionPng.Write(png, srcWords, outWords, w);
+                p.Line($"Cross-attention of \"{test[0].Source}\" → \"{string.Join(' ', outWords[..^1])}\": wrote {png}");
+            }
             return new TranslateTrainResult(0, losses, curve, testBleu);
         }
     }
@@ -188,6 +203,7 @@ public static class TranslateTraining
         try
         {
             var have = TranslateConfig.FromJson(data.ConfigJson, dir);
+            if (have.Variant != want.Variant) throw new TranslateException($"cannot resume: '{dir}' was trained with {have.Variant} attention, not {want.Variant}");
             if (have.Preset != want.Preset) throw new TranslateException($"cannot resume: '{dir}' was trained with preset '{have.Preset.Name}', not '{want.Preset.Name}'");
             if (!have.Source.Tokens.SequenceEqual(want.Source.Tokens) || !have.Target.Tokens.SequenceEqual(want.Target.Tokens))
                 throw new TranslateException($"cannot resume: '{dir}' was trained on data with other vocabularies");

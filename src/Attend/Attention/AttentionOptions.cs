@@ -9,7 +9,8 @@ public enum CausalAlignment { TopLeft, BottomRight }
 /// in order: <c>s = (q_i·k_j)·scale</c>; softcap <c>s = c·tanh(s/c)</c>; ALiBi <c>s −= slope_h·|i + off − j|</c>;
 /// the additive mask (float) or −∞ where a bool mask is false; −∞ outside the causal/window band
 /// <c>i + off − left ≤ j ≤ i + off + right</c> (causal sets right = 0), with off = 0 (TopLeft) or S − L (BottomRight).
-/// Then <c>P = softmax_j(s)</c>, dropout on P, <c>O = P·V</c>.
+/// Then <c>P = softmax_j(s)</c> (or the normalizer of <see cref="Variant"/>), dropout on P, <c>O = P·V</c>.
+/// Soft runs the fused kernel; the other variants materialize the scores [B, H, L, S] with the same modifiers.
 /// </summary>
 public sealed record AttentionOptions
 {
@@ -37,6 +38,12 @@ public sealed record AttentionOptions
     public int[]? WeightsForHeads { get; init; }
     /// <summary>The module making this call, so that an open <see cref="Interpret.AttentionCapture"/> can name it; no effect otherwise.</summary>
     public Nn.Module? Site { get; init; }
+    /// <summary>The normalizer: soft (default, fused), sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
+    public AttentionVariant Variant { get; init; } = AttentionVariant.Soft;
+    /// <summary>Seed of the Gumbel noise / REINFORCE samples of a stochastic <see cref="Variant"/>. Null: no noise (gumbel
+    /// is then the straight-through argmax of the scores at its temperature, reinforce takes the most probable position)
+    /// — what a model does in evaluation.</summary>
+    public ulong? VariantSeed { get; init; }
 }
 
 /// <summary>The output [B, H, L, Ev], the log-sum-exp of each query's scores [B, H, L] (−∞ for a fully masked row),

@@ -22,6 +22,8 @@ public static class OpRegistry
         "where", "masked_fill", "tril", "triu", "gather", "cat",
         // matrix products and nn functions
         "matmul", "linear", "rms_norm", "scaled_dot_product_attention", "rotary_embedding", "softmax", "log_softmax", "layer_norm", "nll_loss", "embedding", "dropout",
+        // attention variants
+        "sparsemax", "entmax15", "reinforce_attention", "reinforce_loss",
     };
 
     internal static void Require(string op)

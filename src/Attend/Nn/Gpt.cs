@@ -24,8 +24,10 @@ public sealed record GptConfig(
     int? MlpHidden = null,          // hidden width; null = 4C for gelu, ⌈8C/3⌉ rounded up to 64 for swiglu
     bool RopeInterleaved = false,   // rope pairs: (x[i], x[i+hs/2]) as GPT-NeoX/LLaMA, or (x[2i], x[2i+1]) as GPT-J
     double RopeBase = 10000,
-    bool TieWeights = true)         // lm_head.weight is transformer.wte.weight (weight tying, Press & Wolf 2017)
+    bool TieWeights = true,         // lm_head.weight is transformer.wte.weight (weight tying, Press & Wolf 2017)
+    AttentionVariant? Attention = null)   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
 {
+    public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
     public int KvHeads => NKvHead ?? NHead;
     public int HeadSize => NEmbd / NHead;
     public int Hidden => MlpHidden ?? (Mlp == MlpKind.Gelu ? 4 * NEmbd : (8 * NEmbd / 3 + 63) / 64 * 64);
@@ -67,10 +69,12 @@ internal sealed class CausalSelfAttention : Module
         if (rope is not null) { q = rope.Forward(q, offset); k = rope.Forward(k, offset); }
         float p = Training ? cfg.Dropout : 0f;
         if (cache is not null) (k, v) = cache.Append(Layer, k, v);     // (B, nkv, S, hs), S = offset + T
+        var variant = cfg.Variant;
         var r = Functional.Attention(q, k, v, new AttentionOptions       // bottom-right = top-left causal when S = T
         {
             IsCausal = true, Alignment = CausalAlignment.BottomRight, AlibiSlopes = alibi, EnableGqa = nkv != nh,
             DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0, Site = this,
+            Variant = variant, VariantSeed = Training && variant.IsStochastic ? (ulong)Tensor.DefaultGenerator.NextInt64() : null,
         });
         r.Lse.Dispose();
         var y = r.Output;                                              // (B, nh, T, hs)

@@ -21,14 +21,17 @@ public sealed class GroupedQueryAttention : Module
     public int HeadDim { get; }
     public float DropoutP { get; }
     public bool BatchFirst { get; }
+    /// <summary>The attention variant (<see cref="AttentionVariant"/>), default soft.</summary>
+    public AttentionVariant Variant { get; set; }
     public Linear QProj { get; }
     public Linear KProj { get; }
     public Linear VProj { get; }
     public Linear OProj { get; }
 
     public GroupedQueryAttention(int embedDim, int numHeads, int numKvHeads, float dropout = 0f, bool bias = false,
-        bool batchFirst = true, Random? rng = null)
+        bool batchFirst = true, Random? rng = null, AttentionVariant? attention = null)
     {
+        Variant = attention ?? AttentionVariant.Soft;
         if (embedDim <= 0 || numHeads <= 0 || embedDim % numHeads != 0)
             throw new ArgumentException($"GroupedQueryAttention: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
         if (numKvHeads <= 0 || numHeads % numKvHeads != 0)
@@ -81,6 +84,8 @@ public sealed class GroupedQueryAttention : Module
             DropoutP = Training ? DropoutP : 0f,
             DropoutSeed = Training && DropoutP > 0 ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : 0,
             WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null, Site = this,
+            Variant = Variant,
+            VariantSeed = Training && Variant.IsStochastic ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : null,
         });
         r.Lse.Dispose();
 

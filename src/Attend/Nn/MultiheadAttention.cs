@@ -19,6 +19,8 @@ namespace Attend.Nn;
 /// <para><c>isCausal</c>: without <c>attnMask</c>, a top-left causal mask (key j ≤ query i) is applied — PyTorch 2.x
 /// instead requires attn_mask with is_causal. With <c>attnMask</c>, as PyTorch 2.x, is_causal is only a hint:
 /// <c>attnMask</c> wins and is used as given (it is expected to be the causal mask).</para>
+/// <para><see cref="Variant"/> (default soft) picks the normalizer (<see cref="AttentionVariant"/>); gumbel and reinforce
+/// sample while training (seeded from <c>rng</c>) and take the argmax in evaluation.</para>
 /// </summary>
 public sealed class MultiheadAttention : Module
 {
@@ -31,6 +33,8 @@ public sealed class MultiheadAttention : Module
     public float DropoutP { get; }
     public bool BatchFirst { get; }
     public bool AddZeroAttn { get; }
+    /// <summary>The attention variant: soft (the fused kernel) or sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
+    public AttentionVariant Variant { get; set; }
     /// <summary>[3E, E] when kdim = vdim = E, else null (then QProjWeight, KProjWeight, VProjWeight).</summary>
     public Tensor? InProjWeight { get; }
     public Tensor? QProjWeight { get; }
@@ -42,8 +46,10 @@ public sealed class MultiheadAttention : Module
     public Linear OutProj { get; }
 
     public MultiheadAttention(int embedDim, int numHeads, float dropout = 0f, bool bias = true, bool addBiasKv = false,
-        bool addZeroAttn = false, int? kdim = null, int? vdim = null, bool batchFirst = false, Random? rng = null)
+        bool addZeroAttn = false, int? kdim = null, int? vdim = null, bool batchFirst = false, Random? rng = null,
+        AttentionVariant? attention = null)
     {
+        Variant = attention ?? AttentionVariant.Soft;
         if (embedDim <= 0 || numHeads <= 0 || embedDim % numHeads != 0)
             throw new ArgumentException($"MultiheadAttention: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
         if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(dropout), $"MultiheadAttention: dropout must be in [0, 1), got {dropout}");
@@ -71,9 +77,10 @@ public sealed class MultiheadAttention : Module
 
     /// <summary>
     /// Attention of <paramref name="query"/> over <paramref name="key"/>/<paramref name="value"/>, as PyTorch's forward.
-    /// Returns the output (the query's layout, last dim E) and, with <paramref name="needWeights"/>, the softmax weights
+    /// Returns the output (the query's layout, last dim E) and, with <paramref name="needWeights"/>, the attention weights
     /// before dropout: [B, L, S] averaged over heads, or [B, H, L, S] with <paramref name="averageAttnWeights"/> false
-    /// ([L, S] / [H, L, S] unbatched). The weights are taken from the kernel's saved log-sum-exp and carry no gradient.
+    /// ([L, S] / [H, L, S] unbatched). Soft weights are taken from the kernel's saved log-sum-exp; other variants return
+    /// their own weights (sparse or one-hot). They carry no gradient.
     /// </summary>
     public (Tensor Output, Tensor? Weights) Forward(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask = null,
         bool needWeights = true, Tensor? attnMask = null, bool averageAttnWeights = true, bool isCausal = false)
@@ -170,7 +177,7 @@ public sealed class MultiheadAttention : Module
         }
         var mask = AttentionMasks.Combine(attnMask, keyPaddingMask, B, H, L, S, pad, op);
 
-        // 5) softmax(q·kᵀ/√D + mask)·v on the fused kernel; dropout on the weights only while training.
+        // 5) softmax(q·kᵀ/√D + mask)·v on the fused kernel (or the variant's weights on the materialized path); dropout on the weights only while training.
         var r = Functional.Attention(q, k, v, new AttentionOptions
         {
             Mask = mask, IsCausal = kernelCausal,
@@ -178,6 +185,8 @@ public sealed class MultiheadAttention : Module
             DropoutP = Training ? DropoutP : 0f,
             DropoutSeed = Training && DropoutP > 0 ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : 0,
             WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null, Site = this,
+            Variant = Variant,
+            VariantSeed = Training && Variant.IsStochastic ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : null,
         });
         r.Lse.Dispose();
 

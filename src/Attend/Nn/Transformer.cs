@@ -101,14 +101,14 @@ public sealed class Transformer : Module
 
     public Transformer(int dModel = 512, int nhead = 8, int numEncoderLayers = 6, int numDecoderLayers = 6, int dimFeedforward = 2048,
         float dropout = 0.1f, string activation = "relu", float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false,
-        bool bias = true, Random? rng = null)
+        bool bias = true, Random? rng = null, AttentionVariant? attention = null)
     {
         (DModel, NHead, BatchFirst) = (dModel, nhead, batchFirst);
         Encoder = RegisterModule("encoder", new TransformerEncoder(
-            () => new TransformerEncoderLayer(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, bias, rng),
+            () => new TransformerEncoderLayer(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, bias, rng, attention),
             numEncoderLayers, new LayerNorm(dModel, layerNormEps, bias: bias)));
         Decoder = RegisterModule("decoder", new TransformerDecoder(
-            () => new TransformerDecoderLayer(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, bias, rng),
+            () => new TransformerDecoderLayer(dModel, nhead, dimFeedforward, dropout, activation, layerNormEps, batchFirst, normFirst, bias, rng, attention),
             numDecoderLayers, new LayerNorm(dModel, layerNormEps, bias: bias)));
         using (Autograd.NoGrad())
             foreach (var p in Parameters().Where(p => p.Rank > 1))

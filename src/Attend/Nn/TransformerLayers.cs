@@ -22,12 +22,14 @@ public sealed class TransformerEncoderLayer : Module
     public bool NormFirst { get; }
     public string Activation { get; }
 
+    /// <summary>As PyTorch's; <paramref name="attention"/> is the attention variant of self_attn (null: soft).</summary>
     public TransformerEncoderLayer(int dModel, int nhead, int dimFeedforward = 2048, float dropout = 0.1f, string activation = "relu",
-        float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false, bool bias = true, Random? rng = null)
+        float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false, bool bias = true, Random? rng = null,
+        AttentionVariant? attention = null)
     {
         Activation = Activations.Check(activation);
         NormFirst = normFirst;
-        SelfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nhead, dropout, bias, batchFirst: batchFirst, rng: rng));
+        SelfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nhead, dropout, bias, batchFirst: batchFirst, rng: rng, attention: attention));
         linear1 = RegisterModule("linear1", new Linear(dModel, dimFeedforward, bias, rng));
         this.dropout = RegisterModule("dropout", new Dropout(dropout, rng));
         linear2 = RegisterModule("linear2", new Linear(dimFeedforward, dModel, bias, rng));
@@ -83,14 +85,18 @@ public sealed class TransformerDecoderLayer : Module
     /// fused kernel's log-sum-exp; no gradient. Null unless <see cref="KeepCrossAttnWeights"/>. Owned by the scope that
     /// was current during that forward.</summary>
     public Tensor? CrossAttnWeights { get; private set; }
+    /// <summary>With false, <see cref="CrossAttnWeights"/> keeps every head: [B, H, L, S] (default true: averaged).</summary>
+    public bool AverageCrossAttnWeights { get; set; } = true;
 
+    /// <summary>As PyTorch's; <paramref name="attention"/> is the attention variant of self_attn and multihead_attn (null: soft).</summary>
     public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward = 2048, float dropout = 0.1f, string activation = "relu",
-        float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false, bool bias = true, Random? rng = null)
+        float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false, bool bias = true, Random? rng = null,
+        AttentionVariant? attention = null)
     {
         Activation = Activations.Check(activation);
         NormFirst = normFirst;
-        SelfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nhead, dropout, bias, batchFirst: batchFirst, rng: rng));
-        MultiheadAttn = RegisterModule("multihead_attn", new MultiheadAttention(dModel, nhead, dropout, bias, batchFirst: batchFirst, rng: rng));
+        SelfAttn = RegisterModule("self_attn", new MultiheadAttention(dModel, nhead, dropout, bias, batchFirst: batchFirst, rng: rng, attention: attention));
+        MultiheadAttn = RegisterModule("multihead_attn", new MultiheadAttention(dModel, nhead, dropout, bias, batchFirst: batchFirst, rng: rng, attention: attention));
         linear1 = RegisterModule("linear1", new Linear(dModel, dimFeedforward, bias, rng));
         this.dropout = RegisterModule("dropout", new Dropout(dropout, rng));
         linear2 = RegisterModule("linear2", new Linear(dimFeedforward, dModel, bias, rng));
@@ -108,7 +114,7 @@ public sealed class TransformerDecoderLayer : Module
     {
         var x = tgt;
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, tgtKeyPaddingMask, false, tgtMask, isCausal: tgtIsCausal);
-        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask, isCausal: memoryIsCausal));
+        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask, AverageCrossAttnWeights, memoryIsCausal));
         return Blocks(x, Sa, Ca);
     }
 
@@ -120,7 +126,7 @@ public sealed class TransformerDecoderLayer : Module
     {
         ArgumentNullException.ThrowIfNull(cache);
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, cache.SelfAttn, isCausal: true);
-        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, cache.CrossAttn, memoryKeyPaddingMask, KeepCrossAttnWeights));
+        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, cache.CrossAttn, memoryKeyPaddingMask, KeepCrossAttnWeights, AverageCrossAttnWeights));
         return Blocks(tgt, Sa, Ca);
     }
 

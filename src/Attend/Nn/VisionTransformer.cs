@@ -15,7 +15,8 @@ public sealed record VitConfig(
     int NHead = 3,
     int MlpRatio = 4,           // MLP hidden = MlpRatio · D
     float Dropout = 0f,
-    bool Bias = true)
+    bool Bias = true,
+    AttentionVariant? Attention = null)   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
 {
     public int GridSize => ImageSize / PatchSize;
     public int NumPatches => GridSize * GridSize;
@@ -28,11 +29,12 @@ internal sealed class VitAttention : Module
     private readonly Linear qkv, proj;
     private readonly int nh;
     private readonly float dropout;
+    private readonly AttentionVariant variant;
 
     public VitAttention(VitConfig c, Random? rng)
     {
         if (c.Dim % c.NHead != 0) throw new ArgumentException($"ViT: Dim {c.Dim} must divide into NHead {c.NHead} heads");
-        (nh, dropout) = (c.NHead, c.Dropout);
+        (nh, dropout, variant) = (c.NHead, c.Dropout, c.Attention ?? AttentionVariant.Soft);
         qkv = RegisterModule("qkv", new Linear(c.Dim, 3 * c.Dim, c.Bias, rng));
         proj = RegisterModule("proj", new Linear(c.Dim, c.Dim, c.Bias, rng));
     }
@@ -48,6 +50,7 @@ internal sealed class VitAttention : Module
         var r = Functional.Attention(q, k, v, new AttentionOptions
         {
             DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0, Site = this,
+            Variant = variant, VariantSeed = Training && variant.IsStochastic ? (ulong)Tensor.DefaultGenerator.NextInt64() : null,
         });
         r.Lse.Dispose();
         var y = r.Output;                                              // (B, nh, N, hs)
