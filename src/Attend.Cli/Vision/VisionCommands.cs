@@ -22,9 +22,17 @@ public static class VisionCommands
         var patch = new Option<int?>("--patch-size") { Description = "patch size in pixels; must divide the image size (default: the preset's)" };
         var imageSize = new Option<int>("--image-size") { Description = "image folders: resize every image to this square size", DefaultValueFactory = _ => 32 };
         var channels = new Option<int>("--channels") { Description = "image folders: 1 (grey) or 3 (RGB)", DefaultValueFactory = _ => 3 };
+        var dim = new Option<int?>("--dim") { Description = "embedding width (default: the preset's)" };
+        var depth = new Option<int?>("--depth") { Description = "encoder blocks (default: the preset's)" };
+        var heads = new Option<int?>("--heads") { Description = "attention heads; must divide --dim (default: the preset's)" };
+        var batch = new Option<int?>("--batch") { Description = "images per step (default: the preset's)" };
+        var lr = new Option<double?>("--lr") { Description = "peak learning rate (default: the preset's)" };
+        var dropout = new Option<float?>("--dropout") { Description = "dropout after attention and MLP (default: the preset's)" };
+        var smoothing = new Option<float?>("--label-smoothing") { Description = "cross-entropy label smoothing ε (default: the preset's)" };
         var cmd = new Command("vit", "Train a Vision Transformer image classifier, printing test accuracy as it learns; the end shows the confusion matrix.")
         {
             data, outDir, preset, epochs, steps, minutes, seed, resume, evalEvery, saveEvery, shift, patch, imageSize, channels,
+            dim, depth, heads, batch, lr, dropout, smoothing,
         };
         cmd.SetAction(pr =>
         {
@@ -35,7 +43,8 @@ public static class VisionCommands
             {
                 return Guard(() => VitTraining.Run(new VitTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset), pr.GetValue(epochs),
                     pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery),
-                    pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize), pr.GetValue(channels)), Console.Out, cts.Token).ExitCode);
+                    pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize), pr.GetValue(channels), pr.GetValue(dim), pr.GetValue(depth),
+                    pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout), pr.GetValue(smoothing)), Console.Out, cts.Token).ExitCode);
             }
             finally { Console.CancelKeyPress -= onCancel; }
         });

@@ -16,11 +16,11 @@ namespace Attend.Cli.Vision;
 /// Shift: each training image moves by a random whole number of pixels in [−shift, shift] per axis (0-filled).
 /// </summary>
 public sealed record VitPreset(string Name, int PatchSize, int Dim, int Depth, int Heads, int Batch, double Lr,
-    double WeightDecay, int Epochs, int WarmupSteps, int Shift, int EvalEvery, int SaveEvery)
+    double WeightDecay, int Epochs, int WarmupSteps, int Shift, float Dropout, float LabelSmoothing, int EvalEvery, int SaveEvery)
 {
-    public static readonly VitPreset Tiny = new("tiny", 4, 32, 1, 2, 32, 3e-3, 0.05, 2, 5, 0, 20, 50);
-    public static readonly VitPreset Small = new("small", 2, 64, 4, 4, 64, 2e-3, 0.05, 40, 100, 1, 100, 500);
-    public static readonly VitPreset Base = new("base", 4, 128, 6, 4, 128, 1.5e-3, 0.05, 15, 300, 2, 470, 470);
+    public static readonly VitPreset Tiny = new("tiny", 4, 32, 1, 2, 32, 3e-3, 0.05, 2, 5, 0, 0f, 0f, 20, 50);
+    public static readonly VitPreset Small = new("small", 4, 64, 4, 4, 64, 2e-3, 0.05, 40, 100, 0, 0f, 0f, 100, 500);
+    public static readonly VitPreset Base = new("base", 4, 128, 6, 4, 128, 1.5e-3, 0.05, 15, 300, 2, 0f, 0f, 470, 470);
     public static readonly VitPreset[] All = [Tiny, Small, Base];
 
     public static VitPreset Get(string name) => All.FirstOrDefault(p => p.Name == name)
@@ -35,7 +35,8 @@ public sealed record VitPreset(string Name, int PatchSize, int Dim, int Depth, i
 /// normalization (per-channel mean and std of the training pixels) and the training images' mean border brightness
 /// (so classify can tell a dark-on-light image from the light-on-dark ones the model saw).
 /// </summary>
-public sealed record VitModelConfig(string Preset, VitConfig Vit, string[] Classes, float[] Mean, float[] Std, float Background, string Data)
+public sealed record VitModelConfig(string Preset, VitConfig Vit, string[] Classes, float[] Mean, float[] Std, float Background, string Data,
+    string Training = "")
 {
     public const string Kind = "attend-vit";
     public const int Version = 1;
@@ -47,7 +48,7 @@ public sealed record VitModelConfig(string Preset, VitConfig Vit, string[] Class
         ["embed_dim"] = Vit.Dim, ["depth"] = Vit.Depth, ["num_heads"] = Vit.NHead, ["mlp_ratio"] = Vit.MlpRatio,
         ["classes"] = new JsonArray(Classes.Select(c => (JsonNode)c).ToArray()),
         ["mean"] = new JsonArray(Mean.Select(m => (JsonNode)m).ToArray()), ["std"] = new JsonArray(Std.Select(s => (JsonNode)s).ToArray()),
-        ["background"] = Background,
+        ["background"] = Background, ["drop_rate"] = Vit.Dropout, ["training"] = Training,
     }.ToJsonString();
 
     /// <summary>Parses a checkpoint's config; anything but a ViT checkpoint of this version is a <see cref="VisionException"/>.</summary>
@@ -62,12 +63,13 @@ public sealed record VitModelConfig(string Preset, VitConfig Vit, string[] Class
             var classes = ((JsonArray)o["classes"]!).Select(c => c!.GetValue<string>()).ToArray();
             var vit = new VitConfig(ImageSize: o["image_size"]!.GetValue<int>(), PatchSize: o["patch_size"]!.GetValue<int>(),
                 Channels: o["in_chans"]!.GetValue<int>(), NumClasses: o["num_classes"]!.GetValue<int>(), Dim: o["embed_dim"]!.GetValue<int>(),
-                Depth: o["depth"]!.GetValue<int>(), NHead: o["num_heads"]!.GetValue<int>(), MlpRatio: o["mlp_ratio"]!.GetValue<int>());
+                Depth: o["depth"]!.GetValue<int>(), NHead: o["num_heads"]!.GetValue<int>(), MlpRatio: o["mlp_ratio"]!.GetValue<int>(),
+                Dropout: o["drop_rate"]!.GetValue<float>());
             var mean = ((JsonArray)o["mean"]!).Select(m => m!.GetValue<float>()).ToArray();
             var std = ((JsonArray)o["std"]!).Select(m => m!.GetValue<float>()).ToArray();
             if (classes.Length != vit.NumClasses || mean.Length != vit.Channels || std.Length != vit.Channels || vit.Channels is not (1 or 3))
                 throw new VisionException($"'{dir}': inconsistent ViT config (classes, channels, mean and std disagree)");
-            return new VitModelConfig(o["preset"]!.GetValue<string>(), vit, classes, mean, std, o["background"]!.GetValue<float>(), o["data"]!.GetValue<string>());
+            return new VitModelConfig(o["preset"]!.GetValue<string>(), vit, classes, mean, std, o["background"]!.GetValue<float>(), o["data"]!.GetValue<string>(), o["training"]!.GetValue<string>());
         }
         catch (Exception ex) when (ex is InvalidCastException or NullReferenceException or InvalidOperationException or FormatException or JsonException)
         {

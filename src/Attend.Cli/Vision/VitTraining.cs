@@ -13,7 +13,8 @@ namespace Attend.Cli.Vision;
 /// <paramref name="ImageSize"/> and <paramref name="Channels"/> apply to an image folder.</summary>
 public sealed record VitTrainOptions(string Data, string Out, string? Preset = null, int? Epochs = null, int? Steps = null,
     double? Minutes = null, int Seed = 0, bool Resume = false, int? EvalEvery = null, int? SaveEvery = null, int? Shift = null,
-    int? PatchSize = null, int ImageSize = 32, int Channels = 3);
+    int? PatchSize = null, int ImageSize = 32, int Channels = 3, int? Dim = null, int? Depth = null, int? Heads = null, int? Batch = null,
+    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null);
 
 /// <summary>One point of the learning curve: test accuracy after <paramref name="Step"/> steps.</summary>
 public sealed record VitCurvePoint(int Step, double Epoch, double Minutes, double TrainLoss, double Accuracy);
@@ -44,19 +45,30 @@ public static class VitTraining
         var (train, test) = (split.Train, split.Test);
         if (train.Height != train.Width) throw new VisionException($"the ViT takes square images; {split.Name} has {train.Height}×{train.Width}");
         var preset = o.Preset is null ? VitPreset.For(train) : VitPreset.Get(o.Preset);
-        int patch = o.PatchSize ?? preset.PatchSize;
+        preset = preset with
+        {
+            PatchSize = o.PatchSize ?? preset.PatchSize, Dim = o.Dim ?? preset.Dim, Depth = o.Depth ?? preset.Depth, Heads = o.Heads ?? preset.Heads,
+            Batch = o.Batch ?? preset.Batch, Lr = o.Lr ?? preset.Lr, Dropout = o.Dropout ?? preset.Dropout,
+            LabelSmoothing = o.LabelSmoothing ?? preset.LabelSmoothing, Shift = o.Shift ?? preset.Shift,
+        };
+        if (preset.Dim <= 0 || preset.Depth <= 0 || preset.Heads <= 0 || preset.Dim % preset.Heads != 0)
+            throw new VisionException($"--dim {preset.Dim} must be a positive multiple of --heads {preset.Heads}, and --depth ({preset.Depth}) positive");
+        if (preset.Batch <= 0 || preset.Lr <= 0 || preset.Dropout is < 0 or >= 1 || preset.LabelSmoothing is < 0 or >= 1)
+            throw new VisionException($"--batch ({preset.Batch}) and --lr ({preset.Lr}) must be positive, --dropout ({preset.Dropout}) and --label-smoothing ({preset.LabelSmoothing}) in [0, 1)");
+        int patch = preset.PatchSize;
         if (patch <= 0 || train.Height % patch != 0)
             throw new VisionException($"patch size {patch} must divide the image size {train.Height} (give --patch-size)");
         var (mean, std) = train.Statistics();
         var vit = new VitConfig(ImageSize: train.Height, PatchSize: patch, Channels: train.Channels, NumClasses: train.Classes.Length,
-            Dim: preset.Dim, Depth: preset.Depth, NHead: preset.Heads, MlpRatio: 4);
-        var cfg = new VitModelConfig(preset.Name, vit, train.Classes, mean, std, BorderMean(train), split.Name);
+            Dim: preset.Dim, Depth: preset.Depth, NHead: preset.Heads, MlpRatio: 4, Dropout: preset.Dropout);
+        var cfg = new VitModelConfig(preset.Name, vit, train.Classes, mean, std, BorderMean(train), split.Name,
+            $"batch {preset.Batch}, lr {preset.Lr:G4}, shift {preset.Shift}, label smoothing {preset.LabelSmoothing:G3}, weight decay {preset.WeightDecay:G3}");
         string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
 
         using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
         if (!o.Resume) CheckFreshOutput(dir);
         var batches = new VisionBatches(train, preset.Batch, (ulong)o.Seed, mean, std);
-        int spe = batches.StepsPerEpoch, total = o.Steps ?? (o.Epochs ?? preset.Epochs) * spe, shift = o.Shift ?? preset.Shift;
+        int spe = batches.StepsPerEpoch, total = o.Steps ?? (o.Epochs ?? preset.Epochs) * spe, shift = preset.Shift;
         int start = resumed is null ? 0 : int.Parse(resumed.Extra["step"], CultureInfo.InvariantCulture);
         double secondsBefore = resumed is null ? 0 : double.Parse(resumed.Extra["seconds"], CultureInfo.InvariantCulture);
         if (start >= total) throw new VisionException($"the checkpoint in '{dir}' is already at step {start}: give --steps or --epochs beyond it");
@@ -75,6 +87,7 @@ public static class VitTraining
                       $"{train.Channels}×{train.Height}×{train.Width}.");
         log.WriteLine($"Model: ViT preset '{preset.Name}', {vit.NumPatches} patches of {patch}×{patch} + [CLS], d {vit.Dim}, {vit.Depth} blocks, " +
                       $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, shifts ±{shift} px, " +
+                      (preset.Dropout > 0 ? $"dropout {preset.Dropout:G2}, " : "") + (preset.LabelSmoothing > 0 ? $"label smoothing {preset.LabelSmoothing:G2}, " : "") +
                       $"steps {start}→{total} ({(double)total / spe:G3} epochs of {spe})" + (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
         var result = TrainingProgress.Run(log, $"train vit ({split.Name}, {preset.Name})", Loop);
@@ -124,7 +137,7 @@ public static class VitTraining
                 {
                     opt.Lr = LrAt(done);
                     var (x, y) = batches.Train(done, shift);                    // (B, Ch, H, W), (B)
-                    var loss = F.CrossEntropy(model.Forward(x), y);
+                    var loss = F.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing);
                     opt.ZeroGrad();
                     loss.Backward();
                     Gradients.ClipGradNorm(parameters, 1f);
@@ -262,6 +275,8 @@ public static class VitTraining
         try
         {
             var have = VitModelConfig.FromJson(data.ConfigJson, dir);
+            if (have.Training != want.Training)
+                throw new VisionException($"cannot resume: '{dir}' was trained with {have.Training}; this run asks for {want.Training}");
             if (have.Preset != want.Preset || have.Vit != want.Vit)
                 throw new VisionException($"cannot resume: '{dir}' holds a ViT of preset '{have.Preset}' ({have.Vit.NumPatches} patches, d {have.Vit.Dim}), not '{want.Preset}' ({want.Vit.NumPatches} patches, d {want.Vit.Dim})");
             if (have.Data != want.Data || !have.Classes.SequenceEqual(want.Classes))
