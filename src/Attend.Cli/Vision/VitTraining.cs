@@ -128,13 +128,14 @@ public static class VitTraining
                 finally { foreach (var t in state.Values) t.Dispose(); }
             }
 
-            double lossSum = 0; int lossCount = 0, done = start, images = 0;
+            double lossSum = 0, stepSeconds = 0; int lossCount = 0, done = start, images = 0;   // img/s counts training steps only
             (double Accuracy, int[,] Confusion) last = (0, new int[0, 0]);
             model.Train();
             while (done < total)
             {
                 using (Tensor.NewScope())
                 {
+                    double t0 = sw.Elapsed.TotalSeconds;
                     opt.Lr = LrAt(done);
                     var (x, y) = batches.Train(done, shift);                    // (B, Ch, H, W), (B)
                     var loss = F.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing);
@@ -144,8 +145,8 @@ public static class VitTraining
                     opt.Step();
                     float l = loss.Item();
                     losses.Add((done + 1, l));
-                    (lossSum, lossCount, images) = (lossSum + l, lossCount + 1, images + x.Size(0));
-                    p.Update(Progress(done + 1), $"step {done + 1}/{total}  loss {l:F3}  {images / Math.Max(1e-9, sw.Elapsed.TotalSeconds):F0} img/s");
+                    (lossSum, lossCount, images, stepSeconds) = (lossSum + l, lossCount + 1, images + x.Size(0), stepSeconds + sw.Elapsed.TotalSeconds - t0);
+                    p.Update(Progress(done + 1), $"step {done + 1}/{total}  loss {l:F3}  {images / Math.Max(1e-9, stepSeconds):F0} img/s");
                 }
                 done++;
                 afterStep?.Invoke(done);
@@ -156,7 +157,7 @@ public static class VitTraining
                     last = Evaluate(model, cfg, test);
                     curve.Add(new VitCurvePoint(done, (double)done / spe, Seconds() / 60, lossSum / Math.Max(1, lossCount), last.Accuracy));
                     p.Line($"  step {done,6}  epoch {(double)done / spe,6:F2}  loss {lossSum / Math.Max(1, lossCount):F4}  lr {opt.Lr:0.0e+0}  " +
-                           $"test accuracy {100 * last.Accuracy,6:F2}%  {images / Math.Max(1e-9, sw.Elapsed.TotalSeconds),5:F0} img/s  {Seconds() / 60,6:F2} min  {p.Eta}");
+                           $"test accuracy {100 * last.Accuracy,6:F2}%  {images / Math.Max(1e-9, stepSeconds),5:F0} img/s  {Seconds() / 60,6:F2} min  {p.Eta}");
                     (lossSum, lossCount) = (0, 0);
                 }
                 if (done % saveEvery == 0 || end || interrupted) Save(done);
