@@ -64,7 +64,7 @@ public static class VisionCommands
             var results = VitClassifier.Run(pr.GetValue(model)!, pr.GetValue(images)!, pr.GetValue(top), pr.GetValue(invert)!);
             var table = Terminal.Table("image", "prediction", ">probability", "top classes", "input");
             foreach (var r in results)
-                table.Row(r.Path, r.Top[0].Class, $"{100 * r.Top[0].Probability:F1}%",
+                table.Row(Path.GetFileName(r.Path), r.Top[0].Class, $"{100 * r.Top[0].Probability:F1}%",
                     string.Join(", ", r.Top.Select(t => $"{t.Class} {100 * t.Probability:F1}%")), r.Note);
             Terminal.Write(Console.Out, table);
             return 0;
