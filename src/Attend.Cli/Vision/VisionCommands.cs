@@ -16,7 +16,7 @@ public static class VisionCommands
         var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };
         var seed = new Option<int>("--seed") { Description = "seed for the initial weights, the data order and the shifts", DefaultValueFactory = _ => 0 };
         var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset)" };
-        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between test-accuracy measurements (default: the preset's, at most an epoch)" };
+        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between test-accuracy measurements (default: the preset's)" };
         var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
         var shift = new Option<int?>("--shift") { Description = "augmentation: shift each training image by up to this many pixels per axis (default: the preset's; 0: none)" };
         var patch = new Option<int?>("--patch-size") { Description = "patch size in pixels; must divide the image size (default: the preset's)" };

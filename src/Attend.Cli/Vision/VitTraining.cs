@@ -81,7 +81,7 @@ public static class VitTraining
             opt.LoadStateDict(resumed.OptimizerState!);
         }
         var parameters = model.Parameters().ToArray();
-        int evalEvery = o.EvalEvery ?? Math.Min(preset.EvalEvery, spe), saveEvery = o.SaveEvery ?? preset.SaveEvery;
+        int evalEvery = o.EvalEvery ?? preset.EvalEvery, saveEvery = o.SaveEvery ?? preset.SaveEvery;
         int B = Math.Min(preset.Batch, train.Count);
         log.WriteLine($"Data: {split.Description}: {train.Count:N0} training images, {test.Count:N0} test, {train.Classes.Length} classes, " +
                       $"{train.Channels}×{train.Height}×{train.Width}.");
