@@ -84,6 +84,26 @@ public sealed class VisionTrainingTests : IDisposable
     }
 
     [Fact]
+    public void A_folder_of_rgb_images_trains_with_a_patch_that_fits_its_size()
+    {
+        var rng = new Random(1);
+        foreach (var (cls, channel) in new[] { ("red", 0), ("blue", 2) })
+        {
+            Directory.CreateDirectory(P(Path.Combine("imgs", cls)));
+            for (int i = 0; i < 10; i++)
+            {
+                var px = new float[3 * 20 * 20];
+                for (int j = 0; j < 400; j++) px[channel * 400 + j] = 0.5f + 0.5f * (float)rng.NextDouble();
+                ImageFiles.SavePng(P(Path.Combine("imgs", cls, $"{i}.png")), px, 3, 20, 20);
+            }
+        }
+        var log = new StringWriter();
+        var r = VitTraining.Run(new VitTrainOptions(P("imgs"), P("f"), "tiny", Steps: 30, ImageSize: 10, Channels: 3, EvalEvery: 30), log, CancellationToken.None);
+        Assert.Contains("4 patches of 5×5", log.ToString());          // the tiny preset's 4×4 does not divide 10: 5×5 does
+        Assert.Equal(1.0, r.Accuracy);                                 // red vs blue
+    }
+
+    [Fact]
     public void Classify_inverts_dark_on_light_images_and_resizes()
     {
         VitTraining.Run(Tiny(P("m"), 60), TextWriter.Null, CancellationToken.None);

@@ -55,6 +55,8 @@ public static class VitTraining
             throw new VisionException($"--dim {preset.Dim} must be a positive multiple of --heads {preset.Heads}, and --depth ({preset.Depth}) positive");
         if (preset.Batch <= 0 || preset.Lr <= 0 || preset.Dropout is < 0 or >= 1 || preset.LabelSmoothing is < 0 or >= 1)
             throw new VisionException($"--batch ({preset.Batch}) and --lr ({preset.Lr}) must be positive, --dropout ({preset.Dropout}) and --label-smoothing ({preset.LabelSmoothing}) in [0, 1)");
+        if (o.PatchSize is null && train.Height % preset.PatchSize != 0)    // e.g. a folder resized to 32: the largest patch in 2..8 that fits
+            preset = preset with { PatchSize = Enumerable.Range(1, 8).Last(q => train.Height % q == 0) };
         int patch = preset.PatchSize;
         if (patch <= 0 || train.Height % patch != 0)
             throw new VisionException($"patch size {patch} must divide the image size {train.Height} (give --patch-size)");
