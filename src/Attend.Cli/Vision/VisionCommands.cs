@@ -36,6 +36,7 @@ public static class VisionCommands
         };
         cmd.SetAction(pr =>
         {
+            WideWhenRedirected();
             using var cts = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
             Console.CancelKeyPress += onCancel;
@@ -61,6 +62,7 @@ public static class VisionCommands
         var cmd = new Command("classify", "Classify images with a model trained by 'attend train vit'.") { model, top, invert, images };
         cmd.SetAction(pr => Guard(() =>
         {
+            WideWhenRedirected();
             var results = VitClassifier.Run(pr.GetValue(model)!, pr.GetValue(images)!, pr.GetValue(top), pr.GetValue(invert)!);
             var table = Terminal.Table("image", "prediction", ">probability", "top classes", "input");
             foreach (var r in results)
@@ -70,6 +72,13 @@ public static class VisionCommands
             return 0;
         }));
         return cmd;
+    }
+
+    /// <summary>Redirected output (a log file, CI) has no terminal width and Spectre would wrap at 80 columns: the
+    /// confusion matrix of 10 classes needs about 100.</summary>
+    static void WideWhenRedirected()
+    {
+        if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = Math.Max(Spectre.Console.AnsiConsole.Profile.Width, 140);
     }
 
     /// <summary>User errors as one line "error: …" and exit code 2.</summary>

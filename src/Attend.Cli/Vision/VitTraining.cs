@@ -212,23 +212,23 @@ public static class VitTraining
         return ((double)correct / Math.Max(1, set.Count), confusion);
     }
 
-    /// <summary>The confusion matrix as a table: one row per true class with its counts per predicted class and its recall.</summary>
+    /// <summary>The confusion matrix as a table: one row per true class ("k name") with its counts per predicted class
+    /// (columns by class number) and its recall.</summary>
     public static Spectre.Console.Table ConfusionTable(int[,] confusion, string[] classes)
     {
         int k = classes.Length;
-        var headers = new[] { "true \\ predicted" }.Concat(Enumerable.Range(0, k).Select(j => ">" + Short(classes[j]))).Append(">recall").ToArray();
+        var headers = new[] { "true \\ predicted" }.Concat(Enumerable.Range(0, k).Select(j => ">" + j.ToString(CultureInfo.InvariantCulture))).Append(">recall").ToArray();
         var table = Terminal.Table(headers);
         for (int i = 0; i < k; i++)
         {
             int rowSum = Enumerable.Range(0, k).Sum(j => confusion[i, j]);
-            var cells = new[] { classes[i] }.Concat(Enumerable.Range(0, k).Select(j => confusion[i, j].ToString(CultureInfo.InvariantCulture)))
+            string name = classes[i] == i.ToString(CultureInfo.InvariantCulture) ? classes[i] : $"{i} {classes[i]}";
+            var cells = new[] { name }.Concat(Enumerable.Range(0, k).Select(j => confusion[i, j].ToString(CultureInfo.InvariantCulture)))
                 .Append(rowSum == 0 ? "-" : $"{100.0 * confusion[i, i] / rowSum:F1}%").ToArray();
             table.Row(cells);
         }
         return table;
     }
-
-    static string Short(string name) => name.Length <= 7 ? name : name[..6] + "…";
 
     /// <summary>The mean of the training images' outermost pixels (all channels): the background brightness.</summary>
     static float BorderMean(ImageSet set)
