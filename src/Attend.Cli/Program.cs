@@ -4,6 +4,7 @@ using Attend.Cli;
 using Attend.Cli.Explain;
 using Attend.Cli.Lm;
 using Attend.Cli.Translate;
+using Attend.Cli.Vision;
 
 var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG) and the trained model (OUT/model, for attend explain/serve)", DefaultValueFactory = _ => "attend-out" };
 var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
@@ -20,8 +21,9 @@ quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed
 
 var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());
+train.Subcommands.Add(VisionCommands.Train());
 var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate(),
-    ExplainCommand.Create(), ServeCommand.Create() };
+    VisionCommands.Classify(), ExplainCommand.Create(), ServeCommand.Create() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
 return root.Parse(args).Invoke();

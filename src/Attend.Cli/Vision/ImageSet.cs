@@ -1,0 +1,91 @@
+namespace Attend.Cli.Vision;
+
+/// <summary>A user error of the vision commands (bad data, file, option or checkpoint): printed as one line, exit code 2.</summary>
+public sealed class VisionException(string message) : Exception(message);
+
+/// <summary>
+/// Labelled images in memory: N images of Ch × H × W pixels in [0, 1] (row-major, channel-major per image, as a
+/// [N, Ch, H, W] tensor), a label 0..K−1 for each and the K class names.
+/// </summary>
+public sealed class ImageSet
+{
+    public ImageSet(float[] pixels, int[] labels, int channels, int height, int width, string[] classes)
+    {
+        if (pixels.Length != labels.Length * channels * height * width)
+            throw new ArgumentException($"{pixels.Length} pixels for {labels.Length} images of {channels}×{height}×{width}");
+        foreach (int y in labels)
+            if ((uint)y >= (uint)classes.Length) throw new ArgumentException($"label {y} outside the {classes.Length} classes");
+        (Pixels, Labels, Channels, Height, Width, Classes) = (pixels, labels, channels, height, width, classes);
+    }
+
+    public float[] Pixels { get; }
+    public int[] Labels { get; }
+    public int Channels { get; }
+    public int Height { get; }
+    public int Width { get; }
+    public string[] Classes { get; }
+    public int Count => Labels.Length;
+    public int ImageSize => Channels * Height * Width;
+
+    /// <summary>The images at <paramref name="indices"/>, in that order.</summary>
+    public ImageSet Subset(IReadOnlyList<int> indices)
+    {
+        int n = ImageSize;
+        var pixels = new float[indices.Count * n];
+        var labels = new int[indices.Count];
+        for (int i = 0; i < indices.Count; i++)
+        {
+            Array.Copy(Pixels, (long)indices[i] * n, pixels, (long)i * n, n);
+            labels[i] = Labels[indices[i]];
+        }
+        return new ImageSet(pixels, labels, Channels, Height, Width, Classes);
+    }
+
+    /// <summary>A stratified split: in each class, a seeded shuffle (<see cref="Lm.SplitMix64"/>) puts
+    /// round(<paramref name="testFraction"/> · n) images in the test part and the rest in the training part.</summary>
+    public (ImageSet Train, ImageSet Test) StratifiedSplit(double testFraction, ulong seed)
+    {
+        var rng = new Lm.SplitMix64(seed);
+        var train = new List<int>();
+        var test = new List<int>();
+        for (int k = 0; k < Classes.Length; k++)
+        {
+            var idx = Enumerable.Range(0, Count).Where(i => Labels[i] == k).ToArray();
+            Shuffle(idx, rng);
+            int nTest = (int)Math.Round(testFraction * idx.Length);
+            test.AddRange(idx[..nTest]);
+            train.AddRange(idx[nTest..]);
+        }
+        train.Sort();
+        test.Sort();
+        return (Subset(train), Subset(test));
+    }
+
+    /// <summary>Fisher–Yates with <paramref name="rng"/>.</summary>
+    public static void Shuffle(int[] a, Lm.SplitMix64 rng)
+    {
+        for (int i = a.Length - 1; i > 0; i--)
+        {
+            int j = rng.NextInt(i + 1);
+            (a[i], a[j]) = (a[j], a[i]);
+        }
+    }
+
+    /// <summary>Per-channel mean and standard deviation over all pixels (float64 sums).</summary>
+    public (float[] Mean, float[] Std) Statistics()
+    {
+        var mean = new float[Channels];
+        var std = new float[Channels];
+        int hw = Height * Width;
+        for (int c = 0; c < Channels; c++)
+        {
+            double s = 0, s2 = 0;
+            for (int i = 0; i < Count; i++)
+                foreach (float v in Pixels.AsSpan(i * ImageSize + c * hw, hw)) { s += v; s2 += (double)v * v; }
+            double n = (double)Count * hw, m = s / n;
+            mean[c] = (float)m;
+            std[c] = (float)Math.Max(Math.Sqrt(Math.Max(s2 / n - m * m, 0)), 1e-3);
+        }
+        return (mean, std);
+    }
+}

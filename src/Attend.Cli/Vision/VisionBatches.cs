@@ -1,0 +1,74 @@
+using Attend.Cli.Lm;
+
+namespace Attend.Cli.Vision;
+
+/// <summary>
+/// Batches of normalized images. The order and the shifts are functions of (seed, step) alone: epoch e visits the
+/// training images in a Fisher–Yates permutation drawn by <c>SplitMix64(seed ⊕ mix(e))</c>, and the shifts of step s come
+/// from <c>SplitMix64(seed ⊕ mix(s) ⊕ 1)</c>, so a resumed run sees exactly the batches an uninterrupted one would.
+/// Each epoch has ⌊N / B⌋ full batches (the last few images of a permutation wait for another epoch).
+/// </summary>
+public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] mean, float[] std)
+{
+    private int permEpoch = -1;
+    private int[] perm = [];
+
+    public int StepsPerEpoch => Math.Max(1, data.Count / batch);
+
+    static ulong Mix(long v) => new SplitMix64((ulong)v * 0x9E3779B97F4A7C15UL).Next();
+
+    /// <summary>The image indices of step <paramref name="step"/> (0-based).</summary>
+    public int[] Indices(long step)
+    {
+        int epoch = (int)(step / StepsPerEpoch), pos = (int)(step % StepsPerEpoch);
+        if (epoch != permEpoch)
+        {
+            perm = Enumerable.Range(0, data.Count).ToArray();
+            ImageSet.Shuffle(perm, new SplitMix64(seed ^ Mix(epoch)));
+            permEpoch = epoch;
+        }
+        int b = Math.Min(batch, data.Count);
+        return perm[(pos * b)..(pos * b + b)];
+    }
+
+    /// <summary>The inputs [B, Ch, H, W] and labels [B] of a training step, each image shifted by up to
+    /// <paramref name="shift"/> pixels per axis.</summary>
+    public (Tensor X, Tensor Y) Train(long step, int shift)
+    {
+        var idx = Indices(step);
+        var rng = new SplitMix64(seed ^ Mix(step) ^ 1);
+        var shifts = idx.Select(_ => shift == 0 ? (0, 0) : (rng.NextInt(2 * shift + 1) - shift, rng.NextInt(2 * shift + 1) - shift)).ToArray();
+        return Make(data, idx, shifts, mean, std);
+    }
+
+    /// <summary>Images <paramref name="idx"/> of <paramref name="set"/>, shifted by (dy, dx) (vacated pixels 0), minus
+    /// <paramref name="mean"/>, over <paramref name="std"/>: x [B, Ch, H, W], labels y [B] (int64).</summary>
+    public static (Tensor X, Tensor Y) Make(ImageSet set, IReadOnlyList<int> idx, (int Dy, int Dx)[]? shifts, float[] mean, float[] std)
+    {
+        int ch = set.Channels, h = set.Height, w = set.Width, n = set.ImageSize;
+        var x = new float[idx.Count * n];
+        var y = new long[idx.Count];
+        for (int b = 0; b < idx.Count; b++)
+        {
+            var (dy, dx) = shifts?[b] ?? (0, 0);
+            var src = set.Pixels.AsSpan(idx[b] * n, n);
+            var dst = x.AsSpan(b * n, n);
+            for (int c = 0; c < ch; c++)
+            {
+                float m = mean[c], s = 1 / std[c];
+                for (int r = 0; r < h; r++)
+                {
+                    int sr = r - dy;
+                    for (int col = 0; col < w; col++)
+                    {
+                        int sc = col - dx;
+                        float v = (uint)sr < (uint)h && (uint)sc < (uint)w ? src[c * h * w + sr * w + sc] : 0f;
+                        dst[c * h * w + r * w + col] = (v - m) * s;
+                    }
+                }
+            }
+            y[b] = set.Labels[idx[b]];
+        }
+        return (Tensor.FromArray(x, [idx.Count, ch, h, w]), Tensor.FromArray(y, [idx.Count]));
+    }
+}
