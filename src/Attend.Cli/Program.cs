@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Reflection;
 using Attend.Cli;
 using Attend.Cli.Lm;
+using Attend.Cli.Speech;
 using Attend.Cli.Translate;
 
 var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG)", DefaultValueFactory = _ => "attend-out" };
@@ -18,7 +19,8 @@ quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed
 
 var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());
-var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate() };
+train.Subcommands.Add(SpeechCommands.Train());
+var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate(), SpeechCommands.Transcribe() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
 return root.Parse(args).Invoke();

@@ -1,0 +1,139 @@
+namespace Attend.Cli.Speech;
+
+/// <summary>One recognized utterance: the emitted tokens, their words, and for each decoder layer the encoder frame its
+/// cross-attention (averaged over heads) peaked on while emitting each token.</summary>
+public sealed record Recognition(long[] Tokens, string[] Words, int[][] PeakFrame);
+
+/// <summary>The held-out measures: word error rate and, per decoder layer, the median |peak time − espeak's start| over the
+/// emitted phonemes that match a reference phoneme (and how many did).</summary>
+public sealed record SpeechScore(double Wer, int Words, double[] MedianErrorMs, double[] MeanOffsetMs, int AlignedPhonemes);
+
+/// <summary>Recognition and the word error rate / alignment measures.</summary>
+public static class SpeechEval
+{
+    /// <summary>The time (ms) an encoder frame stands for: the mean of the centres of its 4 log-mel windows, 40 k + 27.5.</summary>
+    public static double FrameMs(int frame) => 10.0 * (SpeechModel.Subsampling * frame) + 15 + 12.5;
+
+    /// <summary>Greedy transcripts of utterances (in chunks of 32); then one teacher-forced pass over each chunk's own outputs
+    /// keeping every decoder layer's cross-attention, whose row t−1 (the query that emitted token t) gives its peak frame.</summary>
+    public static Recognition[] Recognize(SpeechModel model, IReadOnlyList<(float[] Features, int Frames)> utterances)
+    {
+        bool wasTraining = model.Training;
+        model.Eval();
+        var result = new Recognition[utterances.Count];
+        try
+        {
+            using var noGrad = Autograd.NoGrad();
+            for (int from = 0; from < utterances.Count; from += 32)
+            {
+                using var scope = Tensor.NewScope();
+                var chunk = utterances.Skip(from).Take(32).ToArray();
+                var (mel, pad) = SpeechModel.Batch(chunk);
+                var memory = model.Encode(mel, pad);                                          // (B, S, E)
+                var outs = model.Greedy(memory, pad);
+                foreach (var l in model.DecoderLayers) l.KeepCrossAttnWeights = true;
+                var (input, _) = SpeechModel.Targets(outs);                                   // (B, T)
+                model.Decode(memory, pad, input);
+                int B = chunk.Length, T = input.Shape[1], S = memory.Shape[1];
+                var weights = model.DecoderLayers.Select(l => l.CrossAttnWeights!.ToArray()).ToArray();   // each (B, T, S)
+                for (int b = 0; b < B; b++)
+                {
+                    var peaks = weights.Select(w => Enumerable.Range(0, outs[b].Length).Select(t =>
+                    {
+                        int best = 0, row = (b * T + t) * S;
+                        for (int s = 1; s < S; s++) if (w[row + s] > w[row + best]) best = s;
+                        return best;
+                    }).ToArray()).ToArray();
+                    result[from + b] = new Recognition(outs[b], model.Config.Vocab.Words(outs[b]), peaks);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var l in model.DecoderLayers) l.KeepCrossAttnWeights = false;
+            model.Train(wasTraining);
+        }
+        return result;
+    }
+
+    /// <summary>Recognizes <paramref name="examples"/> and scores them (see <see cref="SpeechScore"/>).</summary>
+    public static SpeechScore Score(SpeechModel model, IReadOnlyList<SpeechExample> examples)
+    {
+        var rec = Recognize(model, examples.Select(e => (e.Features, e.Frames)).ToArray());
+        var vocab = model.Config.Vocab;
+        int errors = 0, words = 0, layers = model.DecoderLayers.Count;
+        var errs = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
+        var signed = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
+        for (int i = 0; i < examples.Count; i++)
+        {
+            var e = examples[i];
+            errors += EditDistance(e.Words, rec[i].Words);
+            words += e.Words.Length;
+            // the emitted phonemes (positions in the output) against the reference phonemes, matched by an edit-distance path
+            var emitted = Enumerable.Range(0, rec[i].Tokens.Length).Where(t => vocab.IsPhoneme((int)rec[i].Tokens[t])).ToArray();
+            var hyp = emitted.Select(t => vocab.Tokens[(int)rec[i].Tokens[t]]).ToArray();
+            var reference = e.Phones.Select(p => p.Name).ToArray();
+            foreach (var (h, r) in Matches(hyp, reference))
+                for (int l = 0; l < layers; l++)
+                {
+                    double d = FrameMs(rec[i].PeakFrame[l][emitted[h]]) - e.Phones[r].StartMs;
+                    errs[l].Add(Math.Abs(d));
+                    signed[l].Add(d);
+                }
+        }
+        return new SpeechScore(words == 0 ? 0 : (double)errors / words, words,
+            errs.Select(Median).ToArray(), signed.Select(s => s.Count == 0 ? double.NaN : s.Average()).ToArray(), errs[0].Count);
+    }
+
+    public static double Median(IReadOnlyList<double> xs)
+    {
+        if (xs.Count == 0) return double.NaN;
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>Levenshtein distance (substitutions, insertions, deletions, each 1) between two sequences.</summary>
+    public static int EditDistance<T>(IReadOnlyList<T> a, IReadOnlyList<T> b) => Table(a, b)[a.Count, b.Count];
+
+    /// <summary>Word error rate: the summed edit distances over the summed reference lengths.</summary>
+    public static double Wer(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses)
+    {
+        if (references.Count != hypotheses.Count) throw new ArgumentException($"WER: {references.Count} references but {hypotheses.Count} hypotheses");
+        int errors = 0, words = 0;
+        for (int i = 0; i < references.Count; i++)
+        {
+            var r = references[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            errors += EditDistance(r, hypotheses[i].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            words += r.Length;
+        }
+        return words == 0 ? throw new ArgumentException("WER: the references have no words") : (double)errors / words;
+    }
+
+    /// <summary>The (a index, b index) pairs of equal elements on one minimal edit path.</summary>
+    public static List<(int A, int B)> Matches<T>(IReadOnlyList<T> a, IReadOnlyList<T> b)
+    {
+        var d = Table(a, b);
+        var pairs = new List<(int, int)>();
+        int i = a.Count, j = b.Count;
+        while (i > 0 && j > 0)
+        {
+            bool eq = EqualityComparer<T>.Default.Equals(a[i - 1], b[j - 1]);
+            if (d[i, j] == d[i - 1, j - 1] + (eq ? 0 : 1)) { if (eq) pairs.Add((i - 1, j - 1)); i--; j--; }
+            else if (d[i, j] == d[i - 1, j] + 1) i--;
+            else j--;
+        }
+        pairs.Reverse();
+        return pairs;
+    }
+
+    static int[,] Table<T>(IReadOnlyList<T> a, IReadOnlyList<T> b)
+    {
+        var d = new int[a.Count + 1, b.Count + 1];
+        for (int i = 0; i <= a.Count; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Count; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Count; i++)
+            for (int j = 1; j <= b.Count; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (EqualityComparer<T>.Default.Equals(a[i - 1], b[j - 1]) ? 0 : 1));
+        return d;
+    }
+}

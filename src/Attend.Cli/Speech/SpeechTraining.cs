@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using Attend.Cli.Lm;
+using Attend.Cli.Ui;
+using Attend.IO;
+using Attend.Optim;
+using F = Attend.Functional;
+
+namespace Attend.Cli.Speech;
+
+/// <summary>What <c>attend train speech</c> was asked to do. <paramref name="Steps"/> is the total (a resumed run goes on to
+/// it); <paramref name="Minutes"/>, when given, also stops the run and the cosine then runs over the time.</summary>
+public sealed record SpeechTrainOptions(string Out, string Preset, int Steps, double? Minutes, int Seed, bool Resume,
+    int? EvalEvery = null, int? SaveEvery = null, int? TestSize = null);
+
+/// <summary>Every step's loss, the dev curve (step, minutes, WER, median alignment error of the last decoder layer), the
+/// held-out score at the end and the exit code (130: Ctrl-C).</summary>
+public sealed record SpeechTrainResult(int ExitCode, IReadOnlyList<(int Step, float Loss)> Train,
+    IReadOnlyList<(int Step, double Minutes, double Wer, double AlignMs)> Dev, SpeechScore? Test);
+
+/// <summary>
+/// Trains a <see cref="SpeechModel"/> on utterances synthesized on the fly (<see cref="SpeechData"/>): teacher-forced
+/// cross-entropy, AdamW (decay 0.01 on matrices, betas 0.9/0.98), warmup then a cosine to lr/20, gradient norm clipped to 1.
+/// A background thread synthesizes the next batches while the current one trains; every batch is drawn from one
+/// <see cref="SplitMix64"/> in order, and the checkpoint keeps the generator's state after the last batch trained on, so
+/// --resume continues with exactly the batches an uninterrupted run would have seen. Dev and test utterances come from
+/// the held-out voices with fixed seeds (the same for every run). Ctrl-C (<c>stop</c>) finishes the step, saves, returns 130.
+/// </summary>
+public static class SpeechTraining
+{
+    const ulong DevSeed = 7_000_001, TestSeed = 7_000_002;
+
+    sealed record Batch(SpeechExample[] Examples, long[][] Targets, ulong RngAfter);
+
+    public static SpeechTrainResult Run(SpeechTrainOptions o, TextWriter log, CancellationToken stop, Action<int>? afterStep = null)
+    {
+        var preset = SpeechPreset.Get(o.Preset);
+        if (o.Steps <= 0) throw new SpeechException($"--steps must be positive, not {o.Steps}");
+        Espeak.EnsureAvailable();
+        string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
+        var cfg = new SpeechConfig(preset, SpeechVocab.Build());
+
+        using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
+        if (!o.Resume) CheckFreshOutput(dir);
+        int start = resumed is null ? 0 : int.Parse(resumed.Extra["step"], CultureInfo.InvariantCulture);
+        double secondsBefore = resumed is null ? 0 : double.Parse(resumed.Extra["seconds"], CultureInfo.InvariantCulture);
+        if (start >= o.Steps) throw new SpeechException($"the checkpoint in '{dir}' is already at step {start}: give --steps above it");
+        ulong rngState = resumed is null ? (ulong)o.Seed : ulong.Parse(resumed.Extra["rng_state"], CultureInfo.InvariantCulture);
+
+        var model = new SpeechModel(cfg, new Random(o.Seed));
+        using var opt = new AdamW(AdamW.Groups(model.NamedParameters(), weightDecay: 0.01), lr: preset.Lr, betas: (0.9, 0.98));
+        if (resumed is not null)
+        {
+            model.LoadStateDict(resumed.Weights);
+            opt.LoadStateDict(resumed.OptimizerState!);
+        }
+        var parameters = model.Parameters().ToArray();
+        int evalEvery = o.EvalEvery ?? preset.EvalEvery, saveEvery = o.SaveEvery ?? preset.SaveEvery, testSize = o.TestSize ?? preset.TestSize;
+        var dev = Examples(DevSeed, preset.DevSize);
+        int phonemes = cfg.Vocab.Tokens.Count(t => t.Length > 0 && t[0] != '<' && !SpeechVocab.IsWord(t));
+        log.WriteLine($"Data: espeak-ng, {SpeechData.Voices(false).Length} training voices ({SpeechData.Accents.Length} accents × {SpeechData.TrainVariants.Length} variants), " +
+                      $"{SpeechData.Voices(true).Length} held out (variants {string.Join(", ", SpeechData.HeldOutVariants)}); {phonemes} phonemes + {SpeechData.Words.Length} words; " +
+                      $"dev: {dev.Length} held-out utterances.");
+        log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
+                      $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {preset.Batch}, steps {start}→{o.Steps}" +
+                      (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
+
+        var result = TrainingProgress.Run(log, $"train speech ({preset.Name})", Loop);
+        if (result.Dev.Count > 0)
+        {
+            var table = Terminal.Table(">step", ">minutes", ">dev WER %", ">dev align ms");
+            foreach (var (step, minutes, wer, ms) in result.Dev) table.Row($"{step:N0}", $"{minutes:F2}", $"{100 * wer:F1}", $"{ms:F0}");
+            Terminal.Write(log, table);
+        }
+        if (result.Test is { } t) Terminal.Write(log, ScoreTable(t, "held-out voices"));
+        return result;
+
+        SpeechTrainResult Loop(TrainingProgress p)
+        {
+            var sw = Stopwatch.StartNew();
+            double Seconds() => secondsBefore + sw.Elapsed.TotalSeconds;
+            double Progress(int step) => Math.Max((double)step / o.Steps, o.Minutes is null ? 0 : Seconds() / 60 / o.Minutes.Value);
+            double LrAt(int step) => step < preset.WarmupSteps ? preset.Lr * (step + 1) / (preset.WarmupSteps + 1)
+                : Schedules.WarmupCosine((long)(Math.Min(Progress(step), 1) * 1_000_000), preset.Lr, 0, 1_000_000, preset.Lr / 20);
+            var losses = new List<(int, float)>();
+            var curve = new List<(int, double, double, double)>();
+            ulong consumed = rngState;                       // the generator's state after the last batch trained on
+            void Save(int step)
+            {
+                var state = opt.StateDict();
+                try
+                {
+                    Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
+                    {
+                        ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = consumed.ToString(CultureInfo.InvariantCulture),
+                        ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture), ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+                    });
+                }
+                finally { foreach (var t in state.Values) t.Dispose(); }
+            }
+
+            using var producerStop = new CancellationTokenSource();
+            using var queue = new BlockingCollection<Batch>(boundedCapacity: 2);
+            var producer = Task.Run(() =>
+            {
+                var rng = new SplitMix64(rngState);
+                try
+                {
+                    while (!producerStop.IsCancellationRequested)
+                    {
+                        var ex = Enumerable.Range(0, preset.Batch).Select(_ => SpeechData.Make(rng, heldOut: false)).ToArray();
+                        queue.Add(new Batch(ex, ex.Select(e => cfg.Vocab.Encode(e.Words, e.Phones).Ids).ToArray(), rng.State), producerStop.Token);
+                    }
+                }
+                catch (OperationCanceledException) { }
+                finally { queue.CompleteAdding(); }
+            });
+            try
+            {
+                double lossSum = 0; int lossCount = 0, done = start; long frames = 0;
+                model.Train();
+                while (done < o.Steps)
+                {
+                    var batch = queue.Take();
+                    using (Tensor.NewScope())
+                    {
+                        opt.Lr = LrAt(done);
+                        var (mel, pad) = SpeechModel.Batch(batch.Examples.Select(e => (e.Features, e.Frames)).ToArray());   // (B, F, 80), (B, S)
+                        var (input, labels) = SpeechModel.Targets(batch.Targets);                                          // (B, T)
+                        var logits = model.Decode(model.Encode(mel, pad), pad, input);                                     // (B, T, V)
+                        var loss = F.CrossEntropy(logits.Reshape(-1, cfg.Vocab.Size), labels.Reshape(-1), ignoreIndex: SpeechVocab.Pad);
+                        opt.ZeroGrad();
+                        loss.Backward();
+                        Gradients.ClipGradNorm(parameters, 1f);
+                        opt.Step();
+                        float l = loss.Item();
+                        losses.Add((done + 1, l));
+                        (lossSum, lossCount) = (lossSum + l, lossCount + 1);
+                        frames += batch.Examples.Sum(e => e.Frames);
+                        consumed = batch.RngAfter;
+                        p.Update(Progress(done + 1), $"step {done + 1}/{o.Steps}  loss {l:F3}  {frames / 100.0 / Math.Max(1e-9, sw.Elapsed.TotalSeconds):F1} s of audio/s");
+                    }
+                    done++;
+                    afterStep?.Invoke(done);
+                    bool outOfTime = o.Minutes is not null && Seconds() >= o.Minutes * 60;
+                    bool last = done == o.Steps || outOfTime, interrupted = stop.IsCancellationRequested;
+                    if (done % evalEvery == 0 || last)
+                    {
+                        var s = SpeechEval.Score(model, dev);
+                        curve.Add((done, Seconds() / 60, s.Wer, s.MedianErrorMs[^1]));
+                        p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev WER {100 * s.Wer,5:F1}%  align {s.MedianErrorMs[^1],4:F0} ms  {Seconds() / 60,6:F2} min  {p.Eta}");
+                        (lossSum, lossCount) = (0, 0);
+                    }
+                    if (done % saveEvery == 0 || last || interrupted) Save(done);
+                    if (interrupted)
+                    {
+                        p.Line($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
+                        return new SpeechTrainResult(130, losses, curve, null);
+                    }
+                    if (outOfTime) break;
+                }
+                var test = SpeechEval.Score(model, Examples(TestSeed, testSize));
+                p.Line($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. Held-out voices ({testSize} utterances): " +
+                       $"WER {100 * test.Wer:F2}%, median alignment error {test.MedianErrorMs[^1]:F0} ms (last decoder layer).");
+                return new SpeechTrainResult(0, losses, curve, test);
+            }
+            finally
+            {
+                producerStop.Cancel();
+                try { producer.Wait(); } catch (AggregateException) { }
+            }
+        }
+    }
+
+    /// <summary>The fixed held-out utterances for a seed.</summary>
+    public static SpeechExample[] Examples(ulong seed, int count)
+    {
+        var rng = new SplitMix64(seed);
+        return Enumerable.Range(0, count).Select(_ => SpeechData.Make(rng, heldOut: true)).ToArray();
+    }
+
+    /// <summary>WER and, per decoder layer, the median alignment error and mean signed offset.</summary>
+    public static Spectre.Console.Table ScoreTable(SpeechScore s, string what)
+    {
+        var table = Terminal.Table("measure", ">value");
+        table.Row($"WER ({what}, {s.Words} words)", $"{100 * s.Wer:F2}%");
+        for (int l = 0; l < s.MedianErrorMs.Length; l++)
+            table.Row($"median |peak − phoneme start|, decoder layer {l} ({s.AlignedPhonemes} phonemes)", $"{s.MedianErrorMs[l]:F0} ms (mean offset {s.MeanOffsetMs[l]:+0;-0} ms)");
+        return table;
+    }
+
+    /// <summary>Loads a model from a checkpoint folder.</summary>
+    public static SpeechModel Load(string dir)
+    {
+        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
+            throw new SpeechException($"'{dir}' holds no checkpoint (train one with: attend train speech --out {dir})");
+        using var data = LoadCheckpoint(dir);
+        var model = new SpeechModel(SpeechConfig.FromJson(data.ConfigJson, dir), new Random(0));
+        model.LoadStateDict(data.Weights);
+        model.Eval();
+        return model;
+    }
+
+    static CheckpointData LoadCheckpoint(string dir)
+    {
+        try { return Checkpoint.Load(dir); }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw new SpeechException($"cannot read the checkpoint in '{dir}': {ex.Message}");
+        }
+    }
+
+    static CheckpointData LoadForResume(string dir, SpeechConfig want)
+    {
+        var data = LoadCheckpoint(dir);
+        try
+        {
+            var have = SpeechConfig.FromJson(data.ConfigJson, dir);
+            if (have.Preset != want.Preset) throw new SpeechException($"cannot resume: '{dir}' was trained with preset '{have.Preset.Name}', not '{want.Preset.Name}'");
+            if (!have.Vocab.Tokens.SequenceEqual(want.Vocab.Tokens)) throw new SpeechException($"cannot resume: '{dir}' was trained with other tokens (another espeak-ng?)");
+            if (data.OptimizerState is null || !data.Extra.ContainsKey("step") || !data.Extra.ContainsKey("rng_state") || !data.Extra.ContainsKey("seconds"))
+                throw new SpeechException($"cannot resume: '{dir}' has no optimizer state, step or generator state");
+            return data;
+        }
+        catch
+        {
+            data.Dispose();
+            throw;
+        }
+    }
+
+    static void CheckFreshOutput(string dir)
+    {
+        if (File.Exists(dir)) throw new SpeechException($"--out '{dir}' is a file");
+        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
+            throw new SpeechException($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw new SpeechException($"--out '{dir}' exists and is not empty");
+    }
+}
