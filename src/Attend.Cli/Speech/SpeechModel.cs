@@ -61,6 +61,7 @@ public sealed record SpeechConfig(SpeechPreset Preset, SpeechVocab Vocab)
 /// h      = sub2(stack2(h)) + PE                    (B, S, E)      sinusoidal positions
 /// memory = Encoder(h)                              (B, S, E)
 /// logits = head(Decoder(emb(tgt) + PE, memory))    (B, T, V)      causal; cross-attention over the S frames
+/// ctc    = log_softmax(ctc(memory))                (B, S, V)      training only: the auxiliary CTC loss (blank = padding id)
 /// </code>
 /// The subsampling is a two-layer convolution with kernel = stride = 2 written as frame stacking + Linear (non-overlapping
 /// windows need no convolution kernel): 4× fewer positions for the O(S²) self-attention, 40 ms per encoder frame.
@@ -69,7 +70,7 @@ public sealed class SpeechModel : Module
 {
     public const int Subsampling = 4, MaxFrames = 4000, MaxTarget = 160;
     public SpeechConfig Config { get; }
-    private readonly Linear sub1, sub2, head;
+    private readonly Linear sub1, sub2, head, ctc;
     private readonly SinusoidalPositionalEncoding pos;
     private readonly Embedding emb;
     private readonly Transformer transformer;
@@ -86,7 +87,12 @@ public sealed class SpeechModel : Module
         transformer = RegisterModule("transformer", new Transformer(E, p.Heads, p.EncoderLayers, p.DecoderLayers, p.FeedForward,
             dropout: 0f, batchFirst: true, normFirst: true, rng: rng));
         head = RegisterModule("head", new Linear(E, config.Vocab.Size, rng: rng));
+        ctc = RegisterModule("ctc", new Linear(E, config.Vocab.Size, rng: rng));
     }
+
+    /// <summary>The CTC head's log-probabilities over the tokens per encoder frame, time first for ctc_loss: (S, B, V).
+    /// Its blank is <see cref="SpeechVocab.Pad"/> (never a target).</summary>
+    public Tensor CtcLogProbs(Tensor memory) => Functional.LogSoftmax(ctc.Forward(memory), -1).Transpose(0, 1);
 
     public IReadOnlyList<TransformerDecoderLayer> DecoderLayers => transformer.Decoder.Layers;
 
