@@ -37,6 +37,7 @@ public static unsafe class Espeak
     static delegate* unmanaged<int, int, int, int> setParameter;
     static delegate* unmanaged<byte*, nuint, uint, int, uint, uint, uint*, void*, int> synth;
     static delegate* unmanaged<int> synchronize;
+    static delegate* unmanaged<uint, void> srand;
     static delegate* unmanaged<delegate* unmanaged<short*, int, Event*, int>, void> setSynthCallback;
     static List<float>? samples;
     static List<(int Type, int TextPosition, int Ms, string Name)>? events;
@@ -73,6 +74,9 @@ public static unsafe class Espeak
         synth = (delegate* unmanaged<byte*, nuint, uint, int, uint, uint, uint*, void*, int>)Get("espeak_Synth");
         synchronize = (delegate* unmanaged<int>)Get("espeak_Synchronize");
         setSynthCallback = (delegate* unmanaged<delegate* unmanaged<short*, int, Event*, int>, void>)Get("espeak_SetSynthCallback");
+        // espeak-ng draws from the C library's rand() (pitch flutter, noise): seeding it before each text makes the output
+        // a function of (text, voice, rate, pitch) alone, which exact --resume needs
+        srand = NativeLibrary.TryLoad("libc.so.6", out var libc) && NativeLibrary.TryGetExport(libc, "srand", out var f) ? (delegate* unmanaged<uint, void>)f : null;
         sampleRate = initialize(AudioOutputSynchronous, 0, null, InitializePhonemeEvents | InitializeDontExit);
         if (sampleRate <= 0) throw new SpeechException($"espeak-ng failed to initialize (its data files missing?); reinstall with: {InstallHint}");
         setSynthCallback(&Callback);
@@ -98,6 +102,7 @@ public static unsafe class Espeak
             setParameter(ParamRate, rate, 0);
             setParameter(ParamPitch, pitch, 0);
             (samples, events) = (new List<float>(48000), new List<(int, int, int, string)>());
+            if (srand != null) srand(1);
             var t = Encoding.UTF8.GetBytes(text + "\0");
             int rc;
             fixed (byte* pt = t) rc = synth(pt, (nuint)t.Length, 0, PosCharacter, 0, CharsUtf8, null, null);

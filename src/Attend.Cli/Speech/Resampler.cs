@@ -22,7 +22,7 @@ public static class Resampler
         if (inRate <= 0 || outRate <= 0) throw new ArgumentOutOfRangeException(nameof(inRate), $"resample: rates must be positive, got {inRate} → {outRate}");
         if (inRate == outRate) return (float[])x.Clone();
         var plan = Plans.GetOrAdd((inRate, outRate), k => MakePlan(k.Item1, k.Item2));
-        int n = (int)((long)x.Length * outRate / inRate);
+        int n = OutputLength(x.Length, inRate, outRate);
         var y = new float[n];
         int g = Gcd(inRate, outRate), num = inRate / g, den = outRate / g;       // t = i·num/den
         for (int i = 0; i < n; i++)
@@ -42,6 +42,9 @@ public static class Resampler
         }
         return y;
     }
+
+    /// <summary>The number of output samples for <paramref name="length"/> input samples: ⌊length · outRate / inRate⌋.</summary>
+    public static int OutputLength(int length, int inRate, int outRate) => (int)((long)length * outRate / inRate);
 
     static Plan MakePlan(int inRate, int outRate)
     {

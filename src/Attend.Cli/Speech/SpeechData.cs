@@ -61,27 +61,46 @@ public static class SpeechData
     }
 
     /// <summary>A random utterance from a training (or held-out) voice, as the model sees it.</summary>
-    public static SpeechExample Make(SplitMix64 rng, bool heldOut)
+    public static SpeechExample Make(SplitMix64 rng, bool heldOut) => Draw(rng, heldOut, replay: false)!;
+
+    /// <summary>
+    /// Makes the same espeak-ng call and the same draws from <paramref name="rng"/> as <see cref="Make"/>, without the
+    /// resampling, features or noise. espeak-ng keeps internal state from one utterance to the next (its waveform for a
+    /// text differs by a few samples with what it spoke before), so an exact --resume replays the utterances spoken
+    /// before the checkpoint.
+    /// </summary>
+    public static void Replay(SplitMix64 rng, bool heldOut) => Draw(rng, heldOut, replay: true);
+
+    static SpeechExample? Draw(SplitMix64 rng, bool heldOut, bool replay)
     {
         string text = Text(rng), voice = Pick(rng, Voices(heldOut));
         int rate = 130 + rng.NextInt(111), pitch = 25 + rng.NextInt(51);
         var s = Espeak.Synthesize(text, voice, rate, pitch);
-        var words = text.Split(' ');
-        var audio = Resampler.Resample(s.Samples, s.Rate, LogMel.SampleRate);
+        int length = Resampler.OutputLength(s.Samples.Length, s.Rate, LogMel.SampleRate);
         // 1) silence around, 2) gain, 3) noise
         int before = rng.NextInt(LogMel.SampleRate * 3 / 10), after = rng.NextInt(LogMel.SampleRate / 5);
-        var x = new float[before + audio.Length + after];
-        double gain = Math.Pow(10, (-20 + 26 * Uniform(rng)) / 20), energy = 0;
-        for (int i = 0; i < audio.Length; i++) { x[before + i] = (float)(audio[i] * gain); energy += x[before + i] * (double)x[before + i]; }
-        if (rng.NextInt(5) != 0)
+        double gain = Math.Pow(10, (-20 + 26 * Uniform(rng)) / 20);
+        bool noisy = rng.NextInt(5) != 0;
+        double snr = noisy ? 5 + 35 * Uniform(rng) : 0;
+        int total = before + length + after;
+        if (replay)
         {
-            double snr = 5 + 35 * Uniform(rng), sigma = Math.Sqrt(energy / Math.Max(1, audio.Length) / Math.Pow(10, snr / 10));
+            if (noisy) for (int i = 0; i < 2 * total; i++) rng.Next();     // the Gaussians' two uniforms each
+            return null;
+        }
+        var audio = Resampler.Resample(s.Samples, s.Rate, LogMel.SampleRate);
+        var x = new float[total];
+        double energy = 0;
+        for (int i = 0; i < audio.Length; i++) { x[before + i] = (float)(audio[i] * gain); energy += x[before + i] * (double)x[before + i]; }
+        if (noisy)
+        {
+            double sigma = Math.Sqrt(energy / Math.Max(1, audio.Length) / Math.Pow(10, snr / 10));
             for (int i = 0; i < x.Length; i++) x[i] += (float)(sigma * Gaussian(rng));
         }
         var features = LogMel.Features(x, out int frames);
         double shiftMs = before * 1000.0 / LogMel.SampleRate;
         var phones = s.Phones.Select(p => p with { StartMs = p.StartMs + shiftMs }).ToArray();
-        return new SpeechExample(features, frames, words, phones, voice);
+        return new SpeechExample(features, frames, text.Split(' '), phones, voice);
     }
 
     /// <summary>Box–Muller: one standard normal from two uniforms.</summary>

@@ -59,6 +59,7 @@ public static class SpeechTraining
         double secondsBefore = resumed is null ? 0 : double.Parse(resumed.Extra["seconds"], CultureInfo.InvariantCulture);
         if (start >= o.Steps) throw new SpeechException($"the checkpoint in '{dir}' is already at step {start}: give --steps above it");
         ulong rngState = resumed is null ? (ulong)o.Seed : ulong.Parse(resumed.Extra["rng_state"], CultureInfo.InvariantCulture);
+        int dataSeed = resumed is null ? o.Seed : int.Parse(resumed.Extra["seed"], CultureInfo.InvariantCulture);   // the first run's
 
         var model = new SpeechModel(cfg, new Random(o.Seed));
         using var opt = new AdamW(AdamW.Groups(model.NamedParameters(), weightDecay: 0.01), lr: preset.Lr, betas: (0.9, 0.98));
@@ -74,6 +75,8 @@ public static class SpeechTraining
         log.WriteLine($"Data: espeak-ng, {SpeechData.Voices(false).Length} training voices ({SpeechData.Accents.Length} accents × {SpeechData.TrainVariants.Length} variants), " +
                       $"{SpeechData.Voices(true).Length} held out (variants {string.Join(", ", SpeechData.HeldOutVariants)}); {phonemes} phonemes + {SpeechData.Words.Length} words; " +
                       $"dev: {dev.Length} held-out utterances.");
+        if (resumed is not null && start > 0)
+            log.WriteLine($"Resuming at step {start}: replaying the {(long)start * preset.Batch:N0} utterances espeak-ng spoke before it (its output depends on them).");
         log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
                       $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {preset.Batch}, steps {start}→{o.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
@@ -106,19 +109,28 @@ public static class SpeechTraining
                     Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
                     {
                         ["step"] = step.ToString(CultureInfo.InvariantCulture), ["rng_state"] = consumed.ToString(CultureInfo.InvariantCulture),
-                        ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture), ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture),
+                        ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture), ["seed"] = dataSeed.ToString(CultureInfo.InvariantCulture),
                     });
                 }
                 finally { foreach (var t in state.Values) t.Dispose(); }
             }
 
             using var producerStop = new CancellationTokenSource();
+            Exception? failure = null;
             using var queue = new BlockingCollection<Batch>(boundedCapacity: 2);
             var producer = Task.Run(() =>
             {
                 var rng = new SplitMix64(rngState);
                 try
                 {
+                    if (resumed is not null)
+                    {
+                        // espeak-ng's output depends on what it spoke before: replay the checkpoint's utterances, then check
+                        // that the generator arrived where the checkpoint says (exact resume)
+                        rng = new SplitMix64((ulong)dataSeed);
+                        for (long i = 0; i < (long)start * preset.Batch; i++) SpeechData.Replay(rng, heldOut: false);
+                        if (rng.State != rngState) throw new SpeechException($"cannot resume exactly: replaying {start} batches did not reach the checkpoint's generator state");
+                    }
                     while (!producerStop.IsCancellationRequested)
                     {
                         var ex = Enumerable.Range(0, preset.Batch).Select(_ => SpeechData.Make(rng, heldOut: false)).ToArray();
@@ -126,6 +138,7 @@ public static class SpeechTraining
                     }
                 }
                 catch (OperationCanceledException) { }
+                catch (Exception ex) { failure = ex; }
                 finally { queue.CompleteAdding(); }
             });
             try
@@ -134,7 +147,8 @@ public static class SpeechTraining
                 model.Train();
                 while (done < o.Steps)
                 {
-                    var batch = queue.Take();
+                    if (!queue.TryTake(out var batch, Timeout.Infinite))
+                        throw failure is SpeechException se ? new SpeechException(se.Message) : new InvalidOperationException("the batch producer stopped", failure);
                     using (Tensor.NewScope())
                     {
                         opt.Lr = LrAt(done);
@@ -197,13 +211,14 @@ public static class SpeechTraining
         return Enumerable.Range(0, count).Select(_ => SpeechData.Make(rng, heldOut: true)).ToArray();
     }
 
-    /// <summary>WER and, per decoder layer, the median alignment error and mean signed offset.</summary>
+    /// <summary>WER and, per decoder layer, the median alignment error |cross-attention peak − espeak's phoneme start| and
+    /// the mean signed offset (peak − start).</summary>
     public static Spectre.Console.Table ScoreTable(SpeechScore s, string what)
     {
-        var table = Terminal.Table("measure", ">value");
-        table.Row($"WER ({what}, {s.Words} words)", $"{100 * s.Wer:F2}%");
+        var table = Terminal.Table("measure", ">value", "over");
+        table.Row($"WER, {what}", $"{100 * s.Wer:F2}%", $"{s.Words} words");
         for (int l = 0; l < s.MedianErrorMs.Length; l++)
-            table.Row($"median |peak − phoneme start|, decoder layer {l} ({s.AlignedPhonemes} phonemes)", $"{s.MedianErrorMs[l]:F0} ms (mean offset {s.MeanOffsetMs[l]:+0;-0} ms)");
+            table.Row($"median alignment error, layer {l}", $"{s.MedianErrorMs[l]:F0} ms", $"{s.AlignedPhonemes} phonemes (mean {s.MeanOffsetMs[l]:+0;-0} ms)");
         return table;
     }
 
@@ -236,7 +251,7 @@ public static class SpeechTraining
             var have = SpeechConfig.FromJson(data.ConfigJson, dir);
             if (have.Preset != want.Preset) throw new SpeechException($"cannot resume: '{dir}' was trained with preset '{have.Preset.Name}', not '{want.Preset.Name}'");
             if (!have.Vocab.Tokens.SequenceEqual(want.Vocab.Tokens)) throw new SpeechException($"cannot resume: '{dir}' was trained with other tokens (another espeak-ng?)");
-            if (data.OptimizerState is null || !data.Extra.ContainsKey("step") || !data.Extra.ContainsKey("rng_state") || !data.Extra.ContainsKey("seconds"))
+            if (data.OptimizerState is null || !data.Extra.ContainsKey("step") || !data.Extra.ContainsKey("rng_state") || !data.Extra.ContainsKey("seconds") || !data.Extra.ContainsKey("seed"))
                 throw new SpeechException($"cannot resume: '{dir}' has no optimizer state, step or generator state");
             return data;
         }
