@@ -1,12 +1,13 @@
 namespace Attend.Cli.Speech;
 
-/// <summary>One recognized utterance: the emitted tokens, their words, and for each decoder layer the encoder frame its
-/// cross-attention (averaged over heads) peaked on while emitting each token.</summary>
-public sealed record Recognition(long[] Tokens, string[] Words, int[][] PeakFrame);
+/// <summary>One recognized utterance: the emitted tokens, their words, and the encoder frame the cross-attention peaked on
+/// while emitting each token: PeakFrame[layer][t] for the mean over heads, HeadPeakFrame[layer][head][t] for each head.</summary>
+public sealed record Recognition(long[] Tokens, string[] Words, int[][] PeakFrame, int[][][] HeadPeakFrame);
 
 /// <summary>The held-out measures: word error rate and, per decoder layer, the median |peak time − espeak's start| over the
-/// emitted phonemes that match a reference phoneme (and how many did).</summary>
-public sealed record SpeechScore(double Wer, int Words, double[] MedianErrorMs, double[] MeanOffsetMs, int AlignedPhonemes);
+/// emitted phonemes that match a reference phoneme (and how many did), for the mean over heads (MedianErrorMs, with the
+/// mean signed offset) and for each head (HeadMedianMs[layer][head]).</summary>
+public sealed record SpeechScore(double Wer, int Words, double[] MedianErrorMs, double[] MeanOffsetMs, int AlignedPhonemes, double[][] HeadMedianMs);
 
 /// <summary>Recognition and the word error rate / alignment measures.</summary>
 public static class SpeechEval
@@ -31,26 +32,35 @@ public static class SpeechEval
                 var (mel, pad) = SpeechModel.Batch(chunk);
                 var memory = model.Encode(mel, pad);                                          // (B, S, E)
                 var outs = model.Greedy(memory, pad);
-                foreach (var l in model.DecoderLayers) l.KeepCrossAttnWeights = true;
+                foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (true, false);
                 var (input, _) = SpeechModel.Targets(outs);                                   // (B, T)
                 model.Decode(memory, pad, input);
-                int B = chunk.Length, T = input.Shape[1], S = memory.Shape[1];
-                var weights = model.DecoderLayers.Select(l => l.CrossAttnWeights!.ToArray()).ToArray();   // each (B, T, S)
+                int B = chunk.Length, T = input.Shape[1], S = memory.Shape[1], H = model.Config.Preset.Heads;
+                var weights = model.DecoderLayers.Select(l => l.CrossAttnWeights!.ToArray()).ToArray();   // each (B, H, T, S)
+                int Peak(float[] w, int b, int h, int t)                                                    // h = −1: the mean over heads
+                {
+                    int best = 0; float bestV = float.NegativeInfinity;
+                    for (int s = 0; s < S; s++)
+                    {
+                        float v = 0;
+                        if (h >= 0) v = w[((b * H + h) * T + t) * S + s];
+                        else for (int k = 0; k < H; k++) v += w[((b * H + k) * T + t) * S + s];
+                        if (v > bestV) (best, bestV) = (s, v);
+                    }
+                    return best;
+                }
                 for (int b = 0; b < B; b++)
                 {
-                    var peaks = weights.Select(w => Enumerable.Range(0, outs[b].Length).Select(t =>
-                    {
-                        int best = 0, row = (b * T + t) * S;
-                        for (int s = 1; s < S; s++) if (w[row + s] > w[row + best]) best = s;
-                        return best;
-                    }).ToArray()).ToArray();
-                    result[from + b] = new Recognition(outs[b], model.Config.Vocab.Words(outs[b]), peaks);
+                    int n = outs[b].Length;
+                    var mean = weights.Select(w => Enumerable.Range(0, n).Select(t => Peak(w, b, -1, t)).ToArray()).ToArray();
+                    var heads = weights.Select(w => Enumerable.Range(0, H).Select(h => Enumerable.Range(0, n).Select(t => Peak(w, b, h, t)).ToArray()).ToArray()).ToArray();
+                    result[from + b] = new Recognition(outs[b], model.Config.Vocab.Words(outs[b]), mean, heads);
                 }
             }
         }
         finally
         {
-            foreach (var l in model.DecoderLayers) l.KeepCrossAttnWeights = false;
+            foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (false, true);
             model.Train(wasTraining);
         }
         return result;
@@ -61,7 +71,8 @@ public static class SpeechEval
     {
         var rec = Recognize(model, examples.Select(e => (e.Features, e.Frames)).ToArray());
         var vocab = model.Config.Vocab;
-        int errors = 0, words = 0, layers = model.DecoderLayers.Count;
+        int errors = 0, words = 0, layers = model.DecoderLayers.Count, H = model.Config.Preset.Heads;
+        var headErrs = Enumerable.Range(0, layers * H).Select(_ => new List<double>()).ToArray();
         var errs = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
         var signed = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
         for (int i = 0; i < examples.Count; i++)
@@ -73,16 +84,18 @@ public static class SpeechEval
             var emitted = Enumerable.Range(0, rec[i].Tokens.Length).Where(t => vocab.IsPhoneme((int)rec[i].Tokens[t])).ToArray();
             var hyp = emitted.Select(t => vocab.Tokens[(int)rec[i].Tokens[t]]).ToArray();
             var reference = e.Phones.Select(p => p.Name).ToArray();
-            foreach (var (h, r) in Matches(hyp, reference))
+            foreach (var (hi, r) in Matches(hyp, reference))
                 for (int l = 0; l < layers; l++)
                 {
-                    double d = FrameMs(rec[i].PeakFrame[l][emitted[h]]) - e.Phones[r].StartMs;
+                    double d = FrameMs(rec[i].PeakFrame[l][emitted[hi]]) - e.Phones[r].StartMs;
                     errs[l].Add(Math.Abs(d));
                     signed[l].Add(d);
+                    for (int h = 0; h < H; h++) headErrs[l * H + h].Add(Math.Abs(FrameMs(rec[i].HeadPeakFrame[l][h][emitted[hi]]) - e.Phones[r].StartMs));
                 }
         }
         return new SpeechScore(words == 0 ? 0 : (double)errors / words, words,
-            errs.Select(Median).ToArray(), signed.Select(s => s.Count == 0 ? double.NaN : s.Average()).ToArray(), errs[0].Count);
+            errs.Select(Median).ToArray(), signed.Select(s => s.Count == 0 ? double.NaN : s.Average()).ToArray(), errs[0].Count,
+            Enumerable.Range(0, layers).Select(l => Enumerable.Range(0, H).Select(h => Median(headErrs[l * H + h])).ToArray()).ToArray());
     }
 
     public static double Median(IReadOnlyList<double> xs)

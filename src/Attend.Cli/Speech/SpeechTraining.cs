@@ -81,6 +81,7 @@ public static class SpeechTraining
                       $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {preset.Batch}, steps {start}→{o.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
+        (int Layer, int Head, double Ms)? bestHead = null;
         var result = TrainingProgress.Run(log, $"train speech ({preset.Name})", Loop);
         if (result.Dev.Count > 0)
         {
@@ -88,7 +89,12 @@ public static class SpeechTraining
             foreach (var (step, minutes, wer, ms) in result.Dev) table.Row($"{step:N0}", $"{minutes:F2}", $"{100 * wer:F1}", $"{ms:F0}");
             Terminal.Write(log, table);
         }
-        if (result.Test is { } t) Terminal.Write(log, ScoreTable(t, "held-out voices"));
+        if (result.Test is { } t)
+        {
+            var table = ScoreTable(t, "held-out voices");
+            if (bestHead is var (l, h, ms)) table.Row($"median alignment error, layer {l} head {h}", $"{ms:F0} ms", "the head with the lowest dev error");
+            Terminal.Write(log, table);
+        }
         return result;
 
         SpeechTrainResult Loop(TrainingProgress p)
@@ -180,7 +186,7 @@ public static class SpeechTraining
                     {
                         var s = SpeechEval.Score(model, dev);
                         curve.Add((done, Seconds() / 60, s.Wer, s.MedianErrorMs[^1]));
-                        p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  ctc {ctcSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev WER {100 * s.Wer,5:F1}%  align {s.MedianErrorMs[^1],4:F0} ms  {Seconds() / 60,6:F2} min  {p.Eta}");
+                        p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  ctc {ctcSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev WER {100 * s.Wer,5:F1}%  align {s.MedianErrorMs[^1],4:F0} ms (best head {s.HeadMedianMs.SelectMany(h => h).Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Min(),3:F0})  {Seconds() / 60,6:F2} min  {p.Eta}");
                         (lossSum, ctcSum, lossCount) = (0, 0, 0);
                     }
                     if (done % saveEvery == 0 || last || interrupted) Save(done);
@@ -192,6 +198,9 @@ public static class SpeechTraining
                     if (outOfTime) break;
                 }
                 var test = SpeechEval.Score(model, Examples(TestSeed, testSize));
+                var devScore = SpeechEval.Score(model, dev);
+                var (bl, bh) = BestHead(devScore);
+                bestHead = (bl, bh, test.HeadMedianMs[bl][bh]);
                 p.Line($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. Held-out voices ({testSize} utterances): " +
                        $"WER {100 * test.Wer:F2}%, median alignment error {test.MedianErrorMs[^1]:F0} ms (last decoder layer).");
                 return new SpeechTrainResult(0, losses, curve, test);
@@ -202,6 +211,13 @@ public static class SpeechTraining
                 try { producer.Wait(); } catch (AggregateException) { }
             }
         }
+    }
+
+    /// <summary>The (layer, head) whose cross-attention peaks are closest to the phoneme starts (lowest median error).</summary>
+    public static (int Layer, int Head) BestHead(SpeechScore s)
+    {
+        var all = s.HeadMedianMs.SelectMany((hs, l) => hs.Select((ms, h) => (l, h, ms))).Where(x => !double.IsNaN(x.ms)).ToArray();
+        return all.Length == 0 ? (s.HeadMedianMs.Length - 1, 0) : all.MinBy(x => x.ms) is var b ? (b.l, b.h) : default;
     }
 
     /// <summary>The fixed held-out utterances for a seed.</summary>

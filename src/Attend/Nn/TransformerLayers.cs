@@ -83,6 +83,9 @@ public sealed class TransformerDecoderLayer : Module
     /// fused kernel's log-sum-exp; no gradient. Null unless <see cref="KeepCrossAttnWeights"/>. Owned by the scope that
     /// was current during that forward.</summary>
     public Tensor? CrossAttnWeights { get; private set; }
+    /// <summary>False keeps every head's cross-attention weights, [B, H, L, S], instead of their mean (full, uncached
+    /// forward only; as MultiheadAttention's averageAttnWeights).</summary>
+    public bool AverageCrossAttnWeights { get; set; } = true;
 
     public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward = 2048, float dropout = 0.1f, string activation = "relu",
         float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false, bool bias = true, Random? rng = null)
@@ -108,7 +111,8 @@ public sealed class TransformerDecoderLayer : Module
     {
         var x = tgt;
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, tgtKeyPaddingMask, false, tgtMask, isCausal: tgtIsCausal);
-        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask, isCausal: memoryIsCausal));
+        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask,
+            averageAttnWeights: AverageCrossAttnWeights, isCausal: memoryIsCausal));
         return Blocks(x, Sa, Ca);
     }
 
