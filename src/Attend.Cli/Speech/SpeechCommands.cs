@@ -41,12 +41,21 @@ public static class SpeechCommands
     {
         var model = new Option<string>("--model") { Description = "checkpoint folder written by 'attend train speech'", Required = true };
         var phonemes = new Option<bool>("--phonemes") { Description = "also print each emitted phoneme with the time its cross-attention (last decoder layer) peaked on" };
-        var files = new Argument<string[]>("files") { Description = "audio: .wav (16-bit PCM, mono or stereo, any rate) or .raw (16 kHz 16-bit mono)", Arity = ArgumentArity.OneOrMore };
-        var cmd = new Command("transcribe", "Transcribe audio files with a model trained by 'attend train speech'.") { model, phonemes, files };
+        var heldOut = new Option<int?>("--held-out") { Description = "instead of files: score this many synthesized utterances of the held-out voices (WER, alignment error)" };
+        var files = new Argument<string[]>("files") { Description = "audio: .wav (16-bit PCM, mono or stereo, any rate) or .raw (16 kHz 16-bit mono)", Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("transcribe", "Transcribe audio files with a model trained by 'attend train speech'.") { model, phonemes, heldOut, files };
         cmd.SetAction(pr => Guard(() =>
         {
             var m = SpeechTraining.Load(pr.GetValue(model)!);
             var paths = pr.GetValue(files)!;
+            if (pr.GetValue(heldOut) is int n)
+            {
+                if (n <= 0 || paths.Length > 0) throw new SpeechException("--held-out takes a positive count and no files");
+                var (test, head) = SpeechTraining.HeldOut(m, SpeechTraining.DevExamples(m.Config.Preset.DevSize), n);
+                Terminal.Write(Console.Out, SpeechTraining.ScoreTable(test, "held-out voices", head));
+                return 0;
+            }
+            if (paths.Length == 0) throw new SpeechException("give audio files to transcribe (or --held-out N)");
             var inputs = paths.Select(f =>
             {
                 try { return (LogMel.Features(Wav.ReadMono(f), out int frames), frames); }

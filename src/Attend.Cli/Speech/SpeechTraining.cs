@@ -70,7 +70,7 @@ public static class SpeechTraining
         }
         var parameters = model.Parameters().ToArray();
         int evalEvery = o.EvalEvery ?? preset.EvalEvery, saveEvery = o.SaveEvery ?? preset.SaveEvery, testSize = o.TestSize ?? preset.TestSize;
-        var dev = Examples(DevSeed, preset.DevSize);
+        var dev = DevExamples(preset.DevSize);
         int phonemes = cfg.Vocab.Tokens.Count(t => t.Length > 0 && t[0] != '<' && !SpeechVocab.IsWord(t));
         log.WriteLine($"Data: espeak-ng, {SpeechData.Voices(false).Length} training voices ({SpeechData.Accents.Length} accents × {SpeechData.TrainVariants.Length} variants), " +
                       $"{SpeechData.Voices(true).Length} held out (variants {string.Join(", ", SpeechData.HeldOutVariants)}); {phonemes} phonemes + {SpeechData.Words.Length} words; " +
@@ -89,12 +89,7 @@ public static class SpeechTraining
             foreach (var (step, minutes, wer, ms) in result.Dev) table.Row($"{step:N0}", $"{minutes:F2}", $"{100 * wer:F1}", $"{ms:F0}");
             Terminal.Write(log, table);
         }
-        if (result.Test is { } t)
-        {
-            var table = ScoreTable(t, "held-out voices");
-            if (bestHead is var (l, h, ms)) table.Row($"median alignment error, layer {l} head {h}", $"{ms:F0} ms", "the head with the lowest dev error");
-            Terminal.Write(log, table);
-        }
+        if (result.Test is { } t) Terminal.Write(log, ScoreTable(t, "held-out voices", bestHead));
         return result;
 
         SpeechTrainResult Loop(TrainingProgress p)
@@ -197,10 +192,8 @@ public static class SpeechTraining
                     }
                     if (outOfTime) break;
                 }
-                var test = SpeechEval.Score(model, Examples(TestSeed, testSize));
-                var devScore = SpeechEval.Score(model, dev);
-                var (bl, bh) = BestHead(devScore);
-                bestHead = (bl, bh, test.HeadMedianMs[bl][bh]);
+                var (test, head) = HeldOut(model, dev, testSize);
+                bestHead = head;
                 p.Line($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. Held-out voices ({testSize} utterances): " +
                        $"WER {100 * test.Wer:F2}%, median alignment error {test.MedianErrorMs[^1]:F0} ms (last decoder layer).");
                 return new SpeechTrainResult(0, losses, curve, test);
@@ -220,6 +213,18 @@ public static class SpeechTraining
         return all.Length == 0 ? (s.HeadMedianMs.Length - 1, 0) : all.MinBy(x => x.ms) is var b ? (b.l, b.h) : default;
     }
 
+    /// <summary>The score on <paramref name="testSize"/> held-out test utterances, and the (layer, head) with the lowest dev
+    /// alignment error with its test error.</summary>
+    public static (SpeechScore Test, (int Layer, int Head, double Ms) BestHead) HeldOut(SpeechModel model, SpeechExample[] dev, int testSize)
+    {
+        var test = SpeechEval.Score(model, Examples(TestSeed, testSize));
+        var (l, h) = BestHead(SpeechEval.Score(model, dev));
+        return (test, (l, h, test.HeadMedianMs[l][h]));
+    }
+
+    /// <summary>The fixed dev utterances (held-out voices).</summary>
+    public static SpeechExample[] DevExamples(int count) => Examples(DevSeed, count);
+
     /// <summary>The fixed held-out utterances for a seed.</summary>
     public static SpeechExample[] Examples(ulong seed, int count)
     {
@@ -229,12 +234,13 @@ public static class SpeechTraining
 
     /// <summary>WER and, per decoder layer, the median alignment error |cross-attention peak − espeak's phoneme start| and
     /// the mean signed offset (peak − start).</summary>
-    public static Spectre.Console.Table ScoreTable(SpeechScore s, string what)
+    public static Spectre.Console.Table ScoreTable(SpeechScore s, string what, (int Layer, int Head, double Ms)? bestHead = null)
     {
         var table = Terminal.Table("measure", ">value", "over");
         table.Row($"WER, {what}", $"{100 * s.Wer:F2}%", $"{s.Words} words");
         for (int l = 0; l < s.MedianErrorMs.Length; l++)
-            table.Row($"median alignment error, layer {l}", $"{s.MedianErrorMs[l]:F0} ms", $"{s.AlignedPhonemes} phonemes (mean {s.MeanOffsetMs[l]:+0;-0} ms)");
+            table.Row($"median alignment error, layer {l}", $"{s.MedianErrorMs[l]:F0} ms", $"{s.AlignedPhonemes} phonemes, mean {s.MeanOffsetMs[l]:+0;-0} ms");
+        if (bestHead is var (bl, bh, ms)) table.Row($"… layer {bl}, head {bh} alone", $"{ms:F0} ms", "the head best on dev");
         return table;
     }
 
