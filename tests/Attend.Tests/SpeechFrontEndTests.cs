@@ -178,9 +178,14 @@ public class SpeechFrontEndTests
     [Fact]
     public void Model_batches_pad_to_whole_encoder_frames_and_mask_them()
     {
-        var (mel, pad) = Attend.Cli.Speech.SpeechModel.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)]);
+        var (mel, pad) = Attend.Cli.Speech.SpeechModel.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)], 4);
         Assert.Equal(new[] { 2, 12, 80 }, mel.Shape);
         Assert.Equal(new[] { false, false, false, false, true, true }, pad.ToBoolArray());
+        (mel, pad) = Attend.Cli.Speech.SpeechModel.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)], 2);
+        Assert.Equal(new[] { 2, 10, 80 }, mel.Shape);
+        Assert.Equal(new[] { false, false, false, false, false, false, false, true, true, true }, pad.ToBoolArray());
+        Assert.Equal(27.5, SpeechEval.FrameMs(0, 4));                       // windows centred at 12.5, 22.5, 32.5, 42.5 ms
+        Assert.Equal(57.5, SpeechEval.FrameMs(2, 2));                       // windows 4 and 5: 52.5 and 62.5 ms
         var (input, labels) = Attend.Cli.Speech.SpeechModel.Targets([[7, 8], [9]]);
         Assert.Equal(new long[] { 1, 7, 8, 1, 9, 0 }, input.ToInt64Array());
         Assert.Equal(new long[] { 7, 8, 2, 9, 2, 0 }, labels.ToInt64Array());

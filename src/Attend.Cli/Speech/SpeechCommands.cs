@@ -9,7 +9,7 @@ public static class SpeechCommands
     public static Command Train()
     {
         var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
-        var preset = new Option<string>("--preset") { Description = "model size: tiny (seconds) or default", DefaultValueFactory = _ => "default" };
+        var preset = new Option<string>("--preset") { Description = "model size: tiny (seconds), default (40 ms encoder frames) or fine (20 ms)", DefaultValueFactory = _ => "default" };
         var steps = new Option<int>("--steps") { Description = "total optimizer steps", DefaultValueFactory = _ => 100_000 };
         var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };
         var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the synthesized batches", DefaultValueFactory = _ => 0 };
@@ -72,7 +72,7 @@ public static class SpeechCommands
                     var parts = Enumerable.Range(0, r.Tokens.Length).Select(t =>
                     {
                         string tok = m.Config.Vocab.Tokens[(int)r.Tokens[t]];
-                        return SpeechVocab.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.PeakFrame[^1][t]) / 1000:F2}";
+                        return SpeechVocab.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.PeakFrame[^1][t], m.Subsampling) / 1000:F2}";
                     });
                     Console.WriteLine($"{paths[i]}: {string.Join(' ', parts)}");
                 }

@@ -12,8 +12,9 @@ public sealed record SpeechScore(double Wer, int Words, double[] MedianErrorMs, 
 /// <summary>Recognition and the word error rate / alignment measures.</summary>
 public static class SpeechEval
 {
-    /// <summary>The time (ms) an encoder frame stands for: the mean of the centres of its 4 log-mel windows, 40 k + 27.5.</summary>
-    public static double FrameMs(int frame) => 10.0 * (SpeechModel.Subsampling * frame) + 15 + 12.5;
+    /// <summary>The time (ms) encoder frame k stands for: the mean of the centres of its n log-mel windows (window i centred
+    /// at 10 i + 12.5 ms), 10 n k + 5 (n − 1) + 12.5: 40 k + 27.5 for n = 4, 20 k + 17.5 for n = 2.</summary>
+    public static double FrameMs(int frame, int subsampling) => 10.0 * subsampling * frame + 5.0 * (subsampling - 1) + 12.5;
 
     /// <summary>Greedy transcripts of utterances (in chunks of 32); then one teacher-forced pass over each chunk's own outputs
     /// keeping every decoder layer's cross-attention, whose row t−1 (the query that emitted token t) gives its peak frame.</summary>
@@ -29,7 +30,7 @@ public static class SpeechEval
             {
                 using var scope = Tensor.NewScope();
                 var chunk = utterances.Skip(from).Take(32).ToArray();
-                var (mel, pad) = SpeechModel.Batch(chunk);
+                var (mel, pad) = SpeechModel.Batch(chunk, model.Subsampling);
                 var memory = model.Encode(mel, pad);                                          // (B, S, E)
                 var outs = model.Greedy(memory, pad);
                 foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (true, false);
@@ -87,10 +88,10 @@ public static class SpeechEval
             foreach (var (hi, r) in Matches(hyp, reference))
                 for (int l = 0; l < layers; l++)
                 {
-                    double d = FrameMs(rec[i].PeakFrame[l][emitted[hi]]) - e.Phones[r].StartMs;
+                    double d = FrameMs(rec[i].PeakFrame[l][emitted[hi]], model.Subsampling) - e.Phones[r].StartMs;
                     errs[l].Add(Math.Abs(d));
                     signed[l].Add(d);
-                    for (int h = 0; h < H; h++) headErrs[l * H + h].Add(Math.Abs(FrameMs(rec[i].HeadPeakFrame[l][h][emitted[hi]]) - e.Phones[r].StartMs));
+                    for (int h = 0; h < H; h++) headErrs[l * H + h].Add(Math.Abs(FrameMs(rec[i].HeadPeakFrame[l][h][emitted[hi]], model.Subsampling) - e.Phones[r].StartMs));
                 }
         }
         return new SpeechScore(words == 0 ? 0 : (double)errors / words, words,

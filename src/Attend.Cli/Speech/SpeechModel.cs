@@ -6,17 +6,19 @@ namespace Attend.Cli.Speech;
 /// <summary>
 /// Model size and training set-up.
 /// <code>
-/// preset   d   heads enc dec  ff   batch  lr      for
-/// tiny     32    2    1   1    64     8   3e-3    tests, seconds
-/// default 128    4    4   2   512    32   1.5e-3  synthetic digits/cards/commands, ~20 minutes on 2 cores
+/// preset   d   heads enc dec  ff   batch  lr      frames  for
+/// tiny     32    2    1   1    64     8   3e-3    40 ms   tests, seconds
+/// default 128    4    4   2   512    32   1.5e-3  40 ms   synthetic digits/cards/commands, ~20 minutes on 2 cores
+/// fine    128    4    4   2   512    32   1.5e-3  20 ms   the same with encoder frames of 20 ms (subsampling 2): finer alignment
 /// </code>
 /// </summary>
 public sealed record SpeechPreset(string Name, int DModel, int Heads, int EncoderLayers, int DecoderLayers, int FeedForward,
-    int Batch, double Lr, int WarmupSteps, int EvalEvery, int SaveEvery, int DevSize, int TestSize)
+    int Batch, double Lr, int WarmupSteps, int EvalEvery, int SaveEvery, int DevSize, int TestSize, int Subsampling = 4)
 {
     public static readonly SpeechPreset Tiny = new("tiny", 32, 2, 1, 1, 64, 8, 3e-3, 10, 20, 20, 8, 16);
     public static readonly SpeechPreset Default = new("default", 128, 4, 4, 2, 512, 32, 1.5e-3, 200, 200, 200, 64, 300);
-    public static readonly SpeechPreset[] All = [Tiny, Default];
+    public static readonly SpeechPreset Fine = Default with { Name = "fine", Subsampling = 2 };
+    public static readonly SpeechPreset[] All = [Tiny, Default, Fine];
 
     public static SpeechPreset Get(string name) => All.FirstOrDefault(p => p.Name == name)
         ?? throw new SpeechException($"unknown preset '{name}' (choose {string.Join(", ", All.Select(p => p.Name))})");
@@ -32,7 +34,7 @@ public sealed record SpeechConfig(SpeechPreset Preset, SpeechVocab Vocab)
     {
         ["kind"] = Kind, ["version"] = Version, ["preset"] = Preset.Name, ["d_model"] = Preset.DModel, ["nhead"] = Preset.Heads,
         ["num_encoder_layers"] = Preset.EncoderLayers, ["num_decoder_layers"] = Preset.DecoderLayers, ["dim_feedforward"] = Preset.FeedForward,
-        ["n_mels"] = LogMel.Mels, ["subsampling"] = SpeechModel.Subsampling, ["tokens"] = new JsonArray(Vocab.Tokens.Select(t => (JsonNode)t!).ToArray()),
+        ["n_mels"] = LogMel.Mels, ["subsampling"] = Preset.Subsampling, ["tokens"] = new JsonArray(Vocab.Tokens.Select(t => (JsonNode)t!).ToArray()),
     }.ToJsonString();
 
     public static SpeechConfig FromJson(string json, string dir)
@@ -64,11 +66,14 @@ public sealed record SpeechConfig(SpeechPreset Preset, SpeechVocab Vocab)
 /// ctc    = log_softmax(ctc(memory))                (B, S, V)      training only: the auxiliary CTC loss (blank = padding id)
 /// </code>
 /// The subsampling is a two-layer convolution with kernel = stride = 2 written as frame stacking + Linear (non-overlapping
-/// windows need no convolution kernel): 4× fewer positions for the O(S²) self-attention, 40 ms per encoder frame.
+/// windows need no convolution kernel): 4× fewer positions for the O(S²) self-attention, 40 ms per encoder frame. The
+/// preset fine stacks once (sub2 is then a plain Linear): 20 ms per encoder frame.
 /// </summary>
 public sealed class SpeechModel : Module
 {
-    public const int Subsampling = 4, MaxFrames = 4000, MaxTarget = 160;
+    public const int MaxFrames = 4000, MaxTarget = 160;
+    /// <summary>Log-mel frames per encoder frame: 4 (40 ms) or 2 (20 ms, preset fine).</summary>
+    public int Subsampling => Config.Preset.Subsampling;
     public SpeechConfig Config { get; }
     private readonly Linear sub1, sub2, head, ctc;
     private readonly SinusoidalPositionalEncoding pos;
@@ -81,8 +86,8 @@ public sealed class SpeechModel : Module
         var p = config.Preset;
         int E = p.DModel;
         sub1 = RegisterModule("sub1", new Linear(2 * LogMel.Mels, E, rng: rng));
-        sub2 = RegisterModule("sub2", new Linear(2 * E, E, rng: rng));
-        pos = RegisterModule("pos", new SinusoidalPositionalEncoding(E, MaxFrames / Subsampling));
+        sub2 = RegisterModule("sub2", new Linear(p.Subsampling == 4 ? 2 * E : E, E, rng: rng));
+        pos = RegisterModule("pos", new SinusoidalPositionalEncoding(E, MaxFrames / 2));
         emb = RegisterModule("emb", new Embedding(config.Vocab.Size, E, SpeechVocab.Pad, rng));
         transformer = RegisterModule("transformer", new Transformer(E, p.Heads, p.EncoderLayers, p.DecoderLayers, p.FeedForward,
             dropout: 0f, batchFirst: true, normFirst: true, rng: rng));
@@ -96,17 +101,18 @@ public sealed class SpeechModel : Module
 
     public IReadOnlyList<TransformerDecoderLayer> DecoderLayers => transformer.Decoder.Layers;
 
-    /// <summary>Utterances' features padded to a multiple of 4 frames: (B, F, 80) and the encoder padding mask (B, F/4),
-    /// True = padding (an encoder frame is padding when none of its 4 frames is real).</summary>
-    public static (Tensor Mel, Tensor PadMask) Batch(IReadOnlyList<(float[] Features, int Frames)> utterances)
+    /// <summary>Utterances' features padded to a multiple of <paramref name="subsampling"/> frames: (B, F, 80) and the
+    /// encoder padding mask (B, F/subsampling), True = padding (an encoder frame is padding when none of its frames is real).</summary>
+    public static (Tensor Mel, Tensor PadMask) Batch(IReadOnlyList<(float[] Features, int Frames)> utterances, int subsampling)
     {
-        int B = utterances.Count, F = (utterances.Max(u => u.Frames) + Subsampling - 1) / Subsampling * Subsampling, S = F / Subsampling;
+        int n = subsampling, B = utterances.Count, F = (utterances.Max(u => u.Frames) + n - 1) / n * n, S = F / n;
+        if (subsampling is not (2 or 4)) throw new ArgumentOutOfRangeException(nameof(subsampling), $"speech: subsampling must be 2 or 4, not {subsampling}");
         if (F > MaxFrames) throw new SpeechException($"audio too long: {F / 100.0:F1} s, the model takes at most {MaxFrames / 100} s");
         var mel = new float[B * F * LogMel.Mels]; var pad = new bool[B * S];
         for (int b = 0; b < B; b++)
         {
             Array.Copy(utterances[b].Features, 0, mel, b * F * LogMel.Mels, utterances[b].Frames * LogMel.Mels);
-            for (int s = 0; s < S; s++) pad[b * S + s] = s * Subsampling >= utterances[b].Frames;
+            for (int s = 0; s < S; s++) pad[b * S + s] = s * n >= utterances[b].Frames;
         }
         return (Tensor.FromArray(mel, new[] { B, F, LogMel.Mels }), Tensor.FromArray(pad, new[] { B, S }));
     }
@@ -125,12 +131,13 @@ public sealed class SpeechModel : Module
         return (Tensor.FromArray(input, new[] { B, T }), Tensor.FromArray(labels, new[] { B, T }));
     }
 
-    /// <summary>mel (B, F, 80), F a multiple of 4, and padMask (B, F/4) → memory (B, F/4, E).</summary>
+    /// <summary>mel (B, F, 80), F a multiple of the subsampling, and padMask (B, S) → memory (B, S, E).</summary>
     public Tensor Encode(Tensor mel, Tensor padMask)
     {
         int B = mel.Shape[0], F = mel.Shape[1], E = Config.Preset.DModel;
         var h = sub1.Forward(mel.Reshape(B, F / 2, 2 * LogMel.Mels)).Gelu();          // (B, F/2, E)
-        h = sub2.Forward(h.Reshape(B, F / 4, 2 * E));                                    // (B, S, E)
+        h = Subsampling == 4 ? sub2.Forward(h.Reshape(B, F / 4, 2 * E))                 // (B, S, E), S = F/4
+                             : sub2.Forward(h);                                          // (B, S, E), S = F/2 (preset fine)
         return transformer.Encoder.Forward(pos.Forward(h), srcKeyPaddingMask: padMask);
     }
 

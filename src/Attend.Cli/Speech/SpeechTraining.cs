@@ -153,13 +153,13 @@ public static class SpeechTraining
                     using (Tensor.NewScope())
                     {
                         opt.Lr = LrAt(done);
-                        var (mel, pad) = SpeechModel.Batch(batch.Examples.Select(e => (e.Features, e.Frames)).ToArray());   // (B, F, 80), (B, S)
+                        var (mel, pad) = SpeechModel.Batch(batch.Examples.Select(e => (e.Features, e.Frames)).ToArray(), model.Subsampling);   // (B, F, 80), (B, S)
                         var (input, labels) = SpeechModel.Targets(batch.Targets);                                          // (B, T)
                         var memory = model.Encode(mel, pad);                                                                // (B, S, E)
                         var logits = model.Decode(memory, pad, input);                                                     // (B, T, V)
                         var ce = F.CrossEntropy(logits.Reshape(-1, cfg.Vocab.Size), labels.Reshape(-1), ignoreIndex: SpeechVocab.Pad);
                         var ctc = F.CtcLoss(model.CtcLogProbs(memory), CtcTargets(batch.Targets),
-                            batch.Examples.Select(e => (e.Frames + SpeechModel.Subsampling - 1) / SpeechModel.Subsampling).ToArray(),
+                            batch.Examples.Select(e => (e.Frames + model.Subsampling - 1) / model.Subsampling).ToArray(),
                             batch.Targets.Select(t => t.Length).ToArray(), blank: SpeechVocab.Pad, zeroInfinity: true);
                         var loss = ce + ctc * CtcWeight;
                         opt.ZeroGrad();
