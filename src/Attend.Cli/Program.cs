@@ -3,6 +3,7 @@ using System.Reflection;
 using Attend.Cli;
 using Attend.Cli.Explain;
 using Attend.Cli.Lm;
+using Attend.Cli.Speech;
 using Attend.Cli.Translate;
 using Attend.Cli.Vision;
 
@@ -22,8 +23,9 @@ quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed
 var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());
 train.Subcommands.Add(VisionCommands.Train());
+train.Subcommands.Add(SpeechCommands.Train());
 var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate(),
-    VisionCommands.Classify(), ExplainCommand.Create(), ServeCommand.Create() };
+    VisionCommands.Classify(), SpeechCommands.Transcribe(), ExplainCommand.Create(), ServeCommand.Create() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
 return root.Parse(args).Invoke();

@@ -202,6 +202,62 @@ public static unsafe partial class Functional
         });
     }
 
+    /// <summary>
+    /// Connectionist Temporal Classification loss, as torch.nn.functional.ctc_loss: log-probabilities [T, N, C] (from
+    /// log_softmax over C), padded int64 targets [N, S] (no blanks), each sample's input and target length. Mean reduction
+    /// divides each sample's −log p by its target length (at least 1) and averages over the batch; with
+    /// <paramref name="zeroInfinity"/> an impossible sample (too few steps for its targets) gives 0 and no gradient
+    /// instead of +∞. Equations in Kernels/CtcLoss.cs; computed in float64.
+    /// </summary>
+    public static Tensor CtcLoss(Tensor logProbs, Tensor targets, int[] inputLengths, int[] targetLengths, int blank = 0,
+        Reduction reduction = Reduction.Mean, bool zeroInfinity = false)
+    {
+        Elementwise.RequireFloat(logProbs, "ctc_loss", "log_probs");
+        Tensor.RequireLong(targets, "ctc_loss", "targets");
+        if (logProbs.Rank != 3) throw new ArgumentException($"ctc_loss: log_probs must be [T, N, C], got {Shapes.Str(logProbs.ShapeRef)}");
+        int T = logProbs.ShapeRef[0], N = logProbs.ShapeRef[1], C = logProbs.ShapeRef[2];
+        if (targets.Rank != 2 || targets.ShapeRef[0] != N) throw new ArgumentException($"ctc_loss: targets must be [N, S] with N = {N}, got {Shapes.Str(targets.ShapeRef)}");
+        if (inputLengths.Length != N || targetLengths.Length != N)
+            throw new ArgumentException($"ctc_loss: {inputLengths.Length} input lengths and {targetLengths.Length} target lengths for a batch of {N}");
+        if (blank < 0 || blank >= C) throw new ArgumentOutOfRangeException(nameof(blank), $"ctc_loss: blank {blank} is out of range for {C} classes");
+        int sMax = targets.ShapeRef[1];
+        var tc = targets.CloneRaw();   // the backward's own copy
+        for (int n = 0; n < N; n++)
+        {
+            if (inputLengths[n] < 0 || inputLengths[n] > T) throw new ArgumentOutOfRangeException(nameof(inputLengths), $"ctc_loss: input length {inputLengths[n]} of sample {n} is outside [0, {T}]");
+            if (targetLengths[n] < 0 || targetLengths[n] > sMax) throw new ArgumentOutOfRangeException(nameof(targetLengths), $"ctc_loss: target length {targetLengths[n]} of sample {n} is outside [0, {sMax}]");
+            for (int j = 0; j < targetLengths[n]; j++)
+            {
+                long label = tc.LongData[(long)n * sMax + j];
+                if (label < 0 || label >= C || label == blank) throw new ArgumentOutOfRangeException(nameof(targets), $"ctc_loss: target {label} at [{n}, {j}] is the blank or out of range for {C} classes");
+            }
+        }
+        var lpc = logProbs.CloneRaw();   // the backward recomputes α and β from these
+        var inLen = (int[])inputLengths.Clone(); var tgLen = (int[])targetLengths.Clone();
+        var losses = new double[N]; var impossible = new bool[N];
+        for (int n = 0; n < N; n++)
+        {
+            losses[n] = Kernels.CtcLoss.Sample(lpc.Data, T, n, N, C, tc.LongData + (long)n * sMax, inLen[n], tgLen[n], blank, null, 0);
+            impossible[n] = double.IsPositiveInfinity(losses[n]);
+            if (zeroInfinity && impossible[n]) losses[n] = 0;
+        }
+        var scales = Enumerable.Range(0, N).Select(n => reduction == Reduction.Mean ? 1.0 / Math.Max(1, tgLen[n]) / N : 1.0).ToArray();
+        var y = reduction == Reduction.None ? Tensor.FromArray(losses.Select(v => (float)v).ToArray(), new[] { N })
+            : Tensor.Scalar((float)Enumerable.Range(0, N).Sum(n => losses[n] * scales[n]));
+        return y.WithGrad("ctc_loss", new[] { logProbs }, g =>
+        {
+            var gs = g.ToArray();
+            var d = Tensor.Zeros(T, N, C);
+            for (int n = 0; n < N; n++)
+            {
+                if (impossible[n]) continue;    // no alignment: no gradient (PyTorch gives NaN without zero_infinity)
+                double gn = reduction == Reduction.None ? gs[n] : gs[0] * scales[n];
+                Kernels.CtcLoss.Sample(lpc.Data, T, n, N, C, tc.LongData + (long)n * sMax, inLen[n], tgLen[n], blank, d.Data, gn);
+            }
+            return new[] { d };
+        });
+    }
+
     /// <summary>Rows of <paramref name="weight"/> [V, D] picked by int64 ids of any shape → [..., D]. The row
     /// <paramref name="paddingIdx"/> gets no gradient, as torch.nn.functional.embedding.</summary>
     public static Tensor Embedding(Tensor input, Tensor weight, int? paddingIdx = null)

@@ -107,6 +107,10 @@ public class GradCheckTests(ITestOutputHelper output)
         new("cross_entropy_kdim_none", x => F.CrossEntropy(x[0], Ids(new long[] { 1, 0, 2, 2, 1, 0 }, 2, 3), reduction: Reduction.None), () => new[] { R(1, 2, 3, 3) }),
         new("cross_entropy_probs", x => F.CrossEntropy(x[0], F.Softmax(x[1], -1), labelSmoothing: 0.2f), () => new[] { R(1, 4, 5), R(2, 4, 5) }),
         new("nll_loss_sum", x => F.NllLoss(F.LogSoftmax(x[0], -1), Ids(new long[] { 2, 0, 1 }, 3), reduction: Reduction.Sum), () => new[] { R(1, 3, 4) }),
+        new("ctc_loss_mean_repeats", x => F.CtcLoss(F.LogSoftmax(x[0], -1), Ids(new long[] { 1, 1, 2, 3, 2, 0 }, 2, 3), [5, 4], [3, 2]),
+            () => new[] { R(1, 5, 2, 4) }),
+        new("ctc_loss_none_short_input", x => F.CtcLoss(x[0].Mul(0.5f), Ids(new long[] { 2, 1, 1, 3 }, 2, 2), [3, 4], [2, 2], reduction: Reduction.None),
+            () => new[] { R(1, 4, 2, 4) }),
         new("embedding", x => F.Embedding(Ids(new long[] { 0, 2, 2, 1, 3, 0 }, 2, 3), x[0]), () => new[] { R(1, 4, 3) }),
         new("dropout", x => F.Dropout(x[0], 0.3f, training: true, rng: new Random(7)), () => new[] { R(1, 4, 5) }),
         new("sparsemax", x => F.Sparsemax(x[0], -1) + F.Sparsemax(x[0], 0), () => new[] { R(3, 4, 5) }),   // Gaussian: no support boundary near a grid point

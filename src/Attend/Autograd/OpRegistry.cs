@@ -21,7 +21,7 @@ public static class OpRegistry
         // indexing, masks, joins
         "where", "masked_fill", "tril", "triu", "gather", "cat",
         // matrix products and nn functions
-        "matmul", "linear", "rms_norm", "scaled_dot_product_attention", "rotary_embedding", "softmax", "log_softmax", "layer_norm", "nll_loss", "embedding", "dropout",
+        "matmul", "linear", "rms_norm", "scaled_dot_product_attention", "rotary_embedding", "softmax", "log_softmax", "layer_norm", "nll_loss", "ctc_loss", "embedding", "dropout",
         // attention variants
         "sparsemax", "entmax15", "reinforce_attention", "reinforce_loss",
     };

@@ -85,7 +85,8 @@ public sealed class TransformerDecoderLayer : Module
     /// fused kernel's log-sum-exp; no gradient. Null unless <see cref="KeepCrossAttnWeights"/>. Owned by the scope that
     /// was current during that forward.</summary>
     public Tensor? CrossAttnWeights { get; private set; }
-    /// <summary>With false, <see cref="CrossAttnWeights"/> keeps every head: [B, H, L, S] (default true: averaged).</summary>
+    /// <summary>False keeps every head's cross-attention weights, [B, H, L, S], instead of their mean (full, uncached
+    /// forward only; as MultiheadAttention's averageAttnWeights).</summary>
     public bool AverageCrossAttnWeights { get; set; } = true;
 
     /// <summary>As PyTorch's; <paramref name="attention"/> is the attention variant of self_attn and multihead_attn (null: soft).</summary>
@@ -114,7 +115,8 @@ public sealed class TransformerDecoderLayer : Module
     {
         var x = tgt;
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, tgtKeyPaddingMask, false, tgtMask, isCausal: tgtIsCausal);
-        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask, AverageCrossAttnWeights, memoryIsCausal));
+        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask,
+            averageAttnWeights: AverageCrossAttnWeights, isCausal: memoryIsCausal));
         return Blocks(x, Sa, Ca);
     }
 

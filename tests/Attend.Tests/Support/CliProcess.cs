@@ -10,7 +10,10 @@ public sealed class CliProcess : IDisposable
     private readonly Process process;
     private readonly StringBuilder stdout = new(), stderr = new();
 
-    public CliProcess(params string[] args)
+    public CliProcess(params string[] args) : this(new Dictionary<string, string>(), args) { }
+
+    /// <summary>The command with extra environment variables (e.g. a library path that does not exist).</summary>
+    public CliProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
         {
@@ -20,6 +23,7 @@ public sealed class CliProcess : IDisposable
         psi.ArgumentList.Add(CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        foreach (var (k, v) in environment) psi.Environment[k] = v;
         process = new Process { StartInfo = psi };
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (stdout) stdout.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (stderr) stderr.AppendLine(e.Data); };

@@ -1,0 +1,94 @@
+using System.CommandLine;
+using Attend.Cli.Ui;
+
+namespace Attend.Cli.Speech;
+
+/// <summary>The command-line front of speech: <c>attend train speech …</c> and <c>attend transcribe …</c>.</summary>
+public static class SpeechCommands
+{
+    public static Command Train()
+    {
+        var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
+        var preset = new Option<string>("--preset") { Description = "model size: tiny (seconds), default (40 ms encoder frames) or fine (20 ms)", DefaultValueFactory = _ => "default" };
+        var steps = new Option<int>("--steps") { Description = "total optimizer steps", DefaultValueFactory = _ => 100_000 };
+        var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };
+        var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the synthesized batches", DefaultValueFactory = _ => 0 };
+        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same preset)" };
+        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between dev measurements (default: the preset's)" };
+        var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
+        var testSize = new Option<int?>("--test-size") { Description = "held-out utterances scored at the end (default: the preset's)" };
+        var cmd = new Command("speech", "Train a speech recognizer (log-mel → Transformer encoder → decoder with cross-attention emitting phonemes and words) " +
+            "on utterances espeak-ng synthesizes on the fly; reports WER and cross-attention alignment error on held-out voices.")
+        {
+            outDir, preset, steps, minutes, seed, resume, evalEvery, saveEvery, testSize,
+        };
+        cmd.SetAction(pr =>
+        {
+            using var cts = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                return Guard(() => SpeechTraining.Run(new SpeechTrainOptions(pr.GetValue(outDir)!, pr.GetValue(preset)!, pr.GetValue(steps), pr.GetValue(minutes),
+                    pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery), pr.GetValue(testSize)), Console.Out, cts.Token).ExitCode);
+            }
+            finally { Console.CancelKeyPress -= onCancel; }
+        });
+        return cmd;
+    }
+
+    public static Command Transcribe()
+    {
+        var model = new Option<string>("--model") { Description = "checkpoint folder written by 'attend train speech'", Required = true };
+        var phonemes = new Option<bool>("--phonemes") { Description = "also print each emitted phoneme with the time its cross-attention (last decoder layer) peaked on" };
+        var heldOut = new Option<int?>("--held-out") { Description = "instead of files: score this many synthesized utterances of the held-out voices (WER, alignment error)" };
+        var files = new Argument<string[]>("files") { Description = "audio: .wav (16-bit PCM, mono or stereo, any rate) or .raw (16 kHz 16-bit mono)", Arity = ArgumentArity.ZeroOrMore };
+        var cmd = new Command("transcribe", "Transcribe audio files with a model trained by 'attend train speech'.") { model, phonemes, heldOut, files };
+        cmd.SetAction(pr => Guard(() =>
+        {
+            var m = SpeechTraining.Load(pr.GetValue(model)!);
+            var paths = pr.GetValue(files)!;
+            if (pr.GetValue(heldOut) is int n)
+            {
+                if (n <= 0 || paths.Length > 0) throw new SpeechException("--held-out takes a positive count and no files");
+                var (test, head) = SpeechTraining.HeldOut(m, SpeechTraining.DevExamples(m.Config.Preset.DevSize), n);
+                Terminal.Write(Console.Out, SpeechTraining.ScoreTable(test, "held-out voices", head));
+                return 0;
+            }
+            if (paths.Length == 0) throw new SpeechException("give audio files to transcribe (or --held-out N)");
+            var inputs = paths.Select(f =>
+            {
+                try { return (LogMel.Features(Wav.ReadMono(f), out int frames), frames); }
+                catch (SpeechException ex) { throw new SpeechException($"{f}: {ex.Message.Replace($"'{f}': ", "")}"); }
+            }).ToArray();
+            var rec = SpeechEval.Recognize(m, inputs);
+            var table = Terminal.Table("file", ">seconds", "transcript");
+            for (int i = 0; i < paths.Length; i++) table.Row(paths[i], $"{inputs[i].frames / 100.0:F2}", string.Join(' ', rec[i].Words));
+            Terminal.Write(Console.Out, table);
+            if (pr.GetValue(phonemes))
+                for (int i = 0; i < paths.Length; i++)
+                {
+                    var r = rec[i];
+                    var parts = Enumerable.Range(0, r.Tokens.Length).Select(t =>
+                    {
+                        string tok = m.Config.Vocab.Tokens[(int)r.Tokens[t]];
+                        return SpeechVocab.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.PeakFrame[^1][t], m.Subsampling) / 1000:F2}";
+                    });
+                    Console.WriteLine($"{paths[i]}: {string.Join(' ', parts)}");
+                }
+            return 0;
+        }));
+        return cmd;
+    }
+
+    /// <summary>User errors as one line "error: …" and exit code 2.</summary>
+    static int Guard(Func<int> run)
+    {
+        try { return run(); }
+        catch (SpeechException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return 2;
+        }
+    }
+}

@@ -1,0 +1,112 @@
+using Attend.Cli.Lm;
+
+namespace Attend.Cli.Speech;
+
+/// <summary>One training or test utterance: model features [Frames, 80], the words, and the phonemes with start times
+/// (ms from the start of the 16 kHz audio, after the added leading silence).</summary>
+public sealed record SpeechExample(float[] Features, int Frames, string[] Words, Phone[] Phones, string Voice);
+
+/// <summary>
+/// Synthetic speech from espeak-ng, drawn from a <see cref="SplitMix64"/> so that a seed (and a checkpoint's saved state)
+/// fixes every utterance. A voice is an accent (en-us, en-gb, scottish, …) plus a variant (f1…f5, m1…m8, klatt…, croak,
+/// or none); the variants in <see cref="HeldOutVariants"/> are never trained on — the held-out voices are every accent
+/// spoken with one of them. Each utterance draws:
+/// <code>
+/// text    45% digit strings (1–7 of zero/oh/one…nine), 35% playing cards ("seven of hearts", "ace king of spades", …
+///         the grammar of pocketsphinx's cards test), 20% commands ("go forward ten meters", "turn left", "stop", …)
+/// voice   accent × variant;  speed 130–240 words/min;  pitch 25–75
+/// audio   22.05 kHz → 16 kHz; 0–300 ms of silence before, 0–200 ms after; gain −20…+6 dB;
+///         white noise at an SNR of 5–40 dB (one utterance in five stays clean)
+/// </code>
+/// </summary>
+public static class SpeechData
+{
+    public static readonly string[] Accents = ["en-us", "en", "en-gb-scotland", "en-gb-x-rp", "en-029", "en-us-nyc", "en-gb-x-gbclan", "en-gb-x-gbcwmd"];
+    public static readonly string[] TrainVariants = ["", "f1", "f2", "f3", "f5", "m1", "m2", "m3", "m4", "m5", "m7", "m8", "klatt", "klatt2", "klatt4", "croak"];
+    public static readonly string[] HeldOutVariants = ["f4", "m6", "klatt3"];
+    public static readonly string[] Digits = ["zero", "oh", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+    public static readonly string[] Ranks = ["ace", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "jack", "queen", "king"];
+    public static readonly string[] Suits = ["clubs", "hearts", "diamonds", "spades"];
+    static readonly string[] Numbers = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+    static readonly string[] Commands = ["stop", "yes", "no", "turn left", "turn right", "go back", "go forward"];
+
+    /// <summary>Every word the texts use, sorted.</summary>
+    public static readonly string[] Words = Digits.Concat(Ranks).Concat(Suits).Concat(["of", "go", "forward", "back", "meters", "turn", "left", "right", "stop", "yes", "no"])
+        .Distinct().Order(StringComparer.Ordinal).ToArray();
+
+    public static string[] Voices(bool heldOut) =>
+        Accents.SelectMany(a => (heldOut ? HeldOutVariants : TrainVariants).Select(v => v.Length == 0 ? a : $"{a}+{v}")).ToArray();
+
+    static double Uniform(SplitMix64 rng) => (rng.Next() >> 11) * (1.0 / (1UL << 53));
+    static T Pick<T>(SplitMix64 rng, IReadOnlyList<T> items) => items[rng.NextInt(items.Count)];
+
+    /// <summary>A random text (see the class).</summary>
+    public static string Text(SplitMix64 rng)
+    {
+        double u = Uniform(rng);
+        if (u < 0.45) return string.Join(' ', Enumerable.Range(0, 1 + rng.NextInt(7)).Select(_ => Pick(rng, Digits)));
+        if (u < 0.80)
+        {
+            string Card() => $"{Pick(rng, Ranks)} of {Pick(rng, Suits)}";
+            return rng.NextInt(5) switch
+            {
+                0 => $"{Card()} {Card()}",
+                1 => $"{Card()} {Card()} {Card()}",
+                2 => $"{Pick(rng, Ranks)} {Card()}",
+                3 => $"{Pick(rng, Ranks)} {Pick(rng, Ranks)}",
+                _ => Card(),
+            };
+        }
+        return rng.NextInt(2) == 0 ? $"go {(rng.NextInt(2) == 0 ? "forward" : "back")} {Pick(rng, Numbers)} meters" : Pick(rng, Commands);
+    }
+
+    /// <summary>A random utterance from a training (or held-out) voice, as the model sees it.</summary>
+    public static SpeechExample Make(SplitMix64 rng, bool heldOut) => Draw(rng, heldOut, replay: false)!;
+
+    /// <summary>
+    /// Makes the same espeak-ng call and the same draws from <paramref name="rng"/> as <see cref="Make"/>, without the
+    /// resampling, features or noise. espeak-ng keeps internal state from one utterance to the next (its waveform for a
+    /// text differs by a few samples with what it spoke before), so an exact --resume replays the utterances spoken
+    /// before the checkpoint.
+    /// </summary>
+    public static void Replay(SplitMix64 rng, bool heldOut) => Draw(rng, heldOut, replay: true);
+
+    static SpeechExample? Draw(SplitMix64 rng, bool heldOut, bool replay)
+    {
+        string text = Text(rng), voice = Pick(rng, Voices(heldOut));
+        int rate = 130 + rng.NextInt(111), pitch = 25 + rng.NextInt(51);
+        var s = Espeak.Synthesize(text, voice, rate, pitch);
+        int length = Resampler.OutputLength(s.Samples.Length, s.Rate, LogMel.SampleRate);
+        // 1) silence around, 2) gain, 3) noise
+        int before = rng.NextInt(LogMel.SampleRate * 3 / 10), after = rng.NextInt(LogMel.SampleRate / 5);
+        double gain = Math.Pow(10, (-20 + 26 * Uniform(rng)) / 20);
+        bool noisy = rng.NextInt(5) != 0;
+        double snr = noisy ? 5 + 35 * Uniform(rng) : 0;
+        int total = before + length + after;
+        if (replay)
+        {
+            if (noisy) for (int i = 0; i < 2 * total; i++) rng.Next();     // the Gaussians' two uniforms each
+            return null;
+        }
+        var audio = Resampler.Resample(s.Samples, s.Rate, LogMel.SampleRate);
+        var x = new float[total];
+        double energy = 0;
+        for (int i = 0; i < audio.Length; i++) { x[before + i] = (float)(audio[i] * gain); energy += x[before + i] * (double)x[before + i]; }
+        if (noisy)
+        {
+            double sigma = Math.Sqrt(energy / Math.Max(1, audio.Length) / Math.Pow(10, snr / 10));
+            for (int i = 0; i < x.Length; i++) x[i] += (float)(sigma * Gaussian(rng));
+        }
+        var features = LogMel.Features(x, out int frames);
+        double shiftMs = before * 1000.0 / LogMel.SampleRate;
+        var phones = s.Phones.Select(p => p with { StartMs = p.StartMs + shiftMs }).ToArray();
+        return new SpeechExample(features, frames, text.Split(' '), phones, voice);
+    }
+
+    /// <summary>Box–Muller: one standard normal from two uniforms.</summary>
+    static double Gaussian(SplitMix64 rng)
+    {
+        double u1 = 1 - Uniform(rng), u2 = Uniform(rng);
+        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
+    }
+}

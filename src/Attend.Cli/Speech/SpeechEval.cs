@@ -1,0 +1,153 @@
+namespace Attend.Cli.Speech;
+
+/// <summary>One recognized utterance: the emitted tokens, their words, and the encoder frame the cross-attention peaked on
+/// while emitting each token: PeakFrame[layer][t] for the mean over heads, HeadPeakFrame[layer][head][t] for each head.</summary>
+public sealed record Recognition(long[] Tokens, string[] Words, int[][] PeakFrame, int[][][] HeadPeakFrame);
+
+/// <summary>The held-out measures: word error rate and, per decoder layer, the median |peak time − espeak's start| over the
+/// emitted phonemes that match a reference phoneme (and how many did), for the mean over heads (MedianErrorMs, with the
+/// mean signed offset) and for each head (HeadMedianMs[layer][head]).</summary>
+public sealed record SpeechScore(double Wer, int Words, double[] MedianErrorMs, double[] MeanOffsetMs, int AlignedPhonemes, double[][] HeadMedianMs);
+
+/// <summary>Recognition and the word error rate / alignment measures.</summary>
+public static class SpeechEval
+{
+    /// <summary>The time (ms) encoder frame k stands for: the mean of the centres of its n log-mel windows (window i centred
+    /// at 10 i + 12.5 ms), 10 n k + 5 (n − 1) + 12.5: 40 k + 27.5 for n = 4, 20 k + 17.5 for n = 2.</summary>
+    public static double FrameMs(int frame, int subsampling) => 10.0 * subsampling * frame + 5.0 * (subsampling - 1) + 12.5;
+
+    /// <summary>Greedy transcripts of utterances (in chunks of 32); then one teacher-forced pass over each chunk's own outputs
+    /// keeping every decoder layer's cross-attention, whose row t−1 (the query that emitted token t) gives its peak frame.</summary>
+    public static Recognition[] Recognize(SpeechModel model, IReadOnlyList<(float[] Features, int Frames)> utterances)
+    {
+        bool wasTraining = model.Training;
+        model.Eval();
+        var result = new Recognition[utterances.Count];
+        try
+        {
+            using var noGrad = Autograd.NoGrad();
+            for (int from = 0; from < utterances.Count; from += 32)
+            {
+                using var scope = Tensor.NewScope();
+                var chunk = utterances.Skip(from).Take(32).ToArray();
+                var (mel, pad) = SpeechModel.Batch(chunk, model.Subsampling);
+                var memory = model.Encode(mel, pad);                                          // (B, S, E)
+                var outs = model.Greedy(memory, pad);
+                foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (true, false);
+                var (input, _) = SpeechModel.Targets(outs);                                   // (B, T)
+                model.Decode(memory, pad, input);
+                int B = chunk.Length, T = input.Shape[1], S = memory.Shape[1], H = model.Config.Preset.Heads;
+                var weights = model.DecoderLayers.Select(l => l.CrossAttnWeights!.ToArray()).ToArray();   // each (B, H, T, S)
+                int Peak(float[] w, int b, int h, int t)                                                    // h = −1: the mean over heads
+                {
+                    int best = 0; float bestV = float.NegativeInfinity;
+                    for (int s = 0; s < S; s++)
+                    {
+                        float v = 0;
+                        if (h >= 0) v = w[((b * H + h) * T + t) * S + s];
+                        else for (int k = 0; k < H; k++) v += w[((b * H + k) * T + t) * S + s];
+                        if (v > bestV) (best, bestV) = (s, v);
+                    }
+                    return best;
+                }
+                for (int b = 0; b < B; b++)
+                {
+                    int n = outs[b].Length;
+                    var mean = weights.Select(w => Enumerable.Range(0, n).Select(t => Peak(w, b, -1, t)).ToArray()).ToArray();
+                    var heads = weights.Select(w => Enumerable.Range(0, H).Select(h => Enumerable.Range(0, n).Select(t => Peak(w, b, h, t)).ToArray()).ToArray()).ToArray();
+                    result[from + b] = new Recognition(outs[b], model.Config.Vocab.Words(outs[b]), mean, heads);
+                }
+            }
+        }
+        finally
+        {
+            foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (false, true);
+            model.Train(wasTraining);
+        }
+        return result;
+    }
+
+    /// <summary>Recognizes <paramref name="examples"/> and scores them (see <see cref="SpeechScore"/>).</summary>
+    public static SpeechScore Score(SpeechModel model, IReadOnlyList<SpeechExample> examples)
+    {
+        var rec = Recognize(model, examples.Select(e => (e.Features, e.Frames)).ToArray());
+        var vocab = model.Config.Vocab;
+        int errors = 0, words = 0, layers = model.DecoderLayers.Count, H = model.Config.Preset.Heads;
+        var headErrs = Enumerable.Range(0, layers * H).Select(_ => new List<double>()).ToArray();
+        var errs = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
+        var signed = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
+        for (int i = 0; i < examples.Count; i++)
+        {
+            var e = examples[i];
+            errors += EditDistance(e.Words, rec[i].Words);
+            words += e.Words.Length;
+            // the emitted phonemes (positions in the output) against the reference phonemes, matched by an edit-distance path
+            var emitted = Enumerable.Range(0, rec[i].Tokens.Length).Where(t => vocab.IsPhoneme((int)rec[i].Tokens[t])).ToArray();
+            var hyp = emitted.Select(t => vocab.Tokens[(int)rec[i].Tokens[t]]).ToArray();
+            var reference = e.Phones.Select(p => p.Name).ToArray();
+            foreach (var (hi, r) in Matches(hyp, reference))
+                for (int l = 0; l < layers; l++)
+                {
+                    double d = FrameMs(rec[i].PeakFrame[l][emitted[hi]], model.Subsampling) - e.Phones[r].StartMs;
+                    errs[l].Add(Math.Abs(d));
+                    signed[l].Add(d);
+                    for (int h = 0; h < H; h++) headErrs[l * H + h].Add(Math.Abs(FrameMs(rec[i].HeadPeakFrame[l][h][emitted[hi]], model.Subsampling) - e.Phones[r].StartMs));
+                }
+        }
+        return new SpeechScore(words == 0 ? 0 : (double)errors / words, words,
+            errs.Select(Median).ToArray(), signed.Select(s => s.Count == 0 ? double.NaN : s.Average()).ToArray(), errs[0].Count,
+            Enumerable.Range(0, layers).Select(l => Enumerable.Range(0, H).Select(h => Median(headErrs[l * H + h])).ToArray()).ToArray());
+    }
+
+    public static double Median(IReadOnlyList<double> xs)
+    {
+        if (xs.Count == 0) return double.NaN;
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    /// <summary>Levenshtein distance (substitutions, insertions, deletions, each 1) between two sequences.</summary>
+    public static int EditDistance<T>(IReadOnlyList<T> a, IReadOnlyList<T> b) => Table(a, b)[a.Count, b.Count];
+
+    /// <summary>Word error rate: the summed edit distances over the summed reference lengths.</summary>
+    public static double Wer(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses)
+    {
+        if (references.Count != hypotheses.Count) throw new ArgumentException($"WER: {references.Count} references but {hypotheses.Count} hypotheses");
+        int errors = 0, words = 0;
+        for (int i = 0; i < references.Count; i++)
+        {
+            var r = references[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            errors += EditDistance(r, hypotheses[i].Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            words += r.Length;
+        }
+        return words == 0 ? throw new ArgumentException("WER: the references have no words") : (double)errors / words;
+    }
+
+    /// <summary>The (a index, b index) pairs of equal elements on one minimal edit path.</summary>
+    public static List<(int A, int B)> Matches<T>(IReadOnlyList<T> a, IReadOnlyList<T> b)
+    {
+        var d = Table(a, b);
+        var pairs = new List<(int, int)>();
+        int i = a.Count, j = b.Count;
+        while (i > 0 && j > 0)
+        {
+            bool eq = EqualityComparer<T>.Default.Equals(a[i - 1], b[j - 1]);
+            if (d[i, j] == d[i - 1, j - 1] + (eq ? 0 : 1)) { if (eq) pairs.Add((i - 1, j - 1)); i--; j--; }
+            else if (d[i, j] == d[i - 1, j] + 1) i--;
+            else j--;
+        }
+        pairs.Reverse();
+        return pairs;
+    }
+
+    static int[,] Table<T>(IReadOnlyList<T> a, IReadOnlyList<T> b)
+    {
+        var d = new int[a.Count + 1, b.Count + 1];
+        for (int i = 0; i <= a.Count; i++) d[i, 0] = i;
+        for (int j = 0; j <= b.Count; j++) d[0, j] = j;
+        for (int i = 1; i <= a.Count; i++)
+            for (int j = 1; j <= b.Count; j++)
+                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (EqualityComparer<T>.Default.Equals(a[i - 1], b[j - 1]) ? 0 : 1));
+        return d;
+    }
+}
