@@ -1,3 +1,5 @@
+using Attend.IO;
+
 namespace Attend.Cli;
 
 /// <summary>Bad input to a command (a file, a folder, an option): the CLI prints "error: message" and exits with 2, no stack trace.</summary>
@@ -39,6 +41,27 @@ public static class CliChecks
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CliException($"{option} folder '{dir}' is not writable: {ex.Message}");
+        }
+    }
+
+    /// <summary>Throws (through <paramref name="fail"/>, the command's own exception) unless <paramref name="dir"/> can take a
+    /// new checkpoint: not a file, not holding a checkpoint (that needs --resume), not a folder with other things in it.</summary>
+    public static void RequireFreshCheckpointFolder(string dir, Func<string, Exception> fail)
+    {
+        if (File.Exists(dir)) throw fail($"--out '{dir}' is a file");
+        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
+            throw fail($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
+        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
+            throw fail($"--out '{dir}' exists and is not empty");
+    }
+
+    /// <summary><see cref="Checkpoint.Load"/>, with a read error turned into the command's own exception.</summary>
+    public static CheckpointData LoadCheckpoint(string dir, Func<string, Exception> fail)
+    {
+        try { return Checkpoint.Load(dir); }
+        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
+        {
+            throw fail($"cannot read the checkpoint in '{dir}': {ex.Message}");
         }
     }
 }

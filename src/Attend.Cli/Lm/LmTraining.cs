@@ -196,29 +196,13 @@ public static class LmTraining
         }
     }
 
-    static void CheckFreshOutput(string dir)
-    {
-        if (File.Exists(dir)) throw new LmException($"--out '{dir}' is a file");
-        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new LmException($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new LmException($"--out '{dir}' exists and is not empty");
-    }
+    static void CheckFreshOutput(string dir) => CliChecks.RequireFreshCheckpointFolder(dir, m => new LmException(m));
 
     /// <summary>Checkpoint.Save writes a sibling temporary folder, so the parent must be writable.</summary>
+    /// <summary>The folder that will hold --out must take files (checked before training, not at the first save).</summary>
     static void CheckWritable(string dir)
     {
-        string parent = Path.GetDirectoryName(dir) ?? dir;
-        try
-        {
-            Directory.CreateDirectory(parent);
-            string probe = Path.Combine(parent, $".attend-write-test-{Guid.NewGuid():N}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LmException($"output folder '{parent}' is not writable: {ex.Message}");
-        }
+        try { CliChecks.RequireWritableFolder(Path.GetDirectoryName(dir) ?? dir, "output"); }
+        catch (CliException ex) { throw new LmException(ex.Message); }
     }
 }

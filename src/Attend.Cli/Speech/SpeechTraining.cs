@@ -256,14 +256,7 @@ public static class SpeechTraining
         return model;
     }
 
-    static CheckpointData LoadCheckpoint(string dir)
-    {
-        try { return Checkpoint.Load(dir); }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            throw new SpeechException($"cannot read the checkpoint in '{dir}': {ex.Message}");
-        }
-    }
+    static CheckpointData LoadCheckpoint(string dir) => CliChecks.LoadCheckpoint(dir, m => new SpeechException(m));
 
     static CheckpointData LoadForResume(string dir, SpeechConfig want)
     {
@@ -284,12 +277,5 @@ public static class SpeechTraining
         }
     }
 
-    static void CheckFreshOutput(string dir)
-    {
-        if (File.Exists(dir)) throw new SpeechException($"--out '{dir}' is a file");
-        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new SpeechException($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new SpeechException($"--out '{dir}' exists and is not empty");
-    }
+    static void CheckFreshOutput(string dir) => CliChecks.RequireFreshCheckpointFolder(dir, m => new SpeechException(m));
 }

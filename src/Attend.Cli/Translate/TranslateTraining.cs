@@ -188,14 +188,7 @@ public static class TranslateTraining
         return model;
     }
 
-    static CheckpointData LoadCheckpoint(string dir)
-    {
-        try { return Checkpoint.Load(dir); }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            throw new TranslateException($"cannot read the checkpoint in '{dir}': {ex.Message}");
-        }
-    }
+    static CheckpointData LoadCheckpoint(string dir) => CliChecks.LoadCheckpoint(dir, m => new TranslateException(m));
 
     static CheckpointData LoadForResume(string dir, TranslateConfig want)
     {
@@ -218,12 +211,5 @@ public static class TranslateTraining
         }
     }
 
-    static void CheckFreshOutput(string dir)
-    {
-        if (File.Exists(dir)) throw new TranslateException($"--out '{dir}' is a file");
-        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new TranslateException($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new TranslateException($"--out '{dir}' exists and is not empty");
-    }
+    static void CheckFreshOutput(string dir) => CliChecks.RequireFreshCheckpointFolder(dir, m => new TranslateException(m));
 }

@@ -263,14 +263,7 @@ public static class VitTraining
         return (model, cfg);
     }
 
-    static CheckpointData LoadCheckpoint(string dir)
-    {
-        try { return Checkpoint.Load(dir); }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            throw new VisionException($"cannot read the checkpoint in '{dir}': {ex.Message}");
-        }
-    }
+    static CheckpointData LoadCheckpoint(string dir) => CliChecks.LoadCheckpoint(dir, m => new VisionException(m));
 
     static CheckpointData LoadForResume(string dir, VitModelConfig want)
     {
@@ -295,12 +288,5 @@ public static class VitTraining
         }
     }
 
-    static void CheckFreshOutput(string dir)
-    {
-        if (File.Exists(dir)) throw new VisionException($"--out '{dir}' is a file");
-        if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new VisionException($"'{dir}' already holds a checkpoint: add --resume to continue it, or choose another --out");
-        if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new VisionException($"--out '{dir}' exists and is not empty");
-    }
+    static void CheckFreshOutput(string dir) => CliChecks.RequireFreshCheckpointFolder(dir, m => new VisionException(m));
 }
