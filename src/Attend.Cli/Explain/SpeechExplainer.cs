@@ -19,6 +19,8 @@ public sealed class SpeechExplainer(SpeechModel model) : IMediaExplainer
     /// <summary>The largest WAV accepted (also the explorer's upload limit).</summary>
     public const int MaxFile = 2 * 1024 * 1024;
     public const string Voice = "en-us";
+    /// <summary>The attention flow only for stacks of at most this many tokens (the decoder's, usually; not 1–2 s of frames).</summary>
+    public const int FlowTokens = 24;
 
     public string Description => $"speech recognizer (attend train speech, preset {model.Config.Preset.Name}): log-mel → {model.Config.Preset.EncoderLayers}-layer encoder " +
                                  $"({10 * model.Subsampling} ms frames) → {model.Config.Preset.DecoderLayers}-layer decoder with cross-attention, {model.Config.Preset.Heads} heads, phonemes and words";
@@ -88,7 +90,7 @@ public sealed class SpeechExplainer(SpeechModel model) : IMediaExplainer
             var timings = AttentionAlignment.Words(heads, words, wordEnds, n * 0.01, width);
             string note = $"DTW over the cross-attention of decoder layer{(layers - from > 1 ? "s" : "")} {string.Join(", ", Enumerable.Range(from, layers - from))}, " +
                           $"all {model.Config.Preset.Heads} heads, standardized over tokens, median filter {width} frames; {10 * n} ms per frame";
-            var e = new Explanation("speech", input, string.Join(' ', words), views) { WordTimings = timings, WordNote = note };
+            var e = new Explanation("speech", input, string.Join(' ', words), views) { WordTimings = timings, WordNote = note, MaxFlowTokens = FlowTokens };
             var matrix = AttentionAlignment.Matrix(heads, width);                                  // (N + 1, S)
             var (tok, fr) = AttentionAlignment.Dtw(AttentionAlignment.Negate(matrix));
             var png = SpectrogramPng.Encode($"{input} → {e.Output}", features, frames, n, written, matrix, tok, fr, timings, phones);

@@ -47,18 +47,27 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
     /// <summary>A line on how <see cref="WordTimings"/> were found (which heads, filter), shown with them.</summary>
     public string WordNote { get; init; } = "";
 
-    /// <summary>Rollout and flow of each stack whose views are all square self-attention maps with the same tokens.</summary>
+    /// <summary>Stacks of more tokens than this get a rollout but no flow (the flow's max-flow problems grow fast: an
+    /// adapter with long inputs, e.g. speech frames, lowers it).</summary>
+    public int MaxFlowTokens { get; init; } = AttentionAnalysis.MaxFlowTokens;
+
+    private (IReadOnlyList<AttentionView> Views, int MaxFlow, IReadOnlyList<StackSummary> Stacks)? stacks;
+
+    /// <summary>Rollout and flow of each stack whose views are all square self-attention maps with the same tokens
+    /// (computed once: the JSON, the summary and the PNGs all ask).</summary>
     public IReadOnlyList<StackSummary> Stacks()
     {
+        if (stacks is { } c && ReferenceEquals(c.Views, Views) && c.MaxFlow == MaxFlowTokens) return c.Stacks;
         var result = new List<StackSummary>();
         foreach (var g in Views.GroupBy(v => v.Stack))
         {
             var views = g.Where(v => v.Kind == "self").ToList();
             if (views.Count == 0 || views.Any(v => v.Queries.Length != v.Keys.Length || !v.Keys.SequenceEqual(views[0].Keys))) continue;
             var layers = views.Select(v => (IReadOnlyList<float[,]>)v.Maps).ToList();
-            var flow = views[0].Keys.Length <= AttentionAnalysis.MaxFlowTokens ? AttentionAnalysis.Flow(layers) : null;
+            var flow = views[0].Keys.Length <= Math.Min(MaxFlowTokens, AttentionAnalysis.MaxFlowTokens) ? AttentionAnalysis.Flow(layers) : null;
             result.Add(new StackSummary(g.Key, views[0].Keys, AttentionAnalysis.Rollout(layers), flow));
         }
+        stacks = (Views, MaxFlowTokens, result);
         return result;
     }
 
