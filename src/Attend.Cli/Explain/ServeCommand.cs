@@ -99,7 +99,7 @@ public static class ServeCommand
             if (file is not null && media is null) return Error(400, "this model reads text, not files: send {\"input\": \"…\"}");
             if (file is null && input is null)
                 return Error(400, media is null ? "send a JSON object {\"input\": \"…\"}" : "send a JSON object {\"input\": \"…\"} or {\"file\": base64, \"name\": \"…\"}");
-            if (input is not null && input.Length > explainer.MaxInput && file is null)
+            if (input is not null && file is null && (media?.TakesText ?? true) && input.Length > explainer.MaxInput)
                 return Error(400, $"the input has {input.Length} characters; this model reads at most {explainer.MaxInput}");
             try
             {

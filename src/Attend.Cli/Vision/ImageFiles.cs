@@ -28,7 +28,10 @@ public static class ImageFiles
     public static float[] Decode(byte[] bytes, string name, int size, int channels, out string note)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
-        using var decoded = SKBitmap.Decode(bytes) ?? throw new VisionException($"{name}: not a PNG, JPEG, BMP, GIF or WebP image SkiaSharp can decode");
+        SKBitmap? bitmapOrNull;
+        try { bitmapOrNull = SKBitmap.Decode(bytes); }
+        catch (ArgumentException) { bitmapOrNull = null; }                  // SkiaSharp: no codec recognizes the bytes
+        using var decoded = bitmapOrNull ?? throw new VisionException($"{name}: not a PNG, JPEG, BMP, GIF or WebP image SkiaSharp can decode");
         note = decoded.Width == size && decoded.Height == size ? "" : $"resized from {decoded.Width}×{decoded.Height}";
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
