@@ -214,6 +214,24 @@ public sealed class ExplainMediaTests
         Assert.NotNull(SKBitmap.Decode(m.Pngs[0].Png));
     }
 
+    [Fact]
+    public void ExplainWritesTheMediaPicturesAndTheSummaryLines()
+    {
+        string dir = Path.Combine(Path.GetTempPath(), $"attend-explain-{Guid.NewGuid():N}");
+        try
+        {
+            var m = TinyVit().ExplainFile(Png(), "bar.png");
+            var files = ExplainCommand.Write(m with { SummaryExtra = "\nextra line\n" }, dir, TextWriter.Null);
+            foreach (var name in new[] { "explain.html", "explanation.json", "summary.txt", "png/block-1.png", "png/block-0-cls-grid.png", "png/vit-rollout-cls-grid.png" })
+                Assert.Contains(Path.Combine(dir, name), files);
+            Assert.Equal(m.Pngs[2].Png, File.ReadAllBytes(Path.Combine(dir, "png/vit-rollout-cls-grid.png")));
+            Assert.EndsWith("\nextra line\n", File.ReadAllText(Path.Combine(dir, "summary.txt")));
+            Assert.Contains("\"patch_grid\":[2,2]", File.ReadAllText(Path.Combine(dir, "explanation.json")));
+            Assert.Empty(Directory.GetFiles(dir, "*.tmp-*", SearchOption.AllDirectories));
+        }
+        finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }
+    }
+
     // ---- attend serve with uploads --------------------------------------------------------------------------------------
 
     static async Task WithServer(IAttentionExplainer explainer, Func<HttpClient, Task> body)

@@ -147,6 +147,10 @@ public sealed class ExplainTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
             var (s4, b4) = await Post("{\"input\": \"" + new string('1', ServeCommand.MaxBody) + "\"}");
             Assert.Equal(HttpStatusCode.RequestEntityTooLarge, s4);
             Assert.Contains("at most 16384", Error(b4));
+            var (s5, b5) = await Post("{\"file\": \"aGVsbG8=\", \"name\": \"x.png\"}");
+            Assert.Equal(HttpStatusCode.BadRequest, s5);
+            Assert.Contains("reads text, not files", Error(b5));
+            Assert.DoesNotContain("type=\"file\"", page);
             Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/../../etc/passwd")).StatusCode);
         }
         finally { await app.StopAsync(); }
