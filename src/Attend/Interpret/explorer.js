@@ -167,8 +167,9 @@
     root.append(el('section', { id: 'io', class: 'io' },
       el('div', {}, el('b', {}, 'model'), data.model), el('div', {}, el('b', {}, 'input'), el('span', { id: 'io-input' }, data.input)),
       el('div', {}, el('b', {}, 'output'), el('span', { id: 'io-output' }, data.output))));
-    if (data.images) for (const im of data.images)          // attend serve, image/audio models: the overlay PNGs
-      root.append(el('figure', { class: 'overlay' }, el('img', { src: 'data:image/png;base64,' + im.png, alt: im.name }), el('figcaption', {}, im.name)));
+    if (data.images)                                         // attend serve, image/audio models: the overlay PNGs
+      root.append(el('section', { id: 'images', class: 'maps' }, ...data.images.map(im =>
+        el('figure', { class: 'overlay' }, el('img', { src: 'data:image/png;base64,' + im.png, alt: im.name }), el('figcaption', {}, im.name)))));
     if (data.words) root.append(el('section', { id: 'words' }, el('h2', {}, 'Word timings'), el('p', { class: 'note' }, data.word_note),
       el('table', {}, el('tr', {}, el('th', {}, 'word'), el('th', {}, 'start (s)'), el('th', {}, 'end (s)')),
         ...data.words.map(w => el('tr', {}, el('td', {}, w.word), el('td', {}, w.start.toFixed(2)), el('td', {}, w.end.toFixed(2)))))));
