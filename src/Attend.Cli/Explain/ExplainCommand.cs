@@ -23,7 +23,7 @@ public static class ExplainCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate's --out)", Required = true };
+        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out)", Required = true };
         var input = new Option<string>("--input") { Description = "the text to run the model on (a date, a prompt, a sentence), or for a ViT an image file, for a speech model a .wav file or words to synthesize", Required = true };
         var outDir = new Option<string>("--out") { Description = "folder for the HTML, JSON, summary and PNG heatmaps", DefaultValueFactory = _ => "attend-explain" };
         var cmd = new Command("explain", "Run a trained model on one input and write its attention: HTML head and model views, PNG heatmaps, rollout, flow, summaries.")
@@ -36,6 +36,8 @@ public static class ExplainCommand
             {
                 var explainer = Explainers.Load(pr.GetValue(model)!);
                 string text = pr.GetValue(input)!;
+                if (explainer is IMediaExplainer && File.Exists(text) && new FileInfo(text).Length > 64 * 1024 * 1024)
+                    throw new ArgumentException($"{text} is {new FileInfo(text).Length} bytes; explain reads files of at most 64 MiB");
                 var files = explainer is IMediaExplainer media
                     ? Write(File.Exists(text) ? media.ExplainFile(File.ReadAllBytes(text), Path.GetFileName(text)) : media.ExplainText(text), pr.GetValue(outDir)!, Console.Out)
                     : Write(explainer.Explain(text), pr.GetValue(outDir)!, Console.Out);

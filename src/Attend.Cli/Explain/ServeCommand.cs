@@ -33,7 +33,7 @@ public static class ServeCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate's --out)", Required = true };
+        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out)", Required = true };
         var port = new Option<int>("--port") { Description = "TCP port (0: any free port; the address is printed)", DefaultValueFactory = _ => 5080 };
         var host = new Option<string>("--host") { Description = "IP address to listen on (default: loopback only)", DefaultValueFactory = _ => "127.0.0.1" };
         var cmd = new Command("serve", "Serve the attention explorer: type an input in the browser, see the model's output and every layer and head.") { model, port, host };

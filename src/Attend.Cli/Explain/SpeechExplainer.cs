@@ -16,8 +16,9 @@ namespace Attend.Cli.Explain;
 /// </summary>
 public sealed class SpeechExplainer(SpeechModel model) : IMediaExplainer
 {
-    /// <summary>The largest WAV accepted (also the explorer's upload limit).</summary>
-    public const int MaxFile = 2 * 1024 * 1024;
+    /// <summary>The largest WAV read (40 s, the model's limit, of 48 kHz 16-bit stereo is 7.7 MB; the explorer's uploads
+    /// are limited further, to <see cref="ServeCommand.MaxFile"/>).</summary>
+    public const int MaxFile = 64 * 1024 * 1024;
     public const string Voice = "en-us";
     /// <summary>The attention flow only for stacks of at most this many tokens (the decoder's, usually; not 1–2 s of frames).</summary>
     public const int FlowTokens = 24;

@@ -13,8 +13,8 @@ namespace Attend.Cli.Explain;
 /// </summary>
 public sealed class VitExplainer(VisionTransformer model, VitModelConfig config) : IMediaExplainer
 {
-    /// <summary>The largest image file accepted by the explorer's upload.</summary>
-    public const int MaxFile = 2 * 1024 * 1024;
+    /// <summary>The largest image file read (the explorer's uploads are limited further, to <see cref="ServeCommand.MaxFile"/>).</summary>
+    public const int MaxFile = 64 * 1024 * 1024;
     public VitModelConfig Config => config;
 
     /// <exception cref="VisionException">no ViT checkpoint there.</exception>
@@ -35,7 +35,7 @@ public sealed class VitExplainer(VisionTransformer model, VitModelConfig config)
     public Explanation Explain(string input) => ExplainText(input).Explanation;
 
     public MediaExplanation ExplainText(string text) =>
-        throw Explainers.Bad("this is an image model: give an image file (PNG, JPEG, BMP, GIF, WebP) as --input, or upload one");
+        throw Explainers.Bad($"'{(text.Length > 60 ? text[..60] + "…" : text)}' is not an image file: this is an image model, give it a PNG, JPEG, BMP, GIF or WebP file (--input FILE, or upload one)");
 
     public MediaExplanation ExplainFile(byte[] bytes, string name)
     {
