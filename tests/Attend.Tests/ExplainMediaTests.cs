@@ -221,12 +221,15 @@ public sealed class ExplainMediaTests
         try
         {
             var m = TinyVit().ExplainFile(Png(), "bar.png");
-            var files = ExplainCommand.Write(m with { SummaryExtra = "\nextra line\n" }, dir, TextWriter.Null);
+            m = m with { Explanation = m.Explanation with { Input = "</script><b>bar.png" }, SummaryExtra = "\nextra line\n" };
+            var files = ExplainCommand.Write(m, dir, TextWriter.Null);
+            Assert.DoesNotContain("</script><b>", File.ReadAllText(Path.Combine(dir, "explain.html")));     // the JSON stays inside its script element
             foreach (var name in new[] { "explain.html", "explanation.json", "summary.txt", "png/block-1.png", "png/block-0-cls-grid.png", "png/vit-rollout-cls-grid.png" })
                 Assert.Contains(Path.Combine(dir, name), files);
             Assert.Equal(m.Pngs[2].Png, File.ReadAllBytes(Path.Combine(dir, "png/vit-rollout-cls-grid.png")));
             Assert.EndsWith("\nextra line\n", File.ReadAllText(Path.Combine(dir, "summary.txt")));
             Assert.Contains("\"patch_grid\":[2,2]", File.ReadAllText(Path.Combine(dir, "explanation.json")));
+            Assert.Contains(Convert.ToBase64String(m.Pngs[0].Png)[..100], File.ReadAllText(Path.Combine(dir, "explain.html")));
             Assert.Empty(Directory.GetFiles(dir, "*.tmp-*", SearchOption.AllDirectories));
         }
         finally { if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true); }

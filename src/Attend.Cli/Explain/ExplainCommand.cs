@@ -54,10 +54,12 @@ public static class ExplainCommand
     }
 
     /// <summary>Writes every file for <paramref name="m"/> (the explanation's, its pictures, its summary lines).</summary>
-    public static List<string> Write(MediaExplanation m, string dir, TextWriter log) => Write(m.Explanation, dir, log, m.Pngs, m.SummaryExtra);
+    public static List<string> Write(MediaExplanation m, string dir, TextWriter log) => Write(m.Explanation, dir, log, m.Pngs, m.SummaryExtra, m.ToJson());
 
     /// <summary>Writes every file for <paramref name="e"/> under <paramref name="dir"/>; returns their paths.</summary>
-    public static List<string> Write(Explanation e, string dir, TextWriter log, IReadOnlyList<(string Name, byte[] Png)>? pngs = null, string summaryExtra = "")
+    /// <param name="pageJson">the JSON the HTML page shows (with the pictures, for image and speech models); null: e.ToJson().</param>
+    public static List<string> Write(Explanation e, string dir, TextWriter log, IReadOnlyList<(string Name, byte[] Png)>? pngs = null, string summaryExtra = "",
+        string? pageJson = null)
     {
         var files = new List<string>();
         Directory.CreateDirectory(Path.Combine(dir, "png"));
@@ -78,7 +80,7 @@ public static class ExplainCommand
         if (e.WordTimings is { } words) log.WriteLine($"words:  {string.Join("  ", words.Select(w => $"{w.Word} {w.Start:F2}–{w.End:F2}s"))}");
         if (summaryExtra.Length > 0) log.Write(summaryExtra.TrimStart('\n'));
         foreach (var (name, png) in pngs ?? []) Put(name, png);
-        Put("explain.html", Encoding.UTF8.GetBytes(HtmlReport.Static(e)));
+        Put("explain.html", Encoding.UTF8.GetBytes(HtmlReport.Static(e, pageJson)));
         Put("explanation.json", Encoding.UTF8.GetBytes(e.ToJson()));
         Put("summary.txt", Encoding.UTF8.GetBytes(summary));
         foreach (var v in e.Views)

@@ -1,9 +1,19 @@
+using System.Text.Json.Nodes;
 using Attend.Interpret;
 
 namespace Attend.Cli.Explain;
 
 /// <summary>An explanation, the extra pictures an image or audio model draws for it (name, PNG bytes) and lines to add to summary.txt.</summary>
-public sealed record MediaExplanation(Explanation Explanation, IReadOnlyList<(string Name, byte[] Png)> Pngs, string SummaryExtra = "");
+public sealed record MediaExplanation(Explanation Explanation, IReadOnlyList<(string Name, byte[] Png)> Pngs, string SummaryExtra = "")
+{
+    /// <summary>The explanation's JSON with its pictures: "images": [{"name", "png": base64}] (HTML-safe, as ToJson).</summary>
+    public string ToJson()
+    {
+        var node = JsonNode.Parse(Explanation.ToJson())!.AsObject();
+        node["images"] = new JsonArray(Pngs.Select(p => (JsonNode)new JsonObject { ["name"] = Path.GetFileName(p.Name), ["png"] = Convert.ToBase64String(p.Png) }).ToArray());
+        return node.ToJsonString();
+    }
+}
 
 /// <summary>
 /// An adapter for a model that reads files (images, WAV audio): <c>attend explain --input FILE</c> and the explorer's

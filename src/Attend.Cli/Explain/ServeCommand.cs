@@ -112,26 +112,15 @@ public static class ServeCommand
                     string label = Path.GetFileName(string.IsNullOrWhiteSpace(name) ? "upload" : name);     // a label only, never opened
                     MediaExplanation m;
                     lock (gate) m = media!.ExplainFile(bytes, label.Length > 100 ? label[..100] : label);
-                    return Results.Text(WithImages(m), "application/json");
+                    return Results.Text(m.ToJson(), "application/json");
                 }
                 string json;
-                lock (gate) json = media is not null ? WithImages(media.ExplainText(input!)) : explainer.Explain(input!).ToJson();
+                lock (gate) json = media is not null ? media.ExplainText(input!).ToJson() : explainer.Explain(input!).ToJson();
                 return Results.Text(json, "application/json");
             }
             catch (ArgumentException ex) { return Error(400, ex.Message); }
         });
         return app;
-    }
-
-    /// <summary>The explanation's JSON with its pictures: "images": [{"name", "png": base64}].</summary>
-    static string WithImages(MediaExplanation m)
-    {
-        var node = System.Text.Json.Nodes.JsonNode.Parse(m.Explanation.ToJson())!.AsObject();
-        node["images"] = new System.Text.Json.Nodes.JsonArray(m.Pngs.Select(p => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject
-        {
-            ["name"] = Path.GetFileName(p.Name), ["png"] = Convert.ToBase64String(p.Png),
-        }).ToArray());
-        return node.ToJsonString();
     }
 
     static IResult Error(int status, string message) => Results.Text(Json(w => w.WriteString("error", message)), "application/json", statusCode: status);

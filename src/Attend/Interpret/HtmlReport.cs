@@ -12,8 +12,10 @@ namespace Attend.Interpret;
 public static class HtmlReport
 {
     /// <summary>A page showing <paramref name="e"/>, its JSON embedded in a script element.</summary>
-    public static string Static(Explanation e) => Page($"Attention — {e.Model}",
-        $"<script type=\"application/json\" id=\"attend-data\">{e.ToJson()}</script>\n<main id=\"views\"></main>\n",
+    /// <param name="e">the explanation.</param>
+    /// <param name="json">its JSON with extra fields (e.g. "images"), &lt; &gt; &amp; escaped as in <see cref="Explanation.ToJson"/>; null: e.ToJson().</param>
+    public static string Static(Explanation e, string? json = null) => Page($"Attention — {e.Model}",
+        $"<script type=\"application/json\" id=\"attend-data\">{json ?? e.ToJson()}</script>\n<main id=\"views\"></main>\n",
         "Attend.render(document.getElementById('views'), JSON.parse(document.getElementById('attend-data').textContent));");
 
     /// <summary>The explorer page of <c>attend serve</c>: a text box whose input is posted to /api/explain.</summary>
