@@ -3,6 +3,7 @@
 # `attend serve` on a free loopback port, and runs explorer.test.mjs in Debian's chromium (playwright-core).
 # Usage: tests/browser/run.sh [SHOT_DIR]   (screenshots; default out/browser). ATTEND_BROWSER_MODEL=DIR uses that
 # checkpoint instead of training one (e.g. the 60-second quickstart's, for the docs/ screenshots).
+# Also the upload box of the explorer with a tiny ViT (upload.test.mjs).
 # Needs: the .NET SDK, node + npm, /usr/bin/chromium. Last line: "browser test: N checks, passed" (or FAILED).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -25,14 +26,26 @@ fi
 "$cli" explain --model "$model" --input "$input" --out "$tmp/explain" > "$tmp/explain.log" 2>&1 || { cat "$tmp/explain.log"; fail "explain"; }
 (cd "$root/tests/browser" && { [ -d node_modules/playwright-core ] || npm ci --no-audit --no-fund > "$tmp/npm.log" 2>&1; }) || { cat "$tmp/npm.log"; fail "npm ci"; }
 
-"$cli" serve --model "$model" --port 0 > "$tmp/serve.log" 2>&1 &
-server=$!
-url=""
-for _ in $(seq 1 100); do
-  url="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$tmp/serve.log" | head -1)"
-  [ -n "$url" ] && break
-  kill -0 "$server" 2>/dev/null || { cat "$tmp/serve.log"; fail "attend serve exited"; }
-  sleep 0.2
-done
-[ -n "$url" ] || { cat "$tmp/serve.log"; fail "attend serve did not start"; }
+# Starts `attend serve --model $1` on a free port; sets server (pid) and url.
+serve() {
+  "$cli" serve --model "$1" --port 0 > "$tmp/serve.log" 2>&1 &
+  server=$!
+  url=""
+  for _ in $(seq 1 100); do
+    url="$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$tmp/serve.log" | head -1)"
+    [ -n "$url" ] && break
+    kill -0 "$server" 2>/dev/null || { cat "$tmp/serve.log"; fail "attend serve exited"; }
+    sleep 0.2
+  done
+  [ -n "$url" ] || { cat "$tmp/serve.log"; fail "attend serve did not start"; }
+}
+
+# The upload box, with a tiny ViT (seconds): a PNG of docs/, and this script as the file that is not an image.
+"$cli" train vit --data digits --preset tiny --out "$tmp/vit" > "$tmp/vit.log" 2>&1 || { cat "$tmp/vit.log"; fail "train vit"; }
+serve "$tmp/vit"
+node "$root/tests/browser/upload.test.mjs" "$url/" "$root/docs/explain-vit-rollout.png" "$root/tests/browser/run.sh" "$shots" \
+  || fail "the upload test (above)"
+kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; server=""
+
+serve "$model"
 node "$root/tests/browser/explorer.test.mjs" "$url/" "$tmp/explain/explain.html" "$shots" "$input"

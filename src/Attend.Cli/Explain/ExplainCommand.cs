@@ -13,15 +13,18 @@ namespace Attend.Cli.Explain;
 /// DIR/summary.txt         per-head entropy and, per query, the keys it attends to most
 /// DIR/png/VIEW.png        per attention site, the head average; DIR/png/VIEW-hN.png per head
 /// DIR/png/STACK-rollout.png, STACK-flow.png   attention rollout and flow of each self-attention stack
+/// DIR/png/block-N-cls-grid.png, vit-rollout-cls-grid.png   ViT: the [CLS] row over the input image's patch grid
+/// DIR/png/spectrogram-alignment.png                         speech: log-mel, DTW word boundaries, alignment heads
 /// </code>
+/// Image and speech models read a file as --input (an image; a .wav); a speech model also takes words to synthesize.
 /// Every file is written to a temporary name and renamed.
 /// </summary>
 public static class ExplainCommand
 {
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate's --out)", Required = true };
-        var input = new Option<string>("--input") { Description = "the text to run the model on (a date, a prompt, a sentence)", Required = true };
+        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out)", Required = true };
+        var input = new Option<string>("--input") { Description = "the text to run the model on (a date, a prompt, a sentence), or for a ViT an image file, for a speech model a .wav file or words to synthesize", Required = true };
         var outDir = new Option<string>("--out") { Description = "folder for the HTML, JSON, summary and PNG heatmaps", DefaultValueFactory = _ => "attend-explain" };
         var cmd = new Command("explain", "Run a trained model on one input and write its attention: HTML head and model views, PNG heatmaps, rollout, flow, summaries.")
         {
@@ -32,7 +35,12 @@ public static class ExplainCommand
             try
             {
                 var explainer = Explainers.Load(pr.GetValue(model)!);
-                var files = Write(explainer.Explain(pr.GetValue(input)!), pr.GetValue(outDir)!, Console.Out);
+                string text = pr.GetValue(input)!;
+                if (explainer is IMediaExplainer && File.Exists(text) && new FileInfo(text).Length > 64 * 1024 * 1024)
+                    throw new ArgumentException($"{text} is {new FileInfo(text).Length} bytes; explain reads files of at most 64 MiB");
+                var files = explainer is IMediaExplainer media
+                    ? Write(File.Exists(text) ? media.ExplainFile(File.ReadAllBytes(text), Path.GetFileName(text)) : media.ExplainText(text), pr.GetValue(outDir)!, Console.Out)
+                    : Write(explainer.Explain(text), pr.GetValue(outDir)!, Console.Out);
                 Console.WriteLine($"wrote {files.Count} files to {pr.GetValue(outDir)}; open {Path.Combine(pr.GetValue(outDir)!, "explain.html")}");
                 return 0;
             }
@@ -45,8 +53,13 @@ public static class ExplainCommand
         return cmd;
     }
 
+    /// <summary>Writes every file for <paramref name="m"/> (the explanation's, its pictures, its summary lines).</summary>
+    public static List<string> Write(MediaExplanation m, string dir, TextWriter log) => Write(m.Explanation, dir, log, m.Pngs, m.SummaryExtra, m.ToJson());
+
     /// <summary>Writes every file for <paramref name="e"/> under <paramref name="dir"/>; returns their paths.</summary>
-    public static List<string> Write(Explanation e, string dir, TextWriter log)
+    /// <param name="pageJson">the JSON the HTML page shows (with the pictures, for image and speech models); null: e.ToJson().</param>
+    public static List<string> Write(Explanation e, string dir, TextWriter log, IReadOnlyList<(string Name, byte[] Png)>? pngs = null, string summaryExtra = "",
+        string? pageJson = null)
     {
         var files = new List<string>();
         Directory.CreateDirectory(Path.Combine(dir, "png"));
@@ -61,10 +74,13 @@ public static class ExplainCommand
             finally { if (File.Exists(temp)) File.Delete(temp); }
             files.Add(path);
         }
-        string summary = e.Summary();
+        string summary = e.Summary() + summaryExtra;
         log.WriteLine($"input:  {e.Input}");
         log.WriteLine($"output: {e.Output}");
-        Put("explain.html", Encoding.UTF8.GetBytes(HtmlReport.Static(e)));
+        if (e.WordTimings is { } words) log.WriteLine($"words:  {string.Join("  ", words.Select(w => $"{w.Word} {w.Start:F2}–{w.End:F2}s"))}");
+        if (summaryExtra.Length > 0) log.Write(summaryExtra.TrimStart('\n'));
+        foreach (var (name, png) in pngs ?? []) Put(name, png);
+        Put("explain.html", Encoding.UTF8.GetBytes(HtmlReport.Static(e, pageJson)));
         Put("explanation.json", Encoding.UTF8.GetBytes(e.ToJson()));
         Put("summary.txt", Encoding.UTF8.GetBytes(summary));
         foreach (var v in e.Views)

@@ -1,7 +1,9 @@
 using System.Text.Json.Nodes;
 using Attend.Cli.Dates;
 using Attend.Cli.Lm;
+using Attend.Cli.Speech;
 using Attend.Cli.Translate;
+using Attend.Cli.Vision;
 using Attend.Interpret;
 using Attend.IO;
 
@@ -10,13 +12,13 @@ namespace Attend.Cli.Explain;
 /// <summary>Picks the adapter for a checkpoint by the "kind" in its config.</summary>
 public static class Explainers
 {
-    public static readonly string[] Kinds = [DateCheckpoint.Kind, LmModelConfig.Kind, TranslateConfig.Kind];
+    public static readonly string[] Kinds = [DateCheckpoint.Kind, LmModelConfig.Kind, TranslateConfig.Kind, VitModelConfig.Kind, SpeechConfig.Kind];
 
     /// <exception cref="ArgumentException">no checkpoint there, or one of a kind this attend cannot explain.</exception>
     public static IAttentionExplainer Load(string dir)
     {
         string manifest = Path.Combine(dir, Checkpoint.ManifestFile);
-        if (!File.Exists(manifest)) throw new ArgumentException($"'{dir}' holds no checkpoint ({Checkpoint.ManifestFile} is missing); train one with 'attend quickstart', 'attend train lm' or 'attend train translate'");
+        if (!File.Exists(manifest)) throw new ArgumentException($"'{dir}' holds no checkpoint ({Checkpoint.ManifestFile} is missing); train one with 'attend quickstart', 'attend train lm', 'attend train translate', 'attend train vit' or 'attend train speech'");
         string kind;
         try { kind = JsonNode.Parse(File.ReadAllText(manifest))?["config"]?["kind"]?.GetValue<string>() ?? "(none)"; }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or IOException)
@@ -30,10 +32,12 @@ public static class Explainers
                 DateCheckpoint.Kind => new DateExplainer(DateCheckpoint.Load(dir)),
                 LmModelConfig.Kind => new LmExplainer(LmSampling.Load(dir)),
                 TranslateConfig.Kind => new TranslateExplainer(TranslateTraining.Load(dir)),
+                VitModelConfig.Kind => VitExplainer.Load(dir),
+                SpeechConfig.Kind => new SpeechExplainer(SpeechTraining.Load(dir)),
                 _ => throw new ArgumentException($"'{dir}' holds a checkpoint of kind '{kind}'; explain knows {string.Join(", ", Kinds)}"),
             };
         }
-        catch (Exception ex) when (ex is LmException or TranslateException or IOException or InvalidDataException)
+        catch (Exception ex) when (ex is LmException or TranslateException or VisionException or SpeechException or IOException or InvalidDataException)
         {
             throw new ArgumentException(ex.Message);
         }

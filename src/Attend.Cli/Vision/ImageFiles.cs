@@ -20,7 +20,18 @@ public static class ImageFiles
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
         if (!File.Exists(path)) throw new VisionException($"{path} not found");
-        using var decoded = SKBitmap.Decode(path) ?? throw new VisionException($"{path}: not a PNG, JPEG, BMP, GIF or WebP image SkiaSharp can decode");
+        return Decode(File.ReadAllBytes(path), path, size, channels, out note);
+    }
+
+    /// <summary><see cref="Load"/> for the bytes of an image file (e.g. an upload); <paramref name="name"/> is used in errors.</summary>
+    /// <exception cref="VisionException">the bytes are not a decodable image.</exception>
+    public static float[] Decode(byte[] bytes, string name, int size, int channels, out string note)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
+        SKBitmap? bitmapOrNull;
+        try { bitmapOrNull = SKBitmap.Decode(bytes); }
+        catch (ArgumentException) { bitmapOrNull = null; }                  // SkiaSharp: no codec recognizes the bytes
+        using var decoded = bitmapOrNull ?? throw new VisionException($"{name}: not a PNG, JPEG, BMP, GIF or WebP image SkiaSharp can decode");
         note = decoded.Width == size && decoded.Height == size ? "" : $"resized from {decoded.Width}×{decoded.Height}";
         var info = new SKImageInfo(size, size, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         using var bitmap = new SKBitmap(info);
@@ -30,11 +41,11 @@ public static class ImageFiles
             canvas.Clear(SKColors.White);
             canvas.DrawImage(image, new SKRect(0, 0, size, size), new SKSamplingOptions(SKFilterMode.Linear, SKMipmapMode.Linear));
         }
-        var bytes = bitmap.Bytes;   // RGBA, row-major
+        var rgba = bitmap.Bytes;   // RGBA, row-major
         var result = new float[channels * size * size];
         for (int i = 0; i < size * size; i++)
         {
-            float r = bytes[4 * i] / 255f, g = bytes[4 * i + 1] / 255f, b = bytes[4 * i + 2] / 255f;
+            float r = rgba[4 * i] / 255f, g = rgba[4 * i + 1] / 255f, b = rgba[4 * i + 2] / 255f;
             if (channels == 1) result[i] = 0.299f * r + 0.587f * g + 0.114f * b;
             else (result[i], result[size * size + i], result[2 * size * size + i]) = (r, g, b);
         }

@@ -40,7 +40,7 @@ public static class VitClassifier
     }
 
     /// <summary>Mean of the outermost pixels of an image [Ch, S, S].</summary>
-    static float Border(float[] img, int channels, int s)
+    public static float Border(float[] img, int channels, int s)
     {
         double sum = 0; int count = 0;
         for (int c = 0; c < channels; c++)

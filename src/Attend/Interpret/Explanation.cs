@@ -40,25 +40,42 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
     /// row-major order; the views then also draw the [CLS] row of the rollout over the grid. Null for text.</summary>
     public int[]? PatchGrid { get; init; }
 
-    /// <summary>Rollout and flow of each stack whose views are all square self-attention maps with the same tokens.</summary>
+    /// <summary>For speech models: each transcript word's start and end (seconds) from DTW over the alignment heads'
+    /// cross-attention (<see cref="AttentionAlignment"/>); <see cref="WordNote"/> says how they were found. Null otherwise.</summary>
+    public IReadOnlyList<WordTiming>? WordTimings { get; init; }
+
+    /// <summary>A line on how <see cref="WordTimings"/> were found (which heads, filter), shown with them.</summary>
+    public string WordNote { get; init; } = "";
+
+    /// <summary>Stacks of more tokens than this get a rollout but no flow (the flow's max-flow problems grow fast: an
+    /// adapter with long inputs, e.g. speech frames, lowers it).</summary>
+    public int MaxFlowTokens { get; init; } = AttentionAnalysis.MaxFlowTokens;
+
+    private (IReadOnlyList<AttentionView> Views, int MaxFlow, IReadOnlyList<StackSummary> Stacks)? stacks;
+
+    /// <summary>Rollout and flow of each stack whose views are all square self-attention maps with the same tokens
+    /// (computed once: the JSON, the summary and the PNGs all ask).</summary>
     public IReadOnlyList<StackSummary> Stacks()
     {
+        if (stacks is { } c && ReferenceEquals(c.Views, Views) && c.MaxFlow == MaxFlowTokens) return c.Stacks;
         var result = new List<StackSummary>();
         foreach (var g in Views.GroupBy(v => v.Stack))
         {
             var views = g.Where(v => v.Kind == "self").ToList();
             if (views.Count == 0 || views.Any(v => v.Queries.Length != v.Keys.Length || !v.Keys.SequenceEqual(views[0].Keys))) continue;
             var layers = views.Select(v => (IReadOnlyList<float[,]>)v.Maps).ToList();
-            var flow = views[0].Keys.Length <= AttentionAnalysis.MaxFlowTokens ? AttentionAnalysis.Flow(layers) : null;
+            var flow = views[0].Keys.Length <= Math.Min(MaxFlowTokens, AttentionAnalysis.MaxFlowTokens) ? AttentionAnalysis.Flow(layers) : null;
             result.Add(new StackSummary(g.Key, views[0].Keys, AttentionAnalysis.Rollout(layers), flow));
         }
+        stacks = (Views, MaxFlowTokens, result);
         return result;
     }
 
     /// <summary>
     /// The JSON the views read: <c>{"model", "input", "output", "views": [{"name", "label", "kind", "stack", "queries",
     /// "keys", "heads", "entropy": [per head, nats], "weights": [head][query][key]}], "stacks": [{"stack", "tokens",
-    /// "rollout": [i][j], "flow": [i][j] or null}], "patch_grid": [rows, cols] (image models only)}</c>. Characters that matter in HTML are escaped (\u003C…), so the
+    /// "rollout": [i][j], "flow": [i][j] or null}], "patch_grid": [rows, cols] (image models only), "words": [{"word", "start",
+    /// "end"}] and "word_note" (speech models only)}</c>. Characters that matter in HTML are escaped (\u003C…), so the
     /// text can sit inside a script element.
     /// </summary>
     public string ToJson()
@@ -104,6 +121,18 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
             }
             w.WriteEndArray();
             if (PatchGrid is { } grid) { w.WriteStartArray("patch_grid"); w.WriteNumberValue(grid[0]); w.WriteNumberValue(grid[1]); w.WriteEndArray(); }
+            if (WordTimings is { } words)
+            {
+                w.WriteStartArray("words");
+                foreach (var t in words)
+                {
+                    w.WriteStartObject();
+                    w.WriteString("word", t.Word); w.WriteNumber("start", Math.Round(t.Start, 4)); w.WriteNumber("end", Math.Round(t.End, 4));
+                    w.WriteEndObject();
+                }
+                w.WriteEndArray();
+                w.WriteString("word_note", WordNote);
+            }
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());
@@ -114,6 +143,11 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
     {
         var sb = new StringBuilder();
         sb.AppendLine($"model: {Model}").AppendLine($"input: {Input}").AppendLine($"output: {Output}");
+        if (WordTimings is { } words)
+        {
+            sb.AppendLine().AppendLine($"word timings ({WordNote}):");
+            foreach (var t in words) sb.AppendLine($"  {t.Start,7:F2} – {t.End,5:F2} s  {t.Word}");
+        }
         foreach (var v in Views)
         {
             sb.AppendLine().AppendLine($"{v.Label} ({v.Name}): {v.Queries.Length} queries × {v.Keys.Length} keys");

@@ -167,6 +167,12 @@
     root.append(el('section', { id: 'io', class: 'io' },
       el('div', {}, el('b', {}, 'model'), data.model), el('div', {}, el('b', {}, 'input'), el('span', { id: 'io-input' }, data.input)),
       el('div', {}, el('b', {}, 'output'), el('span', { id: 'io-output' }, data.output))));
+    if (data.images)                                         // attend serve, image/audio models: the overlay PNGs
+      root.append(el('section', { id: 'images', class: 'maps' }, ...data.images.map(im =>
+        el('figure', { class: 'overlay' }, el('img', { src: 'data:image/png;base64,' + im.png, alt: im.name }), el('figcaption', {}, im.name)))));
+    if (data.words) root.append(el('section', { id: 'words' }, el('h2', {}, 'Word timings'), el('p', { class: 'note' }, data.word_note),
+      el('table', {}, el('tr', {}, el('th', {}, 'word'), el('th', {}, 'start (s)'), el('th', {}, 'end (s)')),
+        ...data.words.map(w => el('tr', {}, el('td', {}, w.word), el('td', {}, w.start.toFixed(2)), el('td', {}, w.end.toFixed(2)))))));
     if (!data.views.length) { root.append(el('p', { class: 'note' }, 'Nothing was captured.')); return; }
     const hv = headView(data, state);
     root.append(hv.sec, modelView(data, state), stacksView(data),
@@ -176,12 +182,12 @@
     document.body.dataset.state = 'ready';
   };
 
-  Attend.live = function (form, input, error, root) {
-    async function ask() {
+  Attend.live = function (form, input, error, root, file) {
+    async function post(payload) {
       error.textContent = '';
       document.body.dataset.state = 'busy';
       try {
-        const r = await fetch('api/explain', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input: input.value }) });
+        const r = await fetch('api/explain', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(payload) });
         const body = await r.json().catch(() => ({ error: `HTTP ${r.status}` }));
         if (!r.ok) { error.textContent = body.error || `HTTP ${r.status}`; document.body.dataset.state = 'error'; return; }
         Attend.render(root, body);
@@ -190,7 +196,19 @@
         document.body.dataset.state = 'error';
       }
     }
-    form.addEventListener('submit', e => { e.preventDefault(); ask(); });
-    ask();
+    const ask = () => post({ input: input.value });
+    // image/audio models: the chosen file travels as base64 in the JSON ({"file", "name"}); the server checks its size and kind
+    if (file) file.addEventListener('change', () => {
+      const f = file.files[0];
+      if (!f) return;
+      const max = +file.dataset.max;
+      if (f.size > max) { error.textContent = `${f.name} is ${f.size} bytes; the server takes files of at most ${max}`; document.body.dataset.state = 'error'; return; }
+      const reader = new FileReader();
+      reader.onload = () => post({ file: String(reader.result).replace(/^data:[^,]*,/, ''), name: f.name });
+      reader.onerror = () => { error.textContent = `could not read ${f.name}`; document.body.dataset.state = 'error'; };
+      reader.readAsDataURL(f);
+    });
+    form.addEventListener('submit', e => { e.preventDefault(); if (input) ask(); });
+    if (input) ask(); else document.body.dataset.state = 'ready';
   };
 })();
