@@ -15,11 +15,15 @@ public sealed class CliProcess : IDisposable
     /// <summary>The command with extra environment variables (e.g. a library path that does not exist).</summary>
     public CliProcess(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
+        // Through `env --default-signal=INT`: a test run started in the background (nohup, `&` in a script) inherits an
+        // ignored SIGINT, which exec keeps, and then the Ctrl-C tests would signal a process that cannot hear it.
+        var psi = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
             WorkingDirectory = AppContext.BaseDirectory,
         };
+        psi.ArgumentList.Add("--default-signal=INT");
+        psi.ArgumentList.Add(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet");
         psi.ArgumentList.Add(CliDll);
         foreach (var a in args) psi.ArgumentList.Add(a);
         psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
@@ -67,7 +71,7 @@ public sealed class CliProcess : IDisposable
         if (!process.WaitForExit(TimeSpan.FromSeconds(seconds)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"attend {string.Join(' ', process.StartInfo.ArgumentList.Skip(1))} ran past {seconds} s; stdout:\n{Stdout}\nstderr:\n{Stderr}");
+            throw new TimeoutException($"attend {string.Join(' ', process.StartInfo.ArgumentList.Skip(3))} ran past {seconds} s; stdout:\n{Stdout}\nstderr:\n{Stderr}");
         }
         process.WaitForExit();   // flushes the output events
         return process.ExitCode;
