@@ -8,11 +8,11 @@ public static unsafe partial class Functional
     /// <summary>sparsemax(x) = argmin_{p ∈ Δ} ‖p − x‖² = [x − τ]₊ along <paramref name="dim"/> (Martins &amp; Astudillo 2016):
     /// weights with exact zeros, rows summing to 1. −∞ entries get 0; an all −∞ row gives zeros. Exact sort-based
     /// forward, exact backward (<c>dx = g − mean of g over the support</c>, 0 off it).</summary>
-    public static Tensor Sparsemax(Tensor x, int dim = -1) => RowOp("sparsemax", x, dim, &Kernels.Sparsemax.Forward, &Kernels.Sparsemax.Backward);
+    public static Tensor Sparsemax(Tensor x, int dim = -1) => NormalizerRowOp("sparsemax", x, dim, Kernels.Sparsemax.Forward, Kernels.Sparsemax.Backward);
 
     /// <summary>1.5-entmax(x) = [x/2 − τ]₊² along <paramref name="dim"/> (Peters et al. 2019): sparse like sparsemax, smooth
     /// like softmax. −∞ entries get 0; an all −∞ row gives zeros. Exact sort-based forward and exact backward.</summary>
-    public static Tensor Entmax15(Tensor x, int dim = -1) => RowOp("entmax15", x, dim, &Kernels.Entmax15.Forward, &Kernels.Entmax15.Backward);
+    public static Tensor Entmax15(Tensor x, int dim = -1) => NormalizerRowOp("entmax15", x, dim, Kernels.Entmax15.Forward, Kernels.Entmax15.Backward);
 
     /// <summary>Softmax over the <paramref name="k"/> largest entries along <paramref name="dim"/>, 0 elsewhere (ties broken by
     /// position, the earlier wins); with k ≥ the row length it is softmax. Gradient: softmax's, on the kept entries.</summary>
@@ -113,29 +113,11 @@ public static unsafe partial class Functional
         return f(x.Movedim(d, -1)).Movedim(-1, d).Contiguous();
     }
 
-    /// <summary>A row-wise op with its own forward/backward kernel pair, along <paramref name="dim"/>.</summary>
-    private static Tensor RowOp(string op, Tensor x, int dim, delegate*<float*, float*, int, int, void> forward,
-        delegate*<float*, float*, float*, int, int, void> backward)
+    /// <summary>A normalizer over rows of at least one element (no scalar input), with its kernel pair.</summary>
+    private static Tensor NormalizerRowOp(string op, Tensor x, int dim, RowsForward forward, RowsBackward backward)
     {
         Elementwise.RequireFloat(x, op, "input");
         if (x.Rank == 0) throw new ArgumentException($"{op}: input must have at least 1 dim");
-        int d = Shapes.Dim(dim, x.ShapeRef, op);
-        bool last = d == x.Rank - 1;
-        using var moved = last ? x.Detach() : x.Detach().Movedim(d, -1);
-        var src = moved.ContiguousRaw();
-        int n = x.ShapeRef[d], rows = n == 0 ? 0 : x.NumEl / n;
-        var yRows = Tensor.Empty(moved.ShapeRef);
-        forward(yRows.Data, src.Data, rows, n);
-        if (!ReferenceEquals(src, moved)) src.Dispose();
-        var y = last ? yRows : MoveBack(yRows, d);
-        return y.WithGrad(op, new[] { x }, g =>
-        {
-            using var gm = last ? g.Detach() : g.Detach().Movedim(d, -1);
-            var gc = gm.ContiguousRaw();
-            var dxRows = Tensor.Empty(gm.ShapeRef);
-            backward(dxRows.Data, gc.Data, yRows.Data, rows, n);
-            if (!ReferenceEquals(gc, gm)) gc.Dispose();
-            return new[] { last ? dxRows : MoveBack(dxRows, d) };
-        });
+        return RowOp(op, x, dim, forward, backward);
     }
 }

@@ -31,9 +31,21 @@ public static unsafe partial class Functional
     /// <summary>log_softmax(x)_i = x_i − max x − log Σ_j exp(x_j − max x) along dim.</summary>
     public static Tensor LogSoftmax(Tensor x, int dim) => SoftmaxImpl(x, dim, log: true);
 
-    private static Tensor SoftmaxImpl(Tensor x, int dim, bool log)
+    private static Tensor SoftmaxImpl(Tensor x, int dim, bool log) =>
+        RowOp(log ? "log_softmax" : "softmax", x, dim,
+            (y, src, rows, n) => Kernels.Softmax.Forward(y, src, rows, n, log),
+            (dx, dy, y, rows, n) => Kernels.Softmax.Backward(dx, dy, y, rows, n, log));
+
+    private delegate void RowsForward(float* y, float* x, int rows, int n);
+    private delegate void RowsBackward(float* dx, float* dy, float* y, int rows, int n);
+
+    /// <summary>
+    /// A row-wise op along <paramref name="dim"/> whose backward needs only its output y (softmax, sparsemax, entmax):
+    /// the dim is moved last, <paramref name="forward"/> runs on the contiguous rows, the result is moved back; the
+    /// backward does the same with <paramref name="backward"/>. A scalar is one row of one element.
+    /// </summary>
+    private static Tensor RowOp(string op, Tensor x, int dim, RowsForward forward, RowsBackward backward)
     {
-        string op = log ? "log_softmax" : "softmax";
         Elementwise.RequireFloat(x, op, "input");
         int d = Shapes.Dim(dim, x.ShapeRef, op);
         bool last = x.Rank == 0 || d == x.Rank - 1;
@@ -43,7 +55,7 @@ public static unsafe partial class Functional
         int n = x.Rank == 0 ? 1 : x.ShapeRef[d];
         int rows = n == 0 ? 0 : x.NumEl / n;
         var yRows = Tensor.Empty(moved.ShapeRef);
-        Kernels.Softmax.Forward(yRows.Data, src.Data, rows, n, log);
+        forward(yRows.Data, src.Data, rows, n);
         if (!ReferenceEquals(src, moved)) src.Dispose();
         var y = last ? yRows : MoveBack(yRows, d);
         return y.WithGrad(op, new[] { x }, g =>
@@ -51,7 +63,7 @@ public static unsafe partial class Functional
             using var gm = last ? g.Detach() : g.Detach().Movedim(d, -1);
             var gc = gm.ContiguousRaw();
             var dxRows = Tensor.Empty(gm.ShapeRef);
-            Kernels.Softmax.Backward(dxRows.Data, gc.Data, yRows.Data, rows, n, log);
+            backward(dxRows.Data, gc.Data, yRows.Data, rows, n);
             if (!ReferenceEquals(gc, gm)) gc.Dispose();
             return new[] { last ? dxRows : MoveBack(dxRows, d) };
         });
