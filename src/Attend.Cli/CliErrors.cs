@@ -64,4 +64,13 @@ public static class CliChecks
             throw fail($"cannot read the checkpoint in '{dir}': {ex.Message}");
         }
     }
+
+    /// <summary>The checkpoint a command is pointed at (--model): "holds no checkpoint (train one with: …)" when there is
+    /// none, a read error otherwise — both as the command's own exception.</summary>
+    public static CheckpointData LoadTrainedCheckpoint(string dir, Func<string, Exception> fail, string trainCommand)
+    {
+        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
+            throw fail($"'{dir}' holds no checkpoint (train one with: {trainCommand} --out {dir})");
+        return LoadCheckpoint(dir, fail);
+    }
 }

@@ -60,15 +60,7 @@ public static class LmSampling
     /// <summary>The model (in evaluation mode) and tokenizer stored in checkpoint <paramref name="dir"/>.</summary>
     public static (Gpt Model, CharTokenizer Tokenizer) Load(string dir)
     {
-        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new LmException($"'{dir}' holds no checkpoint (train one with: attend train lm --data kjv --out {dir})");
-        CheckpointData data;
-        try { data = Checkpoint.Load(dir); }
-        catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
-        {
-            throw new LmException($"cannot load the model: {ex.Message}");
-        }
-        using (data)
+        using (var data = CliChecks.LoadTrainedCheckpoint(dir, m => new LmException(m), "attend train lm --data kjv"))
         {
             var cfg = LmModelConfig.FromJson(data.ConfigJson, dir);
             var model = new Gpt(cfg.Gpt, new Random(0));

@@ -247,9 +247,7 @@ public static class SpeechTraining
     /// <summary>Loads a model from a checkpoint folder.</summary>
     public static SpeechModel Load(string dir)
     {
-        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new SpeechException($"'{dir}' holds no checkpoint (train one with: attend train speech --out {dir})");
-        using var data = LoadCheckpoint(dir);
+        using var data = CliChecks.LoadTrainedCheckpoint(dir, m => new SpeechException(m), "attend train speech");
         var model = new SpeechModel(SpeechConfig.FromJson(data.ConfigJson, dir), new Random(0));
         model.LoadStateDict(data.Weights);
         model.Eval();

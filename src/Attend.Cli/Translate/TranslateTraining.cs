@@ -179,9 +179,7 @@ public static class TranslateTraining
     /// <summary>Loads a model for translation from a checkpoint folder.</summary>
     public static TranslateModel Load(string dir)
     {
-        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new TranslateException($"'{dir}' holds no checkpoint (train one with: attend train translate --data PAIRS.tsv --out {dir})");
-        using var data = LoadCheckpoint(dir);
+        using var data = CliChecks.LoadTrainedCheckpoint(dir, m => new TranslateException(m), "attend train translate --data PAIRS.tsv");
         var model = new TranslateModel(TranslateConfig.FromJson(data.ConfigJson, dir), new Random(0));
         model.LoadStateDict(data.Weights);
         model.Eval();

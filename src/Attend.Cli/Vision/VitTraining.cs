@@ -249,9 +249,7 @@ public static class VitTraining
     /// <summary>Loads a ViT checkpoint for classification: the model (in evaluation mode) and its config.</summary>
     public static (VisionTransformer Model, VitModelConfig Config) Load(string dir)
     {
-        if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new VisionException($"'{dir}' holds no checkpoint (train one with: attend train vit --data digits --out {dir})");
-        using var data = LoadCheckpoint(dir);
+        using var data = CliChecks.LoadTrainedCheckpoint(dir, m => new VisionException(m), "attend train vit --data digits");
         var cfg = VitModelConfig.FromJson(data.ConfigJson, dir);
         var model = new VisionTransformer(cfg.Vit, new Random(0));
         try { model.LoadStateDict(data.Weights); }
