@@ -15,6 +15,8 @@
 //                            call on stderr; an upper bound: each goes through a non-inlined call)
 //   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
 //   gpt-profile              the gpt-step timed per phase and per op (stderr)
+//   linear:ROWS:IN:OUT[:fwd]  Functional.Linear forward + backward through autograd (or the forward alone)
+//   vit-profile[:PATCH:DIM]  one AdamW step of `attend train vit`'s base model (batch 128, 28×28, 4 blocks) timed per op (stderr)
 //   gpt-gen:cache|nocache    greedy generation tokens/s with and without the KV cache (stderr)
 //   gemm:M:N:K[:tA[:tB]]     C[M×N] = op(A)·op(B) with op = n (as stored) or t (transposed), e.g. gemm:2048:1152:384:n:t
 //   gemm-batch:B:M:N:K[:tA[:tB]]  B independent products (strided batch), e.g. gemm-batch:64:64:256:64:n:t
@@ -49,6 +51,8 @@ static unsafe class Program
                     "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),
                     "gpt-step" => GptCases.Step(),
                     "gpt-profile" => GptCases.Profile(),
+                    "linear" => LinearCases.Run(Int(p, 1), Int(p, 2), Int(p, 3), p.Length > 4 && p[4] == "fwd"),
+                    "vit-profile" => VitCases.Profile(p.Length > 1 ? Int(p, 1) : 7, p.Length > 2 ? Int(p, 2) : 128),
                     "gpt-gen" => GptCases.Generate(p.Length < 2 || p[1] != "nocache"),
                     "capture-check" => CaptureCheck(),
                     "gemm" => Gemm(Int(p, 1), Int(p, 2), Int(p, 3), Flag(p, 4), Flag(p, 5)),

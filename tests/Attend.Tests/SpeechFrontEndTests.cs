@@ -190,4 +190,31 @@ public class SpeechFrontEndTests
         Assert.Equal(new long[] { 1, 7, 8, 1, 9, 0 }, input.ToInt64Array());
         Assert.Equal(new long[] { 7, 8, 2, 9, 2, 0 }, labels.ToInt64Array());
     }
+
+    [Fact]
+    public void Phoneme_starts_follow_the_attention_path_past_a_stray_peak()
+    {
+        // tokens: a b #one a #one; the phonemes (tokens 0, 1, 3) attend to frames [0, 3), [3, 6), [6, 9), EOS (row 5) to 9;
+        // frames 10, 11 are padding. Layer 1, head 0 puts row 1's largest weight on frame 8 — a stray peak the path ignores.
+        var vocab = new SpeechVocab(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "#one"]);
+        long[] tokens = [4, 5, 6, 4, 6];
+        const int H = 2, T = 6, S = 12, frames = 10;
+        var span = new Dictionary<int, (int From, int To)> { [0] = (0, 3), [1] = (3, 6), [3] = (6, 9), [5] = (9, 10), [2] = (0, 10), [4] = (0, 10) };
+        var rng = new Random(5);
+        float[] Layer(bool stray)
+        {
+            var w = new float[H * T * S];
+            for (int h = 0; h < H; h++)
+                for (int t = 0; t < T; t++)
+                {
+                    var (a, b) = span[t];
+                    for (int s = 0; s < frames; s++) w[(h * T + t) * S + s] = (s >= a && s < b ? 1f : 0.05f) + 0.02f * (float)rng.NextDouble();
+                }
+            if (stray) w[(0 * T + 1) * S + 8] = 3f;
+            return w;
+        }
+        var weights = new[] { Layer(false), Layer(true) };
+        Assert.Equal(new[] { 0, 3, -1, 6, -1 }, SpeechEval.PhonemeStarts(weights, 0, H, T, S, frames, tokens, vocab));
+        Assert.Equal(new[] { -1, -1 }, SpeechEval.PhonemeStarts(weights, 0, H, T, S, frames, [6, 6], vocab));   // words only
+    }
 }

@@ -171,7 +171,8 @@ public class SpeechTests(TinySpeechRun tiny) : IClassFixture<TinySpeechRun>
         Assert.True(exit == 0, stderr);
         Assert.Matches(@"step +10 .*dev WER .*align .*ETA", stdout);
         Assert.Contains("dev WER %", stdout);                                 // the curve table
-        Assert.Contains("median alignment error, layer 0", stdout);
+        Assert.Contains("median alignment error, DTW", stdout);
+        Assert.Contains("peak, layer 0 (mean of heads)", stdout);
         Assert.True(File.Exists(Path.Combine(P("cli"), Checkpoint.ManifestFile)));
     }
 }

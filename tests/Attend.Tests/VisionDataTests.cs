@@ -206,9 +206,12 @@ public sealed class VisionDataTests : IDisposable
     {
         // one 3×3 image 1..9 (scaled /10), shifted down by 1 and left by 1: vacated pixels are 0 before normalizing
         var set = new ImageSet(Enumerable.Range(1, 9).Select(v => v / 10f).ToArray(), [0], 1, 3, 3, ["x"]);
-        var (x, y) = VisionBatches.Make(set, [0], [(1, -1)], [0.5f], [0.25f]);
+        var (x, y) = VisionBatches.Make(set, [0], [new(1, -1, false)], [0.5f], [0.25f]);
         float N(float v) => (v - 0.5f) / 0.25f;
         Assert.Equal(new[] { N(0), N(0), N(0), N(.2f), N(.3f), N(0), N(.5f), N(.6f), N(0) }, x.ToArray(), (a, b) => Math.Abs(a - b) < 1e-6f);
+        // mirrored left–right, then the same shift
+        var (xf, _) = VisionBatches.Make(set, [0], [new(1, -1, true)], [0.5f], [0.25f]);
+        Assert.Equal(new[] { N(0), N(0), N(0), N(.2f), N(.1f), N(0), N(.5f), N(.4f), N(0) }, xf.ToArray(), (a, b) => Math.Abs(a - b) < 1e-6f);
         Assert.Equal(new[] { 1, 1, 3, 3 }, x.Shape);
         Assert.Equal(new long[] { 0 }, y.ToInt64Array());
 
@@ -222,5 +225,15 @@ public sealed class VisionDataTests : IDisposable
         Assert.NotEqual(epoch0, epoch1);
         var again = new VisionBatches(many, 3, 42, [0f], [1f]);
         Assert.Equal(batches.Indices(4), again.Indices(4));    // a function of (seed, step): what --resume relies on
+
+        // --flip mirrors about half the images of a step, the same ones every time the step is drawn
+        var ramps = new ImageSet(Enumerable.Range(0, 64).SelectMany(_ => new[] { 0f, 1f }).ToArray(), new int[64], 1, 1, 2, ["x"]);
+        var flips = new VisionBatches(ramps, 64, 9, [0f], [1f]);
+        var px = flips.Train(2, 0, flip: true).X.ToArray();
+        int mirrored = Enumerable.Range(0, 64).Count(i => px[2 * i] == 1f && px[2 * i + 1] == 0f);
+        Assert.Equal(64, mirrored + Enumerable.Range(0, 64).Count(i => px[2 * i] == 0f && px[2 * i + 1] == 1f));
+        Assert.InRange(mirrored, 20, 44);
+        Assert.Equal(px, new VisionBatches(ramps, 64, 9, [0f], [1f]).Train(2, 0, flip: true).X.ToArray());
+        Assert.Equal(0, Enumerable.Range(0, 64).Count(i => flips.Train(2, 0).X.ToArray()[2 * i] == 1f));
     }
 }

@@ -40,7 +40,7 @@ public static class SpeechCommands
     public static Command Transcribe()
     {
         var model = new Option<string>("--model") { Description = "checkpoint folder written by 'attend train speech'", Required = true };
-        var phonemes = new Option<bool>("--phonemes") { Description = "also print each emitted phoneme with the time its cross-attention (last decoder layer) peaked on" };
+        var phonemes = new Option<bool>("--phonemes") { Description = "also print each emitted phoneme with its start time (DTW over the cross-attention of all decoder layers and heads)" };
         var heldOut = new Option<int?>("--held-out") { Description = "instead of files: score this many synthesized utterances of the held-out voices (WER, alignment error)" };
         var files = new Argument<string[]>("files") { Description = "audio: .wav (16-bit PCM, mono or stereo, any rate) or .raw (16 kHz 16-bit mono)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("transcribe", "Transcribe audio files with a model trained by 'attend train speech'.") { model, phonemes, heldOut, files };
@@ -72,7 +72,7 @@ public static class SpeechCommands
                     var parts = Enumerable.Range(0, r.Tokens.Length).Select(t =>
                     {
                         string tok = m.Config.Vocab.Tokens[(int)r.Tokens[t]];
-                        return SpeechVocab.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.PeakFrame[^1][t], m.Subsampling) / 1000:F2}";
+                        return SpeechVocab.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.StartFrame[t], m.Subsampling) / 1000:F2}";
                     });
                     Console.WriteLine($"{paths[i]}: {string.Join(' ', parts)}");
                 }

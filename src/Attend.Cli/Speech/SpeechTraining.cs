@@ -14,7 +14,7 @@ namespace Attend.Cli.Speech;
 public sealed record SpeechTrainOptions(string Out, string Preset, int Steps, double? Minutes, int Seed, bool Resume,
     int? EvalEvery = null, int? SaveEvery = null, int? TestSize = null);
 
-/// <summary>Every step's loss, the dev curve (step, minutes, WER, median alignment error of the last decoder layer), the
+/// <summary>Every step's loss, the dev curve (step, minutes, WER, median alignment error of the DTW phoneme starts), the
 /// held-out score at the end and the exit code (130: Ctrl-C).</summary>
 public sealed record SpeechTrainResult(int ExitCode, IReadOnlyList<(int Step, float Loss)> Train,
     IReadOnlyList<(int Step, double Minutes, double Wer, double AlignMs)> Dev, SpeechScore? Test);
@@ -180,8 +180,8 @@ public static class SpeechTraining
                     if (done % evalEvery == 0 || last)
                     {
                         var s = SpeechEval.Score(model, dev);
-                        curve.Add((done, Seconds() / 60, s.Wer, s.MedianErrorMs[^1]));
-                        p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  ctc {ctcSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev WER {100 * s.Wer,5:F1}%  align {s.MedianErrorMs[^1],4:F0} ms (best head {s.HeadMedianMs.SelectMany(h => h).Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Min(),3:F0})  {Seconds() / 60,6:F2} min  {p.Eta}");
+                        curve.Add((done, Seconds() / 60, s.Wer, s.DtwMedianMs));
+                        p.Line($"  step {done,6}  loss {lossSum / lossCount:F3}  ctc {ctcSum / lossCount:F3}  lr {opt.Lr:0.0e+0}  dev WER {100 * s.Wer,5:F1}%  align {s.DtwMedianMs,3:F0} ms (peak {s.MedianErrorMs[^1],3:F0}, best head {s.HeadMedianMs.SelectMany(h => h).Where(v => !double.IsNaN(v)).DefaultIfEmpty(double.NaN).Min(),3:F0})  {Seconds() / 60,6:F2} min  {p.Eta}");
                         (lossSum, ctcSum, lossCount) = (0, 0, 0);
                     }
                     if (done % saveEvery == 0 || last || interrupted) Save(done);
@@ -195,7 +195,7 @@ public static class SpeechTraining
                 var (test, head) = HeldOut(model, dev, testSize);
                 bestHead = head;
                 p.Line($"Done: {done} steps in {Seconds() / 60:F2} min, checkpoint in {dir}. Held-out voices ({testSize} utterances): " +
-                       $"WER {100 * test.Wer:F2}%, median alignment error {test.MedianErrorMs[^1]:F0} ms (last decoder layer).");
+                       $"WER {100 * test.Wer:F2}%, median alignment error {test.DtwMedianMs:F0} ms (DTW over the cross-attention; {test.MedianErrorMs[^1]:F0} ms for the last layer's peaks).");
                 return new SpeechTrainResult(0, losses, curve, test);
             }
             finally
@@ -232,15 +232,16 @@ public static class SpeechTraining
         return Enumerable.Range(0, count).Select(_ => SpeechData.Make(rng, heldOut: true)).ToArray();
     }
 
-    /// <summary>WER and, per decoder layer, the median alignment error |cross-attention peak − espeak's phoneme start| and
-    /// the mean signed offset (peak − start).</summary>
+    /// <summary>WER, the median alignment error |DTW start − espeak's phoneme start| and, per decoder layer, the median
+    /// |cross-attention peak − espeak's phoneme start|, each with the mean signed offset (estimate − start).</summary>
     public static Spectre.Console.Table ScoreTable(SpeechScore s, string what, (int Layer, int Head, double Ms)? bestHead = null)
     {
         var table = Terminal.Table("measure", ">value", "over");
         table.Row($"WER, {what}", $"{100 * s.Wer:F2}%", $"{s.Words} words");
+        table.Row("median alignment error, DTW", $"{s.DtwMedianMs:F0} ms", $"{s.AlignedPhonemes} phonemes, mean {s.DtwMeanOffsetMs:+0;-0} ms");
         for (int l = 0; l < s.MedianErrorMs.Length; l++)
-            table.Row($"median alignment error, layer {l}", $"{s.MedianErrorMs[l]:F0} ms", $"{s.AlignedPhonemes} phonemes, mean {s.MeanOffsetMs[l]:+0;-0} ms");
-        if (bestHead is var (bl, bh, ms)) table.Row($"… layer {bl}, head {bh} alone", $"{ms:F0} ms", "the head best on dev");
+            table.Row($"… peak, layer {l} (mean of heads)", $"{s.MedianErrorMs[l]:F0} ms", $"{s.AlignedPhonemes} phonemes, mean {s.MeanOffsetMs[l]:+0;-0} ms");
+        if (bestHead is var (bl, bh, ms)) table.Row($"… peak, layer {bl}, head {bh}", $"{ms:F0} ms", "the head best on dev");
         return table;
     }
 

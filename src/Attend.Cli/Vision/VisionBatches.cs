@@ -4,8 +4,8 @@ namespace Attend.Cli.Vision;
 
 /// <summary>
 /// Batches of normalized images. The order and the shifts are functions of (seed, step) alone: epoch e visits the
-/// training images in a Fisher–Yates permutation drawn by <c>SplitMix64(seed ⊕ mix(e))</c>, and the shifts of step s come
-/// from <c>SplitMix64(seed ⊕ mix(s) ⊕ 1)</c>, so a resumed run sees exactly the batches an uninterrupted one would.
+/// training images in a Fisher–Yates permutation drawn by <c>SplitMix64(seed ⊕ mix(e))</c>, and the shifts and flips of
+/// step s come from <c>SplitMix64(seed ⊕ mix(s) ⊕ 1)</c>, so a resumed run sees exactly the batches an uninterrupted one would.
 /// Each epoch has ⌊N / B⌋ full batches (the last few images of a permutation wait for another epoch).
 /// </summary>
 public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] mean, float[] std)
@@ -32,25 +32,32 @@ public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] 
     }
 
     /// <summary>The inputs [B, Ch, H, W] and labels [B] of a training step, each image shifted by up to
-    /// <paramref name="shift"/> pixels per axis.</summary>
-    public (Tensor X, Tensor Y) Train(long step, int shift)
+    /// <paramref name="shift"/> pixels per axis and, with <paramref name="flip"/>, mirrored left–right with probability ½.</summary>
+    public (Tensor X, Tensor Y) Train(long step, int shift, bool flip = false)
     {
         var idx = Indices(step);
         var rng = new SplitMix64(seed ^ Mix(step) ^ 1);
-        var shifts = idx.Select(_ => shift == 0 ? (0, 0) : (rng.NextInt(2 * shift + 1) - shift, rng.NextInt(2 * shift + 1) - shift)).ToArray();
-        return Make(data, idx, shifts, mean, std);
+        var moves = idx.Select(_ =>
+        {
+            var (dy, dx) = shift == 0 ? (0, 0) : (rng.NextInt(2 * shift + 1) - shift, rng.NextInt(2 * shift + 1) - shift);
+            return new Move(dy, dx, flip && rng.NextInt(2) == 1);
+        }).ToArray();
+        return Make(data, idx, moves, mean, std);
     }
 
-    /// <summary>Images <paramref name="idx"/> of <paramref name="set"/>, shifted by (dy, dx) (vacated pixels 0), minus
-    /// <paramref name="mean"/>, over <paramref name="std"/>: x [B, Ch, H, W], labels y [B] (int64).</summary>
-    public static (Tensor X, Tensor Y) Make(ImageSet set, IReadOnlyList<int> idx, (int Dy, int Dx)[]? shifts, float[] mean, float[] std)
+    /// <summary>An augmentation of one image: mirrored left–right (when <paramref name="Flip"/>), then shifted by (dy, dx).</summary>
+    public readonly record struct Move(int Dy, int Dx, bool Flip);
+
+    /// <summary>Images <paramref name="idx"/> of <paramref name="set"/>, each moved by its <see cref="Move"/> (vacated pixels
+    /// 0), minus <paramref name="mean"/>, over <paramref name="std"/>: x [B, Ch, H, W], labels y [B] (int64).</summary>
+    public static (Tensor X, Tensor Y) Make(ImageSet set, IReadOnlyList<int> idx, Move[]? moves, float[] mean, float[] std)
     {
         int ch = set.Channels, h = set.Height, w = set.Width, n = set.ImageSize;
         var x = new float[idx.Count * n];
         var y = new long[idx.Count];
         for (int b = 0; b < idx.Count; b++)
         {
-            var (dy, dx) = shifts?[b] ?? (0, 0);
+            var (dy, dx, flip) = moves?[b] ?? default;
             var src = set.Pixels.AsSpan(idx[b] * n, n);
             var dst = x.AsSpan(b * n, n);
             for (int c = 0; c < ch; c++)
@@ -61,7 +68,7 @@ public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] 
                     int sr = r - dy;
                     for (int col = 0; col < w; col++)
                     {
-                        int sc = col - dx;
+                        int sc = flip ? w - 1 - (col - dx) : col - dx;
                         float v = (uint)sr < (uint)h && (uint)sc < (uint)w ? src[c * h * w + sr * w + sc] : 0f;
                         dst[c * h * w + r * w + col] = (v - m) * s;
                     }

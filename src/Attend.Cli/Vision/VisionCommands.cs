@@ -19,6 +19,7 @@ public static class VisionCommands
         var evalEvery = new Option<int?>("--eval-every") { Description = "steps between test-accuracy measurements (default: the preset's)" };
         var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
         var shift = new Option<int?>("--shift") { Description = "augmentation: shift each training image by up to this many pixels per axis (default: the preset's; 0: none)" };
+        var flip = new Option<bool?>("--flip") { Description = "augmentation: mirror each training image left–right with probability ½ (clothes yes, digits no; default: the preset's, off)" };
         var patch = new Option<int?>("--patch-size") { Description = "patch size in pixels; must divide the image size (default: the preset's)" };
         var imageSize = new Option<int>("--image-size") { Description = "image folders: resize every image to this square size", DefaultValueFactory = _ => 32 };
         var channels = new Option<int>("--channels") { Description = "image folders: 1 (grey) or 3 (RGB)", DefaultValueFactory = _ => 3 };
@@ -32,7 +33,7 @@ public static class VisionCommands
         var cmd = new Command("vit", "Train a Vision Transformer image classifier, printing test accuracy as it learns; the end shows the confusion matrix.")
         {
             data, outDir, preset, epochs, steps, minutes, seed, resume, evalEvery, saveEvery, shift, patch, imageSize, channels,
-            dim, depth, heads, batch, lr, dropout, smoothing,
+            dim, depth, heads, batch, lr, dropout, smoothing, flip,
         };
         cmd.SetAction(pr =>
         {
@@ -45,7 +46,7 @@ public static class VisionCommands
                 return Guard(() => VitTraining.Run(new VitTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset), pr.GetValue(epochs),
                     pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery),
                     pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize), pr.GetValue(channels), pr.GetValue(dim), pr.GetValue(depth),
-                    pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout), pr.GetValue(smoothing)), Console.Out, cts.Token).ExitCode);
+                    pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout), pr.GetValue(smoothing), pr.GetValue(flip)), Console.Out, cts.Token).ExitCode);
             }
             finally { Console.CancelKeyPress -= onCancel; }
         });

@@ -13,10 +13,11 @@ namespace Attend.Cli.Vision;
 /// base      7   128    4     4    128    2e-3     15     1    28×28 (MNIST, Fashion-MNIST; label smoothing 0.1)
 /// </code>
 /// AdamW (betas 0.9/0.999, weight decay on matrices only), linear warmup then cosine to lr/50, gradient norm clipped to 1.
-/// Shift: each training image moves by a random whole number of pixels in [−shift, shift] per axis (0-filled).
+/// Shift: each training image moves by a random whole number of pixels in [−shift, shift] per axis (0-filled). Flip (off in
+/// every preset; --flip): mirror each training image left–right with probability ½ (right for clothes, wrong for digits).
 /// </summary>
 public sealed record VitPreset(string Name, int PatchSize, int Dim, int Depth, int Heads, int Batch, double Lr,
-    double WeightDecay, int Epochs, int WarmupSteps, int Shift, float Dropout, float LabelSmoothing, int EvalEvery, int SaveEvery)
+    double WeightDecay, int Epochs, int WarmupSteps, int Shift, float Dropout, float LabelSmoothing, int EvalEvery, int SaveEvery, bool Flip = false)
 {
     public static readonly VitPreset Tiny = new("tiny", 4, 32, 1, 2, 32, 3e-3, 0.05, 2, 5, 0, 0f, 0f, 20, 50);
     public static readonly VitPreset Small = new("small", 4, 96, 2, 4, 64, 2e-3, 0.05, 120, 100, 1, 0f, 0.1f, 220, 1000);

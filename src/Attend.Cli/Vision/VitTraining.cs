@@ -14,7 +14,7 @@ namespace Attend.Cli.Vision;
 public sealed record VitTrainOptions(string Data, string Out, string? Preset = null, int? Epochs = null, int? Steps = null,
     double? Minutes = null, int Seed = 0, bool Resume = false, int? EvalEvery = null, int? SaveEvery = null, int? Shift = null,
     int? PatchSize = null, int ImageSize = 32, int Channels = 3, int? Dim = null, int? Depth = null, int? Heads = null, int? Batch = null,
-    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null);
+    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null, bool? Flip = null);
 
 /// <summary>One point of the learning curve: test accuracy after <paramref name="Step"/> steps.</summary>
 public sealed record VitCurvePoint(int Step, double Epoch, double Minutes, double TrainLoss, double Accuracy);
@@ -49,7 +49,7 @@ public static class VitTraining
         {
             PatchSize = o.PatchSize ?? preset.PatchSize, Dim = o.Dim ?? preset.Dim, Depth = o.Depth ?? preset.Depth, Heads = o.Heads ?? preset.Heads,
             Batch = o.Batch ?? preset.Batch, Lr = o.Lr ?? preset.Lr, Dropout = o.Dropout ?? preset.Dropout,
-            LabelSmoothing = o.LabelSmoothing ?? preset.LabelSmoothing, Shift = o.Shift ?? preset.Shift,
+            LabelSmoothing = o.LabelSmoothing ?? preset.LabelSmoothing, Shift = o.Shift ?? preset.Shift, Flip = o.Flip ?? preset.Flip,
         };
         if (preset.Dim <= 0 || preset.Depth <= 0 || preset.Heads <= 0 || preset.Dim % preset.Heads != 0)
             throw new VisionException($"--dim {preset.Dim} must be a positive multiple of --heads {preset.Heads}, and --depth ({preset.Depth}) positive");
@@ -64,7 +64,7 @@ public static class VitTraining
         var vit = new VitConfig(ImageSize: train.Height, PatchSize: patch, Channels: train.Channels, NumClasses: train.Classes.Length,
             Dim: preset.Dim, Depth: preset.Depth, NHead: preset.Heads, MlpRatio: 4, Dropout: preset.Dropout);
         var cfg = new VitModelConfig(preset.Name, vit, train.Classes, mean, std, BorderMean(train), split.Name,
-            $"batch {preset.Batch}, lr {preset.Lr:G4}, shift {preset.Shift}, label smoothing {preset.LabelSmoothing:G3}, weight decay {preset.WeightDecay:G3}");
+            $"batch {preset.Batch}, lr {preset.Lr:G4}, shift {preset.Shift}{(preset.Flip ? ", flip" : "")}, label smoothing {preset.LabelSmoothing:G3}, weight decay {preset.WeightDecay:G3}");
         string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
 
         using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
@@ -88,7 +88,7 @@ public static class VitTraining
         log.WriteLine($"Data: {split.Description}: {train.Count:N0} training images, {test.Count:N0} test, {train.Classes.Length} classes, " +
                       $"{train.Channels}×{train.Height}×{train.Width}.");
         log.WriteLine($"Model: ViT preset '{preset.Name}', {vit.NumPatches} patches of {patch}×{patch} + [CLS], d {vit.Dim}, {vit.Depth} blocks, " +
-                      $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, shifts ±{shift} px, " +
+                      $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, shifts ±{shift} px{(preset.Flip ? ", left–right flips" : "")}, " +
                       (preset.Dropout > 0 ? $"dropout {preset.Dropout:G2}, " : "") + (preset.LabelSmoothing > 0 ? $"label smoothing {preset.LabelSmoothing:G2}, " : "") +
                       $"steps {start}→{total} ({(double)total / spe:G3} epochs of {spe})" + (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
@@ -139,7 +139,7 @@ public static class VitTraining
                 {
                     double t0 = sw.Elapsed.TotalSeconds;
                     opt.Lr = LrAt(done);
-                    var (x, y) = batches.Train(done, shift);                    // (B, Ch, H, W), (B)
+                    var (x, y) = batches.Train(done, shift, preset.Flip);                    // (B, Ch, H, W), (B)
                     var loss = F.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing);
                     opt.ZeroGrad();
                     loss.Backward();

@@ -98,6 +98,14 @@ public static class AttentionAlignment
         return (path.Select(p => p.Item1).ToArray(), path.Select(p => p.Item2).ToArray());
     }
 
+    /// <summary>For each token 0…T−1 (the rows of <paramref name="heads"/>), the frame where the DTW path over the heads'
+    /// <see cref="Matrix"/> first reaches it.</summary>
+    public static int[] Starts(IReadOnlyList<float[,]> heads, int medianWidth)
+    {
+        var (token, frame) = Dtw(Negate(Matrix(heads, medianWidth)));
+        return TokenStarts(token, frame);
+    }
+
     /// <summary>For each token 0…T−1, the frame where the DTW path first reaches it.</summary>
     public static int[] TokenStarts(int[] token, int[] frame)
     {
@@ -119,8 +127,7 @@ public static class AttentionAlignment
         if (words.Count == 0) return [];
         int T = heads.Count > 0 ? heads[0].GetLength(0) : 0;
         if (wordEnds[^1] >= T) throw new ArgumentException($"alignment: the last word ends at token {wordEnds[^1]} but the attention has {T} rows (one more than the words' tokens is needed)");
-        var (tok, fr) = Dtw(Negate(Matrix(heads, medianWidth)));
-        var starts = TokenStarts(tok, fr);
+        var starts = Starts(heads, medianWidth);
         var result = new WordTiming[words.Count];
         for (int w = 0; w < words.Count; w++)
         {
