@@ -194,12 +194,14 @@ public class SpeechFrontEndTests
     [Fact]
     public void Phoneme_starts_follow_the_attention_path_past_a_stray_peak()
     {
-        // tokens: a b #one a #one; the phonemes (tokens 0, 1, 3) attend to frames [0, 3), [3, 6), [6, 9), EOS (row 5) to 9;
-        // frames 10, 11 are padding. Layer 1, head 0 puts row 1's largest weight on frame 8 — a stray peak the path ignores.
+        // tokens: a b #one a #one; after a silent frame 0 the phonemes (tokens 0, 1, 3) attend to frames [1, 3), [3, 6),
+        // [6, 9) (the first most to frame 1), EOS (row 5) to 9; frames 10, 11 are padding. Layer 1, head 0 puts row 1's
+        // largest weight on frame 8: a stray peak the path ignores. The path takes frame 0 for the first phoneme, whose
+        // start is then its own peak.
         var vocab = new SpeechVocab(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "#one"]);
         long[] tokens = [4, 5, 6, 4, 6];
         const int H = 2, T = 6, S = 12, frames = 10;
-        var span = new Dictionary<int, (int From, int To)> { [0] = (0, 3), [1] = (3, 6), [3] = (6, 9), [5] = (9, 10), [2] = (0, 10), [4] = (0, 10) };
+        var span = new Dictionary<int, (int From, int To)> { [0] = (1, 3), [1] = (3, 6), [3] = (6, 9), [5] = (9, 10), [2] = (0, 10), [4] = (0, 10) };
         var rng = new Random(5);
         float[] Layer(bool stray)
         {
@@ -210,11 +212,12 @@ public class SpeechFrontEndTests
                     var (a, b) = span[t];
                     for (int s = 0; s < frames; s++) w[(h * T + t) * S + s] = (s >= a && s < b ? 1f : 0.05f) + 0.02f * (float)rng.NextDouble();
                 }
+            for (int h = 0; h < H; h++) w[(h * T + 0) * S + 1] += 0.5f;
             if (stray) w[(0 * T + 1) * S + 8] = 3f;
             return w;
         }
         var weights = new[] { Layer(false), Layer(true) };
-        Assert.Equal(new[] { 0, 3, -1, 6, -1 }, SpeechEval.PhonemeStarts(weights, 0, H, T, S, frames, tokens, vocab));
+        Assert.Equal(new[] { 1, 3, -1, 6, -1 }, SpeechEval.PhonemeStarts(weights, 0, H, T, S, frames, tokens, vocab));
         Assert.Equal(new[] { -1, -1 }, SpeechEval.PhonemeStarts(weights, 0, H, T, S, frames, [6, 6], vocab));   // words only
     }
 }

@@ -27,12 +27,15 @@ public static class SpeechEval
     /// rows of the queries that emitted the phonemes, and of the one that emitted EOS, in every decoder layer and head, each
     /// standardized over those rows per frame and averaged; dynamic time warping then finds the monotonic path from the first
     /// phoneme and frame to EOS and the last frame, and a phoneme starts at the first frame of its stretch of the path.
+    /// The path must begin at frame 0, so the first phoneme's stretch would take in any leading silence; it starts instead
+    /// at its own row's peak before the second stretch.
     /// <code>
     /// A[l, h][i, s] = cross-attention weight of query phon[i] (EOS for i = n) on encoder frame s < frames    (n + 1, frames)
-    /// start[i]      = first frame of row i on DTW(−mean_{l,h} standardize(A[l, h]))
+    /// start[i]      = first frame of row i on DTW(−mean_{l,h} standardize(A[l, h]))           i ≥ 1
+    /// start[0]      = argmax_{s < start[1]} Σ_{l,h} A[l, h][0, s]
     /// </code>
-    /// Reading a path rather than each row's peak ignores the stray peaks of one row (median error on held-out voices: 32 ms
-    /// against 49 ms for the peak of the last layer's mean over heads, 47 ms for the best single head).
+    /// Reading a path rather than each row's peak ignores the stray peaks of one row (median error on held-out voices: 30 ms
+    /// against 50 ms for the peak of the last layer's mean over heads, 47 ms for the best single head).
     /// </summary>
     /// <param name="weights">per decoder layer, the cross-attention (B, H, T, S) of a teacher-forced pass over BOS + tokens.</param>
     /// <returns>for each token t, the start frame of a phoneme token; −1 for word tokens.</returns>
@@ -52,6 +55,12 @@ public static class SpeechEval
                 heads.Add(a);
             }
         var starts = AttentionAlignment.Starts(heads, medianWidth: 1);
+        // the path starts at frame 0, so the first phoneme's stretch also holds any leading silence: it starts instead
+        // where its row (mean over all heads) peaks before the second phoneme's stretch (or EOS's) begins
+        int first = 0;
+        for (int s = 1; s < Math.Max(1, starts[1]); s++)
+            if (heads.Sum(a => a[0, s]) > heads.Sum(a => a[0, first])) first = s;
+        starts[0] = first;
         for (int i = 0; i < phon.Length; i++) start[phon[i]] = starts[i];
         return start;
     }
