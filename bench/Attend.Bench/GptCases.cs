@@ -38,39 +38,13 @@ static class GptCases
         return new Program.Result(med, min, reps);
     }
 
-    /// <summary>gpt-profile: the gpt-step with a stopwatch per phase, and per op (forward ops timed from the previous
-    /// recorded op to this one, backward ops per node), summed over 10 steps after 3 warm-up steps; printed on stderr.</summary>
+    /// <summary>gpt-profile: the gpt-step timed per phase and per op by <see cref="StepProfile"/>.</summary>
     public static Program.Result Profile()
     {
         var model = new Gpt(Config, new Random(42));
         var opt = new AdamW(model.NamedParameters(), lr: 3e-4, weightDecay: 0.01);
         var (x, y) = Batch();
-        double fwd = 0, bwd = 0, upd = 0;
-        const int steps = 10;
-        for (int s = 0; s < 3 + steps; s++)
-        {
-            bool on = s >= 3;
-            Profiler.Enabled = on;
-            using var scope = Tensor.NewScope();
-            var t0 = Stopwatch.GetTimestamp();
-            opt.ZeroGrad();
-            Profiler.Mark(null);
-            var loss = Functional.CrossEntropy(model.Forward(x).Logits.View(-1, V), y.View(-1));
-            var t1 = Stopwatch.GetTimestamp();
-            loss.Backward();
-            var t2 = Stopwatch.GetTimestamp();
-            opt.Step();
-            var t3 = Stopwatch.GetTimestamp();
-            Profiler.Enabled = false;
-            if (!on) continue;
-            fwd += Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds; bwd += Stopwatch.GetElapsedTime(t1, t2).TotalMilliseconds;
-            upd += Stopwatch.GetElapsedTime(t2, t3).TotalMilliseconds;
-        }
-        double total = fwd + bwd + upd;
-        Console.Error.WriteLine($"per step: forward {fwd / steps:F1} ms, backward {bwd / steps:F1} ms, AdamW {upd / steps:F1} ms, total {total / steps:F1} ms");
-        foreach (var (op, ms, count) in Profiler.Report())
-            Console.Error.WriteLine($"  {op,-40} {ms / steps,8:F2} ms/step  {100 * ms / total,5:F1}%  ({count / steps} calls)");
-        return new Program.Result(total / steps, total / steps, steps);
+        return StepProfile.Run(opt, () => Functional.CrossEntropy(model.Forward(x).Logits.View(-1, V), y.View(-1)));
     }
 
     public static Program.Result Generate(bool cache)

@@ -24,6 +24,32 @@ public sealed class VisionTransformerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void LastBlockComputingOnlyTheClsTokenGivesTheFullBlocksLogitsAndGradients()
+    {
+        // With a capture open the last block runs on every token (the capture wants its whole map); without, on [CLS] only.
+        var vit = new VisionTransformer(new VitConfig(ImageSize: 16, PatchSize: 4, Channels: 1, NumClasses: 5, Dim: 32, Depth: 2, NHead: 4), new Random(3));
+        var x = Tensor.Randn(new[] { 3, 1, 16, 16 }, new Random(4));
+        var y = Tensor.FromArray(new long[] { 0, 3, 4 }, new[] { 3 });
+        (float[] Logits, Dictionary<string, float[]> Grads) Run(bool full)
+        {
+            foreach (var p in vit.Parameters()) p.ZeroGrad();
+            using var capture = full ? Interpret.AttentionCapture.Start(vit) : null;
+            var logits = vit.Forward(x);
+            Functional.CrossEntropy(logits, y).Backward();
+            if (capture is not null) Assert.Equal(new[] { 17, 17 }, new[] { capture.Records[^1].Queries, capture.Records[^1].Keys });
+            return (logits.ToArray(), vit.NamedParameters().ToDictionary(p => p.Name, p => p.Param.Grad!.ToArray()));
+        }
+        var (fullLogits, fullGrads) = Run(full: true);
+        var (clsLogits, clsGrads) = Run(full: false);
+        Assert.Equal(fullLogits, clsLogits, (a, b) => Math.Abs(a - b) <= 1e-5f + 1e-5f * Math.Abs(a));
+        foreach (var (name, g) in fullGrads)
+        {
+            double maxAbs = g.Max(Math.Abs), err = g.Zip(clsGrads[name], (a, b) => (double)Math.Abs(a - b)).Max();
+            Assert.True(err <= 1e-5 + 1e-4 * maxAbs, $"{name}: grads differ by {err:G3} (largest {maxAbs:G3})");
+        }
+    }
+
+    [Fact]
     public void PatchesAreConvOrderedBlocks()
     {
         var vit = new VisionTransformer(new VitConfig(ImageSize: 4, PatchSize: 2, Channels: 2, Dim: 8, Depth: 1, NHead: 2));

@@ -10,7 +10,7 @@ public static class VisionCommands
     {
         var data = new Option<string>("--data") { Description = "digits, mnist (run data/mnist/fetch.sh first), fashion-mnist (apt-get install dataset-fashion-mnist), or a folder with one sub-folder of images per class", Required = true };
         var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
-        var preset = new Option<string?>("--preset") { Description = "tiny (seconds, tests/CI), small (8×8 digits) or base (28×28 and folders); default: small for digits, base otherwise" };
+        var preset = new Option<string?>("--preset") { Description = "tiny (seconds, tests/CI), small (8×8 digits), base (28×28 and folders) or fashion (Fashion-MNIST); default: small for digits, fashion for fashion-mnist, base otherwise" };
         var epochs = new Option<int?>("--epochs") { Description = "passes over the training images (default: the preset's)" };
         var steps = new Option<int?>("--steps") { Description = "total optimizer steps (overrides --epochs)" };
         var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };

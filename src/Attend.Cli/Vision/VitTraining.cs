@@ -44,7 +44,7 @@ public static class VitTraining
         var split = VisionData.Load(o.Data, o.ImageSize, o.Channels);
         var (train, test) = (split.Train, split.Test);
         if (train.Height != train.Width) throw new VisionException($"the ViT takes square images; {split.Name} has {train.Height}×{train.Width}");
-        var preset = o.Preset is null ? VitPreset.For(train) : VitPreset.Get(o.Preset);
+        var preset = o.Preset is null ? VitPreset.For(train, split.Name) : VitPreset.Get(o.Preset);
         preset = preset with
         {
             PatchSize = o.PatchSize ?? preset.PatchSize, Dim = o.Dim ?? preset.Dim, Depth = o.Depth ?? preset.Depth, Heads = o.Heads ?? preset.Heads,

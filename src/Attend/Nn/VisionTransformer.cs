@@ -39,11 +39,13 @@ internal sealed class VitAttention : Module
         proj = RegisterModule("proj", new Linear(c.Dim, c.Dim, c.Bias, rng));
     }
 
-    public Tensor Forward(Tensor x)
+    /// <summary>x (B, N, D) → (B, M, D): the outputs of the first <paramref name="queries"/> tokens (M; all N when
+    /// null), each attending to all N.</summary>
+    public Tensor Forward(Tensor x, int? queries = null)
     {
-        int B = x.Size(0), N = x.Size(1), D = x.Size(2), hs = D / nh;
+        int B = x.Size(0), N = x.Size(1), D = x.Size(2), hs = D / nh, M = queries ?? N;
         var t = qkv.Forward(x).View(B, N, 3 * nh, hs);                 // (B, N, 3nh, hs)
-        var q = t.Narrow(2, 0, nh).Transpose(1, 2);                    // (B, nh, N, hs)
+        var q = t.Narrow(2, 0, nh).Narrow(1, 0, M).Transpose(1, 2);    // (B, nh, M, hs)
         var k = t.Narrow(2, nh, nh).Transpose(1, 2);
         var v = t.Narrow(2, 2 * nh, nh).Transpose(1, 2);
         float p = Training ? dropout : 0f;
@@ -53,12 +55,14 @@ internal sealed class VitAttention : Module
             Variant = variant, VariantSeed = Training && variant.IsStochastic ? (ulong)Tensor.DefaultGenerator.NextInt64() : null,
         });
         r.Lse.Dispose();
-        var y = r.Output;                                              // (B, nh, N, hs)
-        return proj.Forward(y.Transpose(1, 2).Reshape(B, N, D));       // (B, N, D)
+        var y = r.Output;                                              // (B, nh, M, hs)
+        return proj.Forward(y.Transpose(1, 2).Reshape(B, M, D));       // (B, M, D)
     }
 }
 
-/// <summary>A pre-LN encoder block: <c>x = x + attn(norm1(x)); x = x + fc2(gelu(fc1(norm2(x))))</c>.</summary>
+/// <summary>A pre-LN encoder block: <c>x = x + attn(norm1(x)); x = x + fc2(gelu(fc1(norm2(x))))</c>. With clsOnly, only
+/// token 0's output is computed ([B, 1, D]): its query attends to every token's key and value, and the projection,
+/// residuals and MLP run on that one row — the same numbers as row 0 of the full block, for a quarter of its products.</summary>
 internal sealed class VitBlock : Module
 {
     private readonly LayerNorm norm1, norm2;
@@ -77,9 +81,9 @@ internal sealed class VitBlock : Module
         drop = RegisterModule("drop", new Dropout(c.Dropout, rng));
     }
 
-    public Tensor Forward(Tensor x)
+    public Tensor Forward(Tensor x, bool clsOnly = false)
     {
-        x = x + drop.Forward(attn.Forward(norm1.Forward(x)));
+        x = (clsOnly ? x.Narrow(1, 0, 1) : x) + drop.Forward(attn.Forward(norm1.Forward(x), clsOnly ? 1 : null));   // (B, N or 1, D)
         return x + drop.Forward(fc2.Forward(fc1.Forward(norm2.Forward(x)).Gelu()));
     }
 }
@@ -88,7 +92,9 @@ internal sealed class VitBlock : Module
 /// ViT classifier: the image is cut into N = (ImageSize/P)² patches, each flattened in (Ch, P, P) order and projected by
 /// patch_embed.proj (a Linear, equivalent to timm's P×P stride-P convolution: its weight is the conv kernel
 /// flattened); a learned [CLS] token is prepended, learned positions pos_embed [1, N + 1, D] added, Depth pre-LN encoder
-/// blocks run, and the head classifies the final norm of the [CLS] token. Init: positions and [CLS] N(0, 0.02),
+/// blocks run, and the head classifies the final norm of the [CLS] token. Only that token of the last block is ever read,
+/// so the last block computes it alone (see VitBlock), unless an <see cref="Interpret.AttentionCapture"/> is open and
+/// wants every row of the last block's attention. Init: positions and [CLS] N(0, 0.02),
 /// Linear weights N(0, 0.02) (timm uses a truncated normal), biases 0.
 /// </summary>
 public sealed class VisionTransformer : Module
@@ -137,7 +143,8 @@ public sealed class VisionTransformer : Module
         var x = patchProj.Forward(Patchify(images));                   // (B, N, D)
         x = Tensor.Cat(new[] { clsToken.Expand(B, 1, D), x }, 1);      // (B, N + 1, D)
         x = posDrop.Forward(x + posEmbed);
-        foreach (var blk in blocks) x = blk.Forward(x);
+        bool clsOnly = Interpret.AttentionCapture.Current is null;
+        for (int i = 0; i < blocks.Length; i++) x = blocks[i].Forward(x, clsOnly && i == blocks.Length - 1);   // (B, N + 1 or 1, D)
         x = norm.Forward(x);
         return head.Forward(x.Select(1, 0));                           // (B, K) from the [CLS] token
     }
