@@ -3,7 +3,7 @@ using Attend.Cli.Lm;
 namespace Attend.Cli.Vision;
 
 /// <summary>
-/// Batches of normalized images. The order and the shifts are functions of (seed, step) alone: epoch e visits the
+/// Batches of normalized images. The order, the shifts and the flips are functions of (seed, step) alone: epoch e visits the
 /// training images in a Fisher–Yates permutation drawn by <c>SplitMix64(seed ⊕ mix(e))</c>, and the shifts and flips of
 /// step s come from <c>SplitMix64(seed ⊕ mix(s) ⊕ 1)</c>, so a resumed run sees exactly the batches an uninterrupted one would.
 /// Each epoch has ⌊N / B⌋ full batches (the last few images of a permutation wait for another epoch).

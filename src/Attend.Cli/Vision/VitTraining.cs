@@ -139,7 +139,7 @@ public static class VitTraining
                 {
                     double t0 = sw.Elapsed.TotalSeconds;
                     opt.Lr = LrAt(done);
-                    var (x, y) = batches.Train(done, shift, preset.Flip);                    // (B, Ch, H, W), (B)
+                    var (x, y) = batches.Train(done, shift, preset.Flip);       // (B, Ch, H, W), (B)
                     var loss = F.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing);
                     opt.ZeroGrad();
                     loss.Backward();
