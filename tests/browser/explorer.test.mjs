@@ -3,7 +3,7 @@
 // Checks that the weights drawn in the head view (every line's data-w and opacity, every layer and head) equal the
 // JSON API's for the same input, that the model view has a map per layer × head, that bad input shows an error in the
 // page; saves SHOT_DIR/explorer.png and SHOT_DIR/head-view.png. Last line: "browser test: N checks, passed" or "… FAILED: why".
-import { chromium } from 'playwright-core';
+import { launch, openPage } from './browser.mjs';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 
@@ -33,17 +33,11 @@ async function compareHeadView(page, data, where) {
   }
 }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launch();
 let failure = null;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(30000);
   const errors = [];
-  page.on('pageerror', e => errors.push(e.message));
+  const page = await openPage(browser, errors);
 
   // 1) the explorer: type the input, wait for the views, compare with POST /api/explain
   await page.goto(base);

@@ -3,7 +3,7 @@
 // Checks that the page offers a file input and no text box, that uploading IMAGE renders the same output and overlay
 // images as POST /api/explain {"file", "name"}, and that uploading BAD_FILE (not an image) shows the server's error in
 // the page. Saves SHOT_DIR/upload.png. Last line: "upload test: N checks, passed" or "upload test: FAILED: why".
-import { chromium } from 'playwright-core';
+import { launch, openPage } from './browser.mjs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -12,17 +12,11 @@ if (!base || !image || !bad || !shotDir) { console.error('usage: node upload.tes
 let checks = 0;
 function check(ok, what) { if (!ok) throw new Error(what); checks++; }
 
-const browser = await chromium.launch({
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', '--disable-quic'],
-});
+const browser = await launch();
 let failure = null;
 try {
-  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  page.setDefaultTimeout(30000);
   const errors = [];
-  page.on('pageerror', e => errors.push(e.message));
+  const page = await openPage(browser, errors);
   await page.goto(base);
   await page.waitForSelector('body[data-state="ready"]');
   check(await page.$('#file') !== null, 'no file input');
