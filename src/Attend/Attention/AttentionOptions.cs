@@ -1,4 +1,4 @@
-namespace Attend;
+namespace Attend.Attention;
 
 /// <summary>Where the causal diagonal sits when L ≠ S. TopLeft: key j ≤ query i (PyTorch's is_causal).
 /// BottomRight: j ≤ i + S − L, so the last query sees every key (FlashAttention; KV-cache decoding).</summary>
@@ -36,8 +36,10 @@ public sealed record AttentionOptions
     public ulong DropoutSeed { get; init; }
     /// <summary>Return the attention weights P (before dropout) for these query heads, as [B, n, L, S].</summary>
     public int[]? WeightsForHeads { get; init; }
-    /// <summary>The module making this call, so that an open <see cref="Interpret.AttentionCapture"/> can name it; no effect otherwise.</summary>
-    public Nn.Module? Site { get; init; }
+    /// <summary>Where this call comes from — the calling module's dotted path in its model (e.g.
+    /// <c>transformer.decoder.layers.1.multihead_attn</c>) — so that an installed <see cref="AttentionObserver"/> can
+    /// name it; no effect otherwise. Null for a direct call.</summary>
+    public string? Site { get; init; }
     /// <summary>The normalizer: soft (default, fused), sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
     public AttentionVariant Variant { get; init; } = AttentionVariant.Soft;
     /// <summary>Seed of the Gumbel noise / REINFORCE samples of a stochastic <see cref="Variant"/>. Null: no noise (gumbel

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Attend;
+namespace Attend.Attention;
 
 /// <summary>The normalizer that turns a row of attention scores into weights.</summary>
 public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinforce }

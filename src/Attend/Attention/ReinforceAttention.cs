@@ -1,4 +1,4 @@
-namespace Attend;
+namespace Attend.Attention;
 
 /// <summary>
 /// The training loop's side of REINFORCE attention (<see cref="AttentionVariant.Reinforce"/>): while

@@ -1,3 +1,4 @@
+using Attend.Attention;
 using Attend.Nn;
 
 namespace Attend.Interpret;
@@ -7,16 +8,15 @@ namespace Attend.Interpret;
 /// <c>P[b, n, i, j] = exp(q_i·k_j·scale + mods − LSE_i)</c> for the captured heads, before dropout, [B, n, L, S] row-major.
 /// A query whose keys are all masked has an all-zero row.
 /// </summary>
-/// <param name="Site">the calling module's dotted name under the capture's root (e.g. <c>transformer.decoder.layers.1.multihead_attn</c>),
-/// or its type name and call number when it is not under the root (or no module passed itself).</param>
-/// <param name="Module">the calling attention module, or null for a direct functional call.</param>
+/// <param name="Site">the calling module's dotted path under the capture's root (e.g. <c>transformer.decoder.layers.1.multihead_attn</c>),
+/// or <c>attention#N</c> for a direct functional call.</param>
 /// <param name="NumHeads">H, the call's query heads.</param>
 /// <param name="Heads">the query heads captured (indices into the call's H heads).</param>
 /// <param name="Batch">B.</param>
 /// <param name="Queries">L, the query positions.</param>
 /// <param name="Keys">S, the key positions.</param>
 /// <param name="Weights">[B, Heads.Length, L, S], row-major.</param>
-public sealed record CapturedAttention(string Site, Module? Module, int NumHeads, int[] Heads, int Batch, int Queries, int Keys, float[] Weights)
+public sealed record CapturedAttention(string Site, int NumHeads, int[] Heads, int Batch, int Queries, int Keys, float[] Weights)
 {
     /// <summary>The map of captured head number <paramref name="n"/> (an index into <see cref="Heads"/>) for batch item b: [L, S].</summary>
     public float[,] Map(int n, int b = 0)
@@ -36,43 +36,38 @@ public sealed record CapturedAttention(string Site, Module? Module, int NumHeads
 
 /// <summary>
 /// A scope that records, for every attention call made inside it (on this logical call flow), the attention weights of
-/// the chosen heads as [B, n, L, S] — self- and cross-attention alike, in call order. The weights are recomputed after
-/// the fused forward from its saved log-sum-exp by the forward's own tile code (<c>P = exp(S − LSE)</c>), only for the
-/// sites and heads asked for: no second attention implementation, and the output is bit-identical to an uncaptured run.
+/// the chosen heads as [B, n, L, S] — self- and cross-attention alike, in call order. It is the
+/// <see cref="AttentionObserver"/> that this library installs: the weights are recomputed after the fused forward from
+/// its saved log-sum-exp by the forward's own tile code (<c>P = exp(S − LSE)</c>), only for the sites and heads asked
+/// for: no second attention implementation, and the output is bit-identical to an uncaptured run.
 /// <code>
 /// using (var cap = AttentionCapture.Start(model))        // every attention module under model, every head
 ///     model.Forward(...);
 /// foreach (var c in cap.Records) … c.Site, c.Map(head) …
 /// </code>
+/// Sites are the calling modules' dotted paths (<see cref="Module.Path"/>), relative to <c>root</c> when one is given
+/// (a call from outside it keeps its full path); a direct functional call is <c>attention#N</c>, N its call number.
 /// When no capture is open anywhere, an attention call pays one read of a static counter.
-/// Modules name themselves through <see cref="AttentionOptions.Site"/>; the capture turns that into the dotted module name.
 /// </summary>
-public sealed class AttentionCapture : IDisposable
+public sealed class AttentionCapture : AttentionObserver
 {
-    private static int open;                                                  // captures open on any thread
-    private static readonly AsyncLocal<AttentionCapture?> current = new();
-
-    private readonly AttentionCapture? previous;
-    private readonly Dictionary<Module, string> names = new(ReferenceEqualityComparer.Instance);
+    private readonly string? prefix, rootName;
     private readonly Func<string, bool>? sites;
     private readonly int[]? heads;
     private readonly List<CapturedAttention> records = new();
     private int calls;
-    private bool disposed;
+    private string? pending;
 
     private AttentionCapture(Module? root, Func<string, bool>? sites, int[]? heads)
     {
         if (heads is not null && heads.Any(h => h < 0)) throw new ArgumentOutOfRangeException(nameof(heads), $"AttentionCapture: heads must be ≥ 0, got [{string.Join(", ", heads)}]");
-        if (root is not null)
-            foreach (var (name, m) in root.NamedModules()) names.TryAdd(m, name.Length == 0 ? m.GetType().Name : name);
+        (prefix, rootName) = (root?.Path, root?.GetType().Name);
         (this.sites, this.heads) = (sites, heads?.Distinct().Order().ToArray());
-        previous = current.Value;
-        current.Value = this;
-        Interlocked.Increment(ref open);
+        Install();
     }
 
     /// <summary>Opens a capture on this call flow (it hides an outer one until disposed).</summary>
-    /// <param name="root">the model; attention modules under it are named by their dotted module names.</param>
+    /// <param name="root">the model; its attention modules are named by their dotted paths below it.</param>
     /// <param name="sites">which sites to record, by name (null: all).</param>
     /// <param name="heads">which query heads to record (null: all; heads ≥ a call's H are skipped for that call).</param>
     public static AttentionCapture Start(Module? root = null, Func<string, bool>? sites = null, int[]? heads = null) => new(root, sites, heads);
@@ -80,26 +75,24 @@ public sealed class AttentionCapture : IDisposable
     /// <summary>What has been recorded so far, in call order.</summary>
     public IReadOnlyList<CapturedAttention> Records => records;
 
-    /// <summary>The capture of this call flow, or null; when none is open anywhere this is one static read.</summary>
-    internal static AttentionCapture? Current => open == 0 ? null : current.Value;
-
-    /// <summary>The site's name and the heads to record for a call with <paramref name="h"/> query heads, or null to skip it.</summary>
-    internal (string Name, int[] Heads)? Want(Module? site, int h)
+    /// <summary>The name a site is recorded under: its path below the root (the root itself: its type name).</summary>
+    private string Name(string? site, int call)
     {
-        int call = calls++;
-        string name = site is not null && names.TryGetValue(site, out var n) ? n : $"{site?.GetType().Name ?? "attention"}#{call}";
+        if (site is null) return $"attention#{call}";
+        if (string.IsNullOrEmpty(prefix)) return site;
+        if (site == prefix) return rootName!;
+        return site.StartsWith(prefix + ".", StringComparison.Ordinal) ? site[(prefix.Length + 1)..] : site;
+    }
+
+    public override int[]? Heads(string? site, int numHeads)
+    {
+        string name = Name(site, calls++);
         if (sites is not null && !sites(name)) return null;
-        var hs = heads is null ? Enumerable.Range(0, h).ToArray() : heads.Where(x => x < h).ToArray();
-        return hs.Length == 0 ? null : (name, hs);
+        var hs = heads is null ? Enumerable.Range(0, numHeads).ToArray() : heads.Where(x => x < numHeads).ToArray();
+        pending = name;
+        return hs.Length == 0 ? null : hs;
     }
 
-    internal void Add(CapturedAttention record) => records.Add(record);
-
-    public void Dispose()
-    {
-        if (disposed) return;
-        disposed = true;
-        current.Value = previous;
-        Interlocked.Decrement(ref open);
-    }
+    public override void Record(string? site, int numHeads, int[] heads, int batch, int queries, int keys, float[] weights) =>
+        records.Add(new CapturedAttention(pending ?? Name(site, calls - 1), numHeads, heads, batch, queries, keys, weights));
 }

@@ -2,7 +2,7 @@ namespace Attend.Nn;
 
 /// <summary>
 /// Turns torch.nn.MultiheadAttention's two masks into the one mask the fused kernel takes (see
-/// <see cref="AttentionOptions.Mask"/>: bool True = MAY attend, or float added to the scores, broadcast to [B, H, L, S]).
+/// <see cref="Attention.AttentionOptions.Mask"/>: bool True = MAY attend, or float added to the scores, broadcast to [B, H, L, S]).
 /// MHA's conventions are the other way round for bools: <c>attnMask</c> True = NOT allowed, <c>keyPaddingMask</c>
 /// True = padding (ignore). Float masks are added. When both are given, as PyTorch 2.x's <c>_canonical_mask</c>:
 /// <c>mask = additive(attnMask) + additive(keyPaddingMask)</c>, with <c>additive(bool b) = b ? −∞ : 0</c>.

@@ -1,3 +1,5 @@
+using Attend.Attention;
+
 namespace Attend.Nn;
 
 // A GPT in the shape of nanoGPT's model.py: CausalSelfAttention → Mlp → Block → GptConfig → Gpt, parameter names identical
@@ -35,12 +37,11 @@ public sealed record GptConfig(
 
 /// <summary>
 /// Multi-head causal self-attention, <c>y = softmax(QKᵀ/√hs + causal)·V</c> per head, q, k, v from one fused projection
-/// c_attn and read from its output by strides (no copies). With a <see cref="GptKvCache"/>, the new keys/values are appended
-/// to the cache and the new queries attend to every cached key with bottom-right causal alignment.
+/// c_attn and read from its output by strides (no copies). With a <see cref="KvCache"/>, the new keys/values are appended
+/// to the layer's cache and the new queries attend to every cached key with bottom-right causal alignment.
 /// </summary>
-internal sealed class CausalSelfAttention : Module
+internal sealed class CausalSelfAttention : AttentionModule
 {
-    private readonly GptConfig cfg;
     private readonly Linear cAttn, cProj;
     private readonly Dropout residDropout;
     private readonly RotaryEmbedding? rope;
@@ -48,38 +49,25 @@ internal sealed class CausalSelfAttention : Module
     public int Layer { get; }
 
     public CausalSelfAttention(GptConfig cfg, int layer, RotaryEmbedding? rope, float[]? alibi, Random? rng)
+        : base(cfg.NHead, cfg.KvHeads, cfg.NEmbd % cfg.NHead == 0 ? cfg.HeadSize
+              : throw new ArgumentException($"GPT: NEmbd {cfg.NEmbd} must divide into NHead {cfg.NHead} heads, and NHead into NKvHead {cfg.KvHeads}"),
+              cfg.Dropout, cfg.Attention, rng: null)   // dropout and variant seeds from Tensor.DefaultGenerator
     {
-        if (cfg.NEmbd % cfg.NHead != 0 || cfg.NHead % cfg.KvHeads != 0)
-            throw new ArgumentException($"GPT: NEmbd {cfg.NEmbd} must divide into NHead {cfg.NHead} heads, and NHead into NKvHead {cfg.KvHeads}");
-        (this.cfg, Layer, this.rope, this.alibi) = (cfg, layer, rope, alibi);
+        (Layer, this.rope, this.alibi) = (layer, rope, alibi);
         cAttn = RegisterModule("c_attn", new Linear(cfg.NEmbd, (cfg.NHead + 2 * cfg.KvHeads) * cfg.HeadSize, cfg.Bias, rng));   // q, k, v
         cProj = RegisterModule("c_proj", new Linear(cfg.NEmbd, cfg.NEmbd, cfg.Bias, rng));
         RegisterModule("attn_dropout", new Dropout(cfg.Dropout, rng));   // applied inside the fused kernel
         residDropout = RegisterModule("resid_dropout", new Dropout(cfg.Dropout, rng));
     }
 
-    public Tensor Forward(Tensor x, GptKvCache? cache)
+    /// <summary>x (B, T, C), whose first position is position <paramref name="offset"/> (the cache's length) → (B, T, C).</summary>
+    public Tensor Forward(Tensor x, KvCache? cache, int offset)
     {
-        int B = x.Size(0), T = x.Size(1), C = cfg.NEmbd, nh = cfg.NHead, nkv = cfg.KvHeads, hs = cfg.HeadSize;
-        int offset = cache?.Length ?? 0;
-        var qkv = cAttn.Forward(x).View(B, T, nh + 2 * nkv, hs);        // (B, T, nh + 2nkv, hs)
-        var q = qkv.Narrow(2, 0, nh).Transpose(1, 2);                  // (B, nh, T, hs), strided views of qkv
-        var k = qkv.Narrow(2, nh, nkv).Transpose(1, 2);                // (B, nkv, T, hs)
-        var v = qkv.Narrow(2, nh + nkv, nkv).Transpose(1, 2);          // (B, nkv, T, hs)
+        var (q, k, v) = SplitQkv(cAttn.Forward(x), batchFirst: true);  // (B, nh, T, hs), (B, nkv, T, hs) ×2: strided views
         if (rope is not null) { q = rope.Forward(q, offset); k = rope.Forward(k, offset); }
-        float p = Training ? cfg.Dropout : 0f;
         if (cache is not null) (k, v) = cache.Append(Layer, k, v);     // (B, nkv, S, hs), S = offset + T
-        var variant = cfg.Variant;
-        var r = Functional.Attention(q, k, v, new AttentionOptions       // bottom-right = top-left causal when S = T
-        {
-            IsCausal = true, Alignment = CausalAlignment.BottomRight, AlibiSlopes = alibi, EnableGqa = nkv != nh,
-            DropoutP = p, DropoutSeed = p > 0 ? (ulong)Tensor.DefaultGenerator.NextInt64() : 0, Site = this,
-            Variant = variant, VariantSeed = Training && variant.IsStochastic ? (ulong)Tensor.DefaultGenerator.NextInt64() : null,
-        });
-        r.Lse.Dispose();
-        var y = r.Output;                                              // (B, nh, T, hs)
-        y = y.Transpose(1, 2).Reshape(B, T, C);                        // (B, T, C): re-assemble all heads side by side
-        return residDropout.Forward(cProj.Forward(y));
+        var (y, _, _) = Attend(q, k, v, causal: true, bottomRight: true, alibi: alibi);   // bottom-right = top-left when S = T
+        return residDropout.Forward(cProj.Forward(MergeHeads(y, batchFirst: true)));      // (B, T, C): heads side by side
     }
 }
 
@@ -128,9 +116,9 @@ internal sealed class Block : Module
         mlp = RegisterModule("mlp", new Mlp(cfg, rng));
     }
 
-    public Tensor Forward(Tensor x, GptKvCache? cache)
+    public Tensor Forward(Tensor x, KvCache? cache, int offset)
     {
-        x = x + attn.Forward(ln1.Forward(x), cache);
+        x = x + attn.Forward(ln1.Forward(x), cache, offset);
         return x + mlp.Forward(ln2.Forward(x));
     }
 }
@@ -202,8 +190,11 @@ public sealed partial class Gpt : Module
         return (logits, loss);
     }
 
+    /// <summary>A KV cache for <see cref="Forward(Tensor, KvCache?)"/>: one layer per block, room for the whole context.</summary>
+    public KvCache NewCache() => new(Config.NLayer, capacity: Config.BlockSize);
+
     /// <summary>Logits [B, T, V] for the new tokens idx [B, T], which follow the cache's tokens; the cache grows by T.</summary>
-    public Tensor Forward(Tensor idx, GptKvCache? cache)
+    public Tensor Forward(Tensor idx, KvCache? cache)
     {
         if (idx.Rank != 2) throw new ArgumentException($"GPT: idx must be [B, T] int64, got {Shapes.Str(idx.ShapeRef)}");
         int T = idx.Size(1), offset = cache?.Length ?? 0;
@@ -212,9 +203,8 @@ public sealed partial class Gpt : Module
         var x = wte.Forward(idx);                                      // (B, T, C) token embeddings
         if (wpe is not null) x = x + wpe.Positions(T, offset);         // + (T, C) position embeddings
         x = drop.Forward(x);
-        foreach (var block in h) x = block.Forward(x, cache);
+        foreach (var block in h) x = block.Forward(x, cache, offset);
         x = lnF.Forward(x);
-        cache?.Advance(T);
         return lmHead.Forward(x);                                      // (B, T, V)
     }
 }

@@ -1,54 +1,5 @@
 namespace Attend.Nn;
 
-/// <summary>
-/// The keys and values of past positions for every layer, so that generating one more token costs one position's work
-/// instead of the whole context's. Per layer, K and V are [B, nkv, capacity, hs]; <see cref="Length"/> positions are filled.
-/// For inference (under <see cref="Autograd.NoGrad"/>): gradients do not flow through the cache.
-/// </summary>
-public sealed class GptKvCache : IDisposable
-{
-    private readonly Tensor[] keys, values;
-
-    public int Batch { get; }
-    public int Capacity { get; }
-    /// <summary>Positions already cached (the position of the next token).</summary>
-    public int Length { get; private set; }
-
-    public GptKvCache(GptConfig config, int batch, int? capacity = null)
-    {
-        Batch = batch;
-        Capacity = capacity ?? config.BlockSize;
-        var shape = new[] { batch, config.KvHeads, Capacity, config.HeadSize };
-        keys = new Tensor[config.NLayer]; values = new Tensor[config.NLayer];
-        for (int l = 0; l < config.NLayer; l++)
-        {
-            (keys[l], values[l]) = (Tensor.Zeros(shape), Tensor.Zeros(shape));
-            keys[l].Scope = values[l].Scope = null;   // owned by the cache, never by a TensorScope
-        }
-    }
-
-    /// <summary>Writes k, v [B, nkv, T, hs] at positions Length … Length + T − 1 of <paramref name="layer"/>; returns views
-    /// of all filled positions, [B, nkv, Length + T, hs].</summary>
-    internal (Tensor K, Tensor V) Append(int layer, Tensor k, Tensor v)
-    {
-        int t = k.Size(2);
-        if (Length + t > Capacity) throw new InvalidOperationException($"GptKvCache: {Length} + {t} positions exceed the capacity {Capacity}");
-        using (var slot = keys[layer].NarrowRaw(2, Length, t)) slot.CopyFrom(k);
-        using (var slot = values[layer].NarrowRaw(2, Length, t)) slot.CopyFrom(v);
-        return (keys[layer].NarrowRaw(2, 0, Length + t), values[layer].NarrowRaw(2, 0, Length + t));
-    }
-
-    internal void Advance(int t) => Length += t;
-
-    /// <summary>Forgets every cached position (the memory is kept).</summary>
-    public void Reset() => Length = 0;
-
-    public void Dispose()
-    {
-        foreach (var t in keys.Concat(values)) t.Dispose();
-    }
-}
-
 public sealed partial class Gpt
 {
     /// <summary>
@@ -69,7 +20,7 @@ public sealed partial class Gpt
         var flat = idx.ToInt64Array();
         var seqs = Enumerable.Range(0, B).Select(b => flat.Skip(b * idx.Size(1)).Take(idx.Size(1)).ToList()).ToArray();
         using var noGrad = Autograd.NoGrad();
-        using var cache = useCache ? new GptKvCache(Config, B) : null;
+        using var cache = useCache ? NewCache() : null;
         var row = new float[V];
         for (int step = 0; step < maxNewTokens; step++)
         {

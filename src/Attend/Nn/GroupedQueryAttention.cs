@@ -1,3 +1,5 @@
+using Attend.Attention;
+
 namespace Attend.Nn;
 
 /// <summary>
@@ -12,17 +14,10 @@ namespace Attend.Nn;
 /// LLaMA), [L, B, E] with <c>batchFirst: false</c>, or unbatched [L, E]. Masks, weights, isCausal and the KV cache
 /// exactly as <see cref="MultiheadAttention"/> (bool attnMask True = NOT allowed, keyPaddingMask True = padding).
 /// </summary>
-public sealed class GroupedQueryAttention : Module
+public sealed class GroupedQueryAttention : AttentionModule
 {
-    private readonly Random? rng;
     public int EmbedDim { get; }
-    public int NumHeads { get; }
-    public int NumKvHeads { get; }
-    public int HeadDim { get; }
-    public float DropoutP { get; }
     public bool BatchFirst { get; }
-    /// <summary>The attention variant (<see cref="AttentionVariant"/>), default soft.</summary>
-    public AttentionVariant Variant { get; set; }
     public Linear QProj { get; }
     public Linear KProj { get; }
     public Linear VProj { get; }
@@ -30,14 +25,9 @@ public sealed class GroupedQueryAttention : Module
 
     public GroupedQueryAttention(int embedDim, int numHeads, int numKvHeads, float dropout = 0f, bool bias = false,
         bool batchFirst = true, Random? rng = null, AttentionVariant? attention = null)
+        : base(numHeads, numKvHeads, MultiheadAttention.HeadSize(embedDim, numHeads, nameof(GroupedQueryAttention)), dropout, attention, rng)
     {
-        Variant = attention ?? AttentionVariant.Soft;
-        if (embedDim <= 0 || numHeads <= 0 || embedDim % numHeads != 0)
-            throw new ArgumentException($"GroupedQueryAttention: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
-        if (numKvHeads <= 0 || numHeads % numKvHeads != 0)
-            throw new ArgumentException($"GroupedQueryAttention: numHeads ({numHeads}) must be a multiple of numKvHeads ({numKvHeads})");
-        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(dropout), $"GroupedQueryAttention: dropout must be in [0, 1), got {dropout}");
-        (EmbedDim, NumHeads, NumKvHeads, HeadDim, DropoutP, BatchFirst, this.rng) = (embedDim, numHeads, numKvHeads, embedDim / numHeads, dropout, batchFirst, rng);
+        (EmbedDim, BatchFirst) = (embedDim, batchFirst);
         int kvDim = numKvHeads * HeadDim;
         QProj = RegisterModule("q_proj", new Linear(embedDim, embedDim, bias, rng));
         KProj = RegisterModule("k_proj", new Linear(embedDim, kvDim, bias, rng));
@@ -45,9 +35,12 @@ public sealed class GroupedQueryAttention : Module
         OProj = RegisterModule("o_proj", new Linear(embedDim, embedDim, bias, rng));
     }
 
-    /// <summary>Output in the query's layout and, with <paramref name="needWeights"/>, the weights [B, L, S] (or [B, H, L, S]).</summary>
+    /// <summary>Output in the query's layout and, with <paramref name="needWeights"/>, the weights [B, L, S] (or [B, H, L, S]).
+    /// With <paramref name="cache"/>, layer <paramref name="layer"/> of it keeps this call's keys/values (see
+    /// <see cref="MultiheadAttention"/>'s cached Forward; <paramref name="cross"/> for cross-attention).</summary>
     public (Tensor Output, Tensor? Weights) Forward(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask = null,
-        bool needWeights = false, Tensor? attnMask = null, bool averageAttnWeights = true, bool isCausal = false, KvCache? cache = null)
+        bool needWeights = false, Tensor? attnMask = null, bool averageAttnWeights = true, bool isCausal = false, KvCache? cache = null,
+        int layer = 0, bool cross = false)
     {
         const string op = "GroupedQueryAttention";
         if (query.Rank is not (2 or 3) || key.Rank != query.Rank || value.Rank != query.Rank)
@@ -63,46 +56,19 @@ public sealed class GroupedQueryAttention : Module
         }
         int B = query.ShapeRef[bd], L = query.ShapeRef[1 - bd], H = NumHeads;
 
-        // 1) Projections into heads: q (B, H, L, D); k, v (B, Hkv, S, D) — or the cache's.
-        var q = Heads(QProj.Forward(query), H, bf);
-        bool reuse = cache is { Static: true, K: not null };
-        var (k, v) = reuse ? (cache!.K!, cache.V!) : (Heads(KProj.Forward(key), NumKvHeads, bf), Heads(VProj.Forward(value), NumKvHeads, bf));
-        if (cache is not null && !reuse)
-        {
-            if (!cache.Static && cache.K is not null)
-                (k, v) = (Tensor.Cat(new[] { cache.K, k }, 2), Tensor.Cat(new[] { cache.V!, v }, 2));      // (B, Hkv, past + S, D)
-            (cache.K, cache.V) = (k, v);
-        }
+        // 1) Projections into heads: q (B, H, L, D); k, v (B, Hkv, S, D) — with the cache's.
+        var q = SplitHeads(QProj.Forward(query), H, bf);
+        var (k, v) = FromCache(cache, layer, cross, () => (SplitHeads(KProj.Forward(key), NumKvHeads, bf), SplitHeads(VProj.Forward(value), NumKvHeads, bf)));
         int S = k.ShapeRef[2];
 
         // 2) softmax(q·kᵀ/√D + mask)·v with kv head g(h) for query head h.
         var mask = AttentionMasks.Combine(attnMask, keyPaddingMask, B, H, L, S, 0, op);
-        var r = Functional.Attention(q, k, v, new AttentionOptions
-        {
-            Mask = mask, IsCausal = isCausal && attnMask is null, EnableGqa = true,
-            Alignment = cache is not null ? CausalAlignment.BottomRight : CausalAlignment.TopLeft,
-            DropoutP = Training ? DropoutP : 0f,
-            DropoutSeed = Training && DropoutP > 0 ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : 0,
-            WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null, Site = this,
-            Variant = Variant,
-            VariantSeed = Training && Variant.IsStochastic ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : null,
-        });
-        r.Lse.Dispose();
+        var (o, weights, _) = Attend(q, k, v, mask, isCausal && attnMask is null, bottomRight: cache is not null, needWeights: needWeights);
 
         // 3) Heads back together and the output projection.
-        var merged = (bf ? r.Output.Permute(0, 2, 1, 3) : r.Output.Permute(2, 0, 1, 3)).Reshape(query.ShapeRef[0], query.ShapeRef[1], EmbedDim);
-        var output = OProj.Forward(merged);                                                                // (B|L, L|B, E)
-        var weights = r.Weights;
+        var output = OProj.Forward(MergeHeads(o, bf));                                                    // (B|L, L|B, E)
         if (weights is not null && averageAttnWeights) weights = weights.Mean(1);                         // (B, L, S)
         return batched ? (output, weights) : (output.Squeeze(0), weights?.Squeeze(0));
-    }
-
-    /// <summary>(B|T, T|B, h·D) → (B, h, T, D), a view.</summary>
-    private Tensor Heads(Tensor x, int h, bool bf)
-    {
-        var s = x.ShapeRef;
-        var v = x.View(s[0], s[1], h, HeadDim);
-        return bf ? v.Permute(0, 2, 1, 3) : v.Permute(1, 2, 0, 3);
     }
 
     protected override string ExtraRepr() => $"embed_dim={EmbedDim}, num_heads={NumHeads}, num_kv_heads={NumKvHeads}, batch_first={BatchFirst}";

@@ -20,6 +20,32 @@ internal static class Init
     }
 }
 
+/// <summary>Glorot and Bengio's initializers with PyTorch's fan rules: fan_in = size(1)·receptive, fan_out = size(0)·receptive,
+/// receptive = the product of the dims after the first two.</summary>
+internal static class Xavier
+{
+    private static (int FanIn, int FanOut) Fans(int[] shape)
+    {
+        int receptive = 1;
+        for (int i = 2; i < shape.Length; i++) receptive *= shape[i];
+        return (shape[1] * receptive, shape[0] * receptive);
+    }
+
+    /// <summary>xavier_uniform_: U(−a, a), a = √(6 / (fan_in + fan_out)).</summary>
+    public static Tensor Uniform(int[] shape, Random? rng)
+    {
+        var (fi, fo) = Fans(shape);
+        return Init.Uniform(shape, MathF.Sqrt(6f / (fi + fo)), rng);
+    }
+
+    /// <summary>xavier_normal_: N(0, σ²), σ = √(2 / (fan_in + fan_out)).</summary>
+    public static Tensor Normal(int[] shape, Random? rng)
+    {
+        var (fi, fo) = Fans(shape);
+        return Init.Normal(shape, MathF.Sqrt(2f / (fi + fo)), rng);
+    }
+}
+
 /// <summary><c>y = x·Wᵀ + b</c>, W [out, in] and b [out] initialized U(−1/√in, 1/√in) as torch.nn.Linear.</summary>
 public sealed class Linear : Module, IUnaryModule
 {

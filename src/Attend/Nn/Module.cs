@@ -21,6 +21,11 @@ public abstract class Module
     /// <summary>True in training mode (dropout active), false after <see cref="Eval"/>.</summary>
     public bool Training { get; private set; } = true;
 
+    /// <summary>This module's dotted name under the outermost module that holds it ("" for that one), e.g.
+    /// <c>transformer.decoder.layers.1.multihead_attn</c>: its state-dict prefix, and the site name its attention calls
+    /// carry (<see cref="Attention.AttentionOptions.Site"/>). Kept up to date as modules are registered.</summary>
+    public string Path { get; private set; } = "";
+
     /// <summary>Registers a trainable tensor (it becomes a leaf that requires grad) under <paramref name="name"/>.</summary>
     protected Tensor RegisterParameter(string name, Tensor t)
     {
@@ -44,8 +49,19 @@ public abstract class Module
     {
         CheckName(name);
         children.Add((name, module));
+        module.SetPath(Join(Path, name));
         return module;
     }
+
+    private void SetPath(string path)
+    {
+        Path = path;
+        foreach (var (n, m) in children) m.SetPath(Join(path, n));
+    }
+
+    /// <summary>The site an attention call of this module carries: its <see cref="Path"/>, or its type name when it is
+    /// the outermost module.</summary>
+    protected string SiteName => Path.Length > 0 ? Path : GetType().Name;
 
     private void CheckName(string name)
     {

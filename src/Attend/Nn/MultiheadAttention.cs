@@ -1,3 +1,5 @@
+using Attend.Attention;
+
 namespace Attend.Nn;
 
 /// <summary>
@@ -19,22 +21,16 @@ namespace Attend.Nn;
 /// <para><c>isCausal</c>: without <c>attnMask</c>, a top-left causal mask (key j ≤ query i) is applied — PyTorch 2.x
 /// instead requires attn_mask with is_causal. With <c>attnMask</c>, as PyTorch 2.x, is_causal is only a hint:
 /// <c>attnMask</c> wins and is used as given (it is expected to be the causal mask).</para>
-/// <para><see cref="Variant"/> (default soft) picks the normalizer (<see cref="AttentionVariant"/>); gumbel and reinforce
+/// <para><see cref="AttentionModule.Variant"/> (default soft) picks the normalizer (<see cref="AttentionVariant"/>); gumbel and reinforce
 /// sample while training (seeded from <c>rng</c>) and take the argmax in evaluation.</para>
 /// </summary>
-public sealed class MultiheadAttention : Module
+public sealed class MultiheadAttention : AttentionModule
 {
-    private readonly Random? rng;
     public int EmbedDim { get; }
-    public int NumHeads { get; }
-    public int HeadDim { get; }
     public int KDim { get; }
     public int VDim { get; }
-    public float DropoutP { get; }
     public bool BatchFirst { get; }
     public bool AddZeroAttn { get; }
-    /// <summary>The attention variant: soft (the fused kernel) or sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
-    public AttentionVariant Variant { get; set; }
     /// <summary>[3E, E] when kdim = vdim = E, else null (then QProjWeight, KProjWeight, VProjWeight).</summary>
     public Tensor? InProjWeight { get; }
     public Tensor? QProjWeight { get; }
@@ -48,12 +44,9 @@ public sealed class MultiheadAttention : Module
     public MultiheadAttention(int embedDim, int numHeads, float dropout = 0f, bool bias = true, bool addBiasKv = false,
         bool addZeroAttn = false, int? kdim = null, int? vdim = null, bool batchFirst = false, Random? rng = null,
         AttentionVariant? attention = null)
+        : base(numHeads, numHeads, HeadSize(embedDim, numHeads, nameof(MultiheadAttention)), dropout, attention, rng)
     {
-        Variant = attention ?? AttentionVariant.Soft;
-        if (embedDim <= 0 || numHeads <= 0 || embedDim % numHeads != 0)
-            throw new ArgumentException($"MultiheadAttention: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
-        if (!(dropout >= 0f && dropout < 1f)) throw new ArgumentOutOfRangeException(nameof(dropout), $"MultiheadAttention: dropout must be in [0, 1), got {dropout}");
-        (EmbedDim, NumHeads, HeadDim, DropoutP, BatchFirst, AddZeroAttn, this.rng) = (embedDim, numHeads, embedDim / numHeads, dropout, batchFirst, addZeroAttn, rng);
+        (EmbedDim, BatchFirst, AddZeroAttn) = (embedDim, batchFirst, addZeroAttn);
         (KDim, VDim) = (kdim ?? embedDim, vdim ?? embedDim);
         if (KDim <= 0 || VDim <= 0) throw new ArgumentException($"MultiheadAttention: kdim and vdim must be positive, got ({KDim}, {VDim})");
         int E = embedDim;
@@ -87,25 +80,27 @@ public sealed class MultiheadAttention : Module
         => Run(query, key, value, keyPaddingMask, needWeights, attnMask, averageAttnWeights, isCausal, null);
 
     /// <summary>
-    /// Incremental decoding: the new positions' keys and values are appended to <paramref name="cache"/> and the queries
-    /// attend over everything cached so far; with <paramref name="isCausal"/>, query i of this call sits at position
-    /// <c>cache length before the call + i</c> (bottom-right causal alignment). A cross-attention cache
-    /// (<see cref="KvCache.Static"/>) projects key/value on its first use and reuses them after that.
-    /// <paramref name="keyPaddingMask"/>, if given, covers all cached keys [B, S_total]. Not with addBiasKv / addZeroAttn.
+    /// Incremental decoding: the new positions' keys and values are appended to layer <paramref name="layer"/> of
+    /// <paramref name="cache"/> and the queries attend over everything cached so far; with <paramref name="isCausal"/>,
+    /// query i of this call sits at position <c>cache length before the call + i</c> (bottom-right causal alignment).
+    /// With <paramref name="cross"/> (cross-attention over an encoder memory) key/value are projected on the first call
+    /// and reused after that. <paramref name="keyPaddingMask"/>, if given, covers all cached keys [B, S_total].
+    /// Not with addBiasKv / addZeroAttn.
     /// </summary>
     public (Tensor Output, Tensor? Weights) Forward(Tensor query, Tensor key, Tensor value, KvCache cache,
-        Tensor? keyPaddingMask = null, bool needWeights = false, bool averageAttnWeights = true, bool isCausal = false)
+        Tensor? keyPaddingMask = null, bool needWeights = false, bool averageAttnWeights = true, bool isCausal = false, int layer = 0, bool cross = false)
     {
         ArgumentNullException.ThrowIfNull(cache);
         if (BiasK is not null || AddZeroAttn) throw new NotSupportedException("MultiheadAttention: a KV cache cannot be combined with addBiasKv or addZeroAttn");
-        return Run(query, key, value, keyPaddingMask, needWeights, null, averageAttnWeights, isCausal, cache);
+        return Run(query, key, value, keyPaddingMask, needWeights, null, averageAttnWeights, isCausal, (cache, layer, cross));
     }
 
     private (Tensor, Tensor?) Run(Tensor query, Tensor key, Tensor value, Tensor? keyPaddingMask, bool needWeights,
-        Tensor? attnMask, bool averageAttnWeights, bool isCausal, KvCache? cache)
+        Tensor? attnMask, bool averageAttnWeights, bool isCausal, (KvCache Cache, int Layer, bool Cross)? cached)
     {
         const string op = "MultiheadAttention";
         int E = EmbedDim, H = NumHeads, D = HeadDim;
+        var cache = cached?.Cache;
         if (query.Rank is not (2 or 3)) throw new ArgumentException($"{op}: query must be [L, B, E], [B, L, E] or [L, E], got {Shapes.Str(query.ShapeRef)}");
         if (key.Rank != query.Rank || value.Rank != query.Rank)
             throw new ArgumentException($"{op}: query {Shapes.Str(query.ShapeRef)}, key {Shapes.Str(key.ShapeRef)} and value {Shapes.Str(value.ShapeRef)} must all be batched or all unbatched");
@@ -124,36 +119,23 @@ public sealed class MultiheadAttention : Module
         if (key.ShapeRef[bd] != B || value.ShapeRef[bd] != B || value.ShapeRef[sd] != S)
             throw new ArgumentException($"{op}: batch and key lengths disagree: query {Shapes.Str(query.ShapeRef)}, key {Shapes.Str(key.ShapeRef)}, value {Shapes.Str(value.ShapeRef)}");
 
-        // 1) Projections, split into heads as strided views of the projection output: (B, H, T, D).
+        // 1) Projections, split into heads as strided views of the projection output: q (B, H, L, D); k, v (B, H, S, D)
+        //    appended to the cache's (self-attention), or the cache's own (cross-attention after its first call).
         Tensor q, k, v;
-        bool reuse = cache is { Static: true, K: not null };
-        if (InProjWeight is not null && ReferenceEquals(query, key) && ReferenceEquals(key, value) && !reuse)
+        if (InProjWeight is not null && ReferenceEquals(query, key) && ReferenceEquals(key, value) && cached is not { Cross: true })
         {
-            var qkv = Functional.Linear(query, InProjWeight, InProjBias).View(query.ShapeRef[0], query.ShapeRef[1], 3, H, D); // (B|L, L|B, 3, H, D)
-            (q, k, v) = (Heads(qkv.Select(2, 0), bf), Heads(qkv.Select(2, 1), bf), Heads(qkv.Select(2, 2), bf));                     // (B, H, L, D) each
+            (q, k, v) = SplitQkv(Functional.Linear(query, InProjWeight, InProjBias), bf);                 // one packed product
+            if (cached is var (c, l, _)) (k, v) = c.Append(l, k, v);                                       // (B, H, past + L, D)
         }
         else
         {
-            q = Heads(Project(query, 0), H, bf);                                                                   // (B, H, L, D)
-            if (reuse) (k, v) = (cache!.K!, cache.V!);
-            else (k, v) = (Heads(Project(key, 1), H, bf), Heads(Project(value, 2), H, bf));                           // (B, H, S, D)
-        }
-
-        // 2) The cache: self-attention appends this call's keys/values; cross-attention keeps the first ones.
-        int past = 0;
-        if (cache is not null && !reuse)
-        {
-            if (!cache.Static && cache.K is not null)
-            {
-                past = cache.Length;
-                if (cache.K.ShapeRef[0] != B) throw new ArgumentException($"{op}: the cache holds batch {cache.K.ShapeRef[0]}, got {B}");
-                (k, v) = (Tensor.Cat(new[] { cache.K, k }, 2), Tensor.Cat(new[] { cache.V!, v }, 2));        // (B, H, past + S, D)
-            }
-            (cache.K, cache.V) = (k, v);
+            q = SplitHeads(Project(query, 0), H, bf);
+            (k, v) = FromCache(cache, cached?.Layer ?? 0, cached?.Cross ?? false,
+                () => (SplitHeads(Project(key, 1), H, bf), SplitHeads(Project(value, 2), H, bf)));
         }
         S = k.ShapeRef[2];
 
-        // 3) bias_k / bias_v as one more key, then a zero key: the masks get an allowed column for each.
+        // 2) bias_k / bias_v as one more key, then a zero key: the masks get an allowed column for each.
         int pad = 0;
         if (BiasK is not null)
         {
@@ -168,7 +150,7 @@ public sealed class MultiheadAttention : Module
         }
         S = k.ShapeRef[2];
 
-        // 4) Masks: a causal request without attnMask becomes the kernel's band, unless extra keys need an explicit mask.
+        // 3) Masks: a causal request without attnMask becomes the kernel's band, unless extra keys need an explicit mask.
         bool kernelCausal = false;
         if (isCausal && attnMask is null)
         {
@@ -177,29 +159,17 @@ public sealed class MultiheadAttention : Module
         }
         var mask = AttentionMasks.Combine(attnMask, keyPaddingMask, B, H, L, S, pad, op);
 
-        // 5) softmax(q·kᵀ/√D + mask)·v on the fused kernel (or the variant's weights on the materialized path); dropout on the weights only while training.
-        var r = Functional.Attention(q, k, v, new AttentionOptions
-        {
-            Mask = mask, IsCausal = kernelCausal,
-            Alignment = cache is not null ? CausalAlignment.BottomRight : CausalAlignment.TopLeft,
-            DropoutP = Training ? DropoutP : 0f,
-            DropoutSeed = Training && DropoutP > 0 ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : 0,
-            WeightsForHeads = needWeights ? Enumerable.Range(0, H).ToArray() : null, Site = this,
-            Variant = Variant,
-            VariantSeed = Training && Variant.IsStochastic ? (ulong)(rng ?? Tensor.DefaultGenerator).NextInt64() : null,
-        });
-        r.Lse.Dispose();
+        // 4) softmax(q·kᵀ/√D + mask)·v on the fused kernel (or the variant's weights on the materialized path); dropout on the weights only while training.
+        var (o, headWeights, _) = Attend(q, k, v, mask, kernelCausal, bottomRight: cache is not null, needWeights: needWeights);
 
-        // 6) Concatenate the heads back in the query's layout and project: (B|L, L|B, E).
-        var merged = (bf ? r.Output.Permute(0, 2, 1, 3) : r.Output.Permute(2, 0, 1, 3))  // (B, L, H, D) or (L, B, H, D)
-            .Reshape(query.ShapeRef[0], query.ShapeRef[1], E);
-        var output = OutProj.Forward(merged);
-        Tensor? weights = r.Weights;                                                                       // (B, H, L, S)
+        // 5) Concatenate the heads back in the query's layout and project: (B|L, L|B, E).
+        var output = OutProj.Forward(MergeHeads(o, bf));
+        Tensor? weights = headWeights;                                                                            // (B, H, L, S)
         if (weights is not null && averageAttnWeights)
         {
-            var w = weights.Mean(1);                                                                       // (B, L, S)
+            var mean = weights.Mean(1);                                                                    // (B, L, S)
             weights.Dispose();
-            weights = w;
+            weights = mean;
         }
         if (!batched)
         {
@@ -217,16 +187,6 @@ public sealed class MultiheadAttention : Module
         return Functional.Linear(x, w, InProjBias?.Narrow(0, which * E, E));
     }
 
-    /// <summary>(B|T, T|B, H·D) → (B, H, T, D): a view of x (batch-first when <paramref name="bf"/>).</summary>
-    private static Tensor Heads(Tensor x, int h, bool bf)
-    {
-        var s = x.ShapeRef;
-        return Heads(x.View(s[0], s[1], h, s[2] / h), bf);
-    }
-
-    /// <summary>(B|T, T|B, H, D) → (B, H, T, D) as a view.</summary>
-    private static Tensor Heads(Tensor x, bool bf) => bf ? x.Permute(0, 2, 1, 3) : x.Permute(1, 2, 0, 3);
-
     /// <summary>k (B, H, S, D) with bias (1, 1, E) appended as key S: (B, H, S + 1, D).</summary>
     private Tensor AppendKey(Tensor k, Tensor bias, int B)
     {
@@ -242,6 +202,9 @@ public sealed class MultiheadAttention : Module
             for (int j = i + 1; j < S; j++) m[i * S + j] = true;
         return Tensor.FromArray(m, new[] { L, S });
     }
+
+    internal static int HeadSize(int embedDim, int numHeads, string op) => embedDim > 0 && numHeads > 0 && embedDim % numHeads == 0 ? embedDim / numHeads
+        : throw new ArgumentException($"{op}: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
 
     protected override string ExtraRepr() => $"embed_dim={EmbedDim}, num_heads={NumHeads}, batch_first={BatchFirst}";
 }

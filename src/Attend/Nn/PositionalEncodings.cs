@@ -122,7 +122,7 @@ public sealed class RotaryEmbedding : Module
 }
 
 /// <summary>ALiBi (Press et al. 2022, "Train Short, Test Long"): no position embedding; the score of query i and key j
-/// gets <c>−m_h·|i − j|</c>, one slope m_h per head, applied inside the attention kernel (<see cref="AttentionOptions.AlibiSlopes"/>).</summary>
+/// gets <c>−m_h·|i − j|</c>, one slope m_h per head, applied inside the attention kernel (<see cref="Attention.AttentionOptions.AlibiSlopes"/>).</summary>
 public static class Alibi
 {
     /// <summary>

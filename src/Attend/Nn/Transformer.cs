@@ -1,3 +1,5 @@
+using Attend.Attention;
+
 namespace Attend.Nn;
 
 /// <summary>A list of submodules named "0", "1", … as torch.nn.ModuleList (state-dict names <c>layers.0.…</c>).</summary>
@@ -71,16 +73,17 @@ public sealed class TransformerDecoder : Module
         return Norm is null ? x : Norm.Forward(x);
     }
 
-    /// <summary>One cache per layer, for <see cref="Forward(Tensor, Tensor, DecoderLayerCache[], Tensor?)"/>.</summary>
-    public DecoderLayerCache[] NewCache() => Layers.Select(_ => new DecoderLayerCache()).ToArray();
+    /// <summary>A KV cache for <see cref="Forward(Tensor, Tensor, KvCache, Tensor?)"/>: every layer's self- and cross-attention.</summary>
+    public KvCache NewCache() => new(Layers.Count, crossAttention: true);
 
     /// <summary>Incremental decoding: tgt holds only the new positions (usually one); they attend causally to everything
     /// decoded before (kept in <paramref name="cache"/>). Step-by-step outputs equal the full causal forward's rows.</summary>
-    public Tensor Forward(Tensor tgt, Tensor memory, DecoderLayerCache[] cache, Tensor? memoryKeyPaddingMask = null)
+    public Tensor Forward(Tensor tgt, Tensor memory, KvCache cache, Tensor? memoryKeyPaddingMask = null)
     {
-        if (cache.Length != Layers.Count) throw new ArgumentException($"TransformerDecoder: {cache.Length} caches for {Layers.Count} layers");
+        if (cache.Layers != Layers.Count || !cache.HasCrossAttention)
+            throw new ArgumentException($"TransformerDecoder: the cache has {cache.Layers} layers{(cache.HasCrossAttention ? "" : " without cross-attention")}; this decoder needs {Layers.Count} with cross-attention (NewCache())");
         var x = tgt;
-        for (int i = 0; i < Layers.Count; i++) x = Layers[i].Forward(x, memory, cache[i], memoryKeyPaddingMask);
+        for (int i = 0; i < Layers.Count; i++) x = Layers[i].Forward(x, memory, cache, i, memoryKeyPaddingMask);
         return Norm is null ? x : Norm.Forward(x);
     }
 }

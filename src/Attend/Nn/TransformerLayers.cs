@@ -1,3 +1,5 @@
+using Attend.Attention;
+
 namespace Attend.Nn;
 
 /// <summary>
@@ -66,8 +68,10 @@ public sealed class TransformerEncoderLayer : Module
 /// pre-norm:   x = x + SA(norm1(x));   x = x + CA(norm2(x), mem);   x = x + FF(norm3(x))
 /// </code>
 /// Submodule names as PyTorch: self_attn, multihead_attn, linear1, dropout, linear2, norm1, norm2, norm3, dropout1,
-/// dropout2, dropout3. For incremental decoding pass a <see cref="DecoderLayerCache"/>: the self-attention keys/values of
-/// earlier positions are kept and the memory's keys/values are projected once.
+/// dropout2, dropout3. For incremental decoding pass a <see cref="KvCache"/> with cross-attention and this layer's index
+/// in it: the self-attention keys/values of earlier positions are kept and the memory's keys/values are projected once.
+/// To see the attention weights, open an <c>Attend.Interpret.AttentionCapture</c> (sites <c>…self_attn</c>,
+/// <c>…multihead_attn</c>).
 /// </summary>
 public sealed class TransformerDecoderLayer : Module
 {
@@ -78,16 +82,6 @@ public sealed class TransformerDecoderLayer : Module
     private readonly LayerNorm norm1, norm2, norm3;
     public bool NormFirst { get; }
     public string Activation { get; }
-    /// <summary>When true, each forward keeps the cross-attention weights in <see cref="CrossAttnWeights"/> (off by default:
-    /// training never pays for them).</summary>
-    public bool KeepCrossAttnWeights { get; set; }
-    /// <summary>The last forward's cross-attention weights, averaged over heads: [B, L, S] (or [L, S] unbatched), from the
-    /// fused kernel's log-sum-exp; no gradient. Null unless <see cref="KeepCrossAttnWeights"/>. Owned by the scope that
-    /// was current during that forward.</summary>
-    public Tensor? CrossAttnWeights { get; private set; }
-    /// <summary>False keeps every head's cross-attention weights, [B, H, L, S], instead of their mean (full, uncached
-    /// forward only; as MultiheadAttention's averageAttnWeights).</summary>
-    public bool AverageCrossAttnWeights { get; set; } = true;
 
     /// <summary>As PyTorch's; <paramref name="attention"/> is the attention variant of self_attn and multihead_attn (null: soft).</summary>
     public TransformerDecoderLayer(int dModel, int nhead, int dimFeedforward = 2048, float dropout = 0.1f, string activation = "relu",
@@ -115,8 +109,7 @@ public sealed class TransformerDecoderLayer : Module
     {
         var x = tgt;
         (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, tgtKeyPaddingMask, false, tgtMask, isCausal: tgtIsCausal);
-        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, KeepCrossAttnWeights, memoryMask,
-            averageAttnWeights: AverageCrossAttnWeights, isCausal: memoryIsCausal));
+        (Tensor, Tensor?) Ca(Tensor h) => MultiheadAttn.Forward(h, memory, memory, memoryKeyPaddingMask, false, memoryMask, isCausal: memoryIsCausal);
         return Blocks(x, Sa, Ca);
     }
 
@@ -124,18 +117,17 @@ public sealed class TransformerDecoderLayer : Module
     /// One decoding step (or a chunk of new positions): tgt holds only the new positions, which attend causally to
     /// themselves and to every position cached before; the result equals the matching rows of the full causal forward.
     /// </summary>
-    public Tensor Forward(Tensor tgt, Tensor memory, DecoderLayerCache cache, Tensor? memoryKeyPaddingMask = null)
+    /// <param name="tgt">the new positions [T, B, E] (batch first: [B, T, E]).</param>
+    /// <param name="memory">the encoder output [S, B, E] (batch first: [B, S, E]).</param>
+    /// <param name="cache">a cache with cross-attention (<see cref="TransformerDecoder.NewCache"/>).</param>
+    /// <param name="layer">this layer's index in it.</param>
+    /// <param name="memoryKeyPaddingMask">[B, S], True = padding.</param>
+    public Tensor Forward(Tensor tgt, Tensor memory, KvCache cache, int layer, Tensor? memoryKeyPaddingMask = null)
     {
         ArgumentNullException.ThrowIfNull(cache);
-        (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, cache.SelfAttn, isCausal: true);
-        (Tensor, Tensor?) Ca(Tensor h) => Keep(MultiheadAttn.Forward(h, memory, memory, cache.CrossAttn, memoryKeyPaddingMask, KeepCrossAttnWeights, AverageCrossAttnWeights));
+        (Tensor, Tensor?) Sa(Tensor h) => SelfAttn.Forward(h, h, h, cache, isCausal: true, layer: layer);
+        (Tensor, Tensor?) Ca(Tensor h) => MultiheadAttn.Forward(h, memory, memory, cache, memoryKeyPaddingMask, layer: layer, cross: true);
         return Blocks(tgt, Sa, Ca);
-    }
-
-    private (Tensor, Tensor?) Keep((Tensor Output, Tensor? Weights) r)
-    {
-        CrossAttnWeights = r.Weights;
-        return r;
     }
 
     private Tensor Blocks(Tensor x, Func<Tensor, (Tensor, Tensor?)> sa, Func<Tensor, (Tensor, Tensor?)> ca)
@@ -153,22 +145,6 @@ public sealed class TransformerDecoderLayer : Module
 
     private Tensor FeedForward(Tensor x) =>
         dropout3.Forward(linear2.Forward(dropout.Forward(Activations.Apply(Activation, linear1.Forward(x)))));
-}
-
-/// <summary>The keys/values one decoder layer keeps between decoding steps.</summary>
-public sealed class DecoderLayerCache
-{
-    /// <summary>Self-attention: grows by the new positions every step.</summary>
-    public KvCache SelfAttn { get; } = new();
-    /// <summary>Cross-attention: the memory's keys/values, projected on the first step.</summary>
-    public KvCache CrossAttn { get; } = new(isStatic: true);
-    /// <summary>Positions decoded so far.</summary>
-    public int Length => SelfAttn.Length;
-
-    public void Reset() { SelfAttn.Reset(); CrossAttn.Reset(); }
-
-    /// <summary>Beam search: row b becomes old row <paramref name="rows"/>[b] in both caches (see <see cref="KvCache.Reorder"/>).</summary>
-    public void Reorder(IReadOnlyList<int> rows) { SelfAttn.Reorder(rows); CrossAttn.Reorder(rows); }
 }
 
 /// <summary>The feed-forward activations the Transformer layers accept by name, as PyTorch's strings.</summary>

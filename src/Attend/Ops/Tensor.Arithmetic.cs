@@ -5,20 +5,20 @@ namespace Attend;
 /// <summary>Broadcasting arithmetic with its backward. Gradients of broadcast operands are summed back to their shape.</summary>
 public sealed partial class Tensor
 {
-    public Tensor Add(Tensor other) => Elementwise.Binary(this, other, BinOp.Add, "add")
+    public Tensor Add(Tensor other) => ElementwiseOps.Binary(this, other, BinOp.Add, "add")
         .WithGrad("add", new[] { this, other }, g => new[] { RequiresGrad ? g.SumTo(shape) : null, other.RequiresGrad ? g.SumTo(other.shape) : null });
 
     public Tensor Sub(Tensor other)
     {
         var b = other;
-        return Elementwise.Binary(this, other, BinOp.Sub, "sub")
+        return ElementwiseOps.Binary(this, other, BinOp.Sub, "sub")
             .WithGrad("sub", new[] { this, other }, g => new[] { RequiresGrad ? g.SumTo(shape) : null, b.RequiresGrad ? Sum0(g.Neg(), b.shape) : null });
     }
 
     public Tensor Mul(Tensor other)
     {
         Tensor a = this, b = other;
-        return Elementwise.Binary(this, other, BinOp.Mul, "mul")
+        return ElementwiseOps.Binary(this, other, BinOp.Mul, "mul")
             .WithGrad("mul", new[] { a, b }, g => new[]
             {
                 a.RequiresGrad ? Sum0(g.Mul(b), a.shape) : null,
@@ -29,7 +29,7 @@ public sealed partial class Tensor
     public Tensor Div(Tensor other)
     {
         Tensor a = this, b = other;
-        return Elementwise.Binary(this, other, BinOp.Div, "div")
+        return ElementwiseOps.Binary(this, other, BinOp.Div, "div")
             .WithGrad("div", new[] { a, b }, g => new[]
             {
                 a.RequiresGrad ? Sum0(g.Div(b), a.shape) : null,
@@ -42,7 +42,7 @@ public sealed partial class Tensor
     public Tensor Pow(Tensor exponent)
     {
         Tensor a = this, b = exponent;
-        var y = Elementwise.Binary(this, exponent, BinOp.Pow, "pow");
+        var y = ElementwiseOps.Binary(this, exponent, BinOp.Pow, "pow");
         return y.WithGrad("pow", new[] { a, b }, g => new[]
         {
             a.RequiresGrad ? Sum0(g.Mul(b).Mul(a.Pow(b.Sub(1f))), a.shape) : null,
@@ -50,15 +50,15 @@ public sealed partial class Tensor
         });
     }
 
-    public Tensor Add(float s) => Elementwise.WithScalar(this, s, BinOp.Add, false, "add").WithGrad("add", new[] { this }, g => new[] { g });
-    public Tensor Sub(float s) => Elementwise.WithScalar(this, s, BinOp.Sub, false, "sub").WithGrad("sub", new[] { this }, g => new[] { g });
-    public Tensor Mul(float s) => Elementwise.WithScalar(this, s, BinOp.Mul, false, "mul").WithGrad("mul", new[] { this }, g => new[] { g.Mul(s) });
-    public Tensor Div(float s) => Elementwise.WithScalar(this, s, BinOp.Div, false, "div").WithGrad("div", new[] { this }, g => new[] { g.Div(s) });
-    private Tensor RSub(float s) => Elementwise.WithScalar(this, s, BinOp.Sub, true, "rsub").WithGrad("rsub", new[] { this }, g => new[] { g.Neg() });
+    public Tensor Add(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Add, false, "add").WithGrad("add", new[] { this }, g => new[] { g });
+    public Tensor Sub(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Sub, false, "sub").WithGrad("sub", new[] { this }, g => new[] { g });
+    public Tensor Mul(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Mul, false, "mul").WithGrad("mul", new[] { this }, g => new[] { g.Mul(s) });
+    public Tensor Div(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Div, false, "div").WithGrad("div", new[] { this }, g => new[] { g.Div(s) });
+    private Tensor RSub(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Sub, true, "rsub").WithGrad("rsub", new[] { this }, g => new[] { g.Neg() });
     private Tensor RDiv(float s)
     {
         var x = this;
-        return Elementwise.WithScalar(this, s, BinOp.Div, true, "rdiv")
+        return ElementwiseOps.WithScalar(this, s, BinOp.Div, true, "rdiv")
             .WithGrad("rdiv", new[] { x }, g => new[] { g.Mul(-s).Div(x.Mul(x)) });
     }
 
@@ -66,7 +66,7 @@ public sealed partial class Tensor
     public Tensor Pow(float p)
     {
         var x = this;
-        return Elementwise.WithScalar(this, p, BinOp.Pow, false, "pow")
+        return ElementwiseOps.WithScalar(this, p, BinOp.Pow, false, "pow")
             .WithGrad("pow", new[] { x }, g => new[] { p == 0f ? Zeros(x.shape) : g.Mul(x.Pow(p - 1f).Mul(p)) });
     }
 
@@ -110,7 +110,7 @@ public sealed partial class Tensor
         if (RequiresGrad && Autograd.IsGradEnabled)
             throw new InvalidOperationException("an in-place operation on a tensor that requires grad is not allowed outside Autograd.NoGrad()");
         if (!IsContiguous) throw new InvalidOperationException($"AddInPlace: target {Shapes.Str(shape)} with strides {Shapes.Str(strides)} is not contiguous");
-        using var o = other.IsContiguous && Shapes.Equal(other.shape, shape) ? other.Alias() : Elementwise.WithScalar(other.Expand(shape), 1f, BinOp.Mul, false, "add_");
+        using var o = other.IsContiguous && Shapes.Equal(other.shape, shape) ? other.Alias() : ElementwiseOps.WithScalar(other.Expand(shape), 1f, BinOp.Mul, false, "add_");
         var d = Span;
         var s = new ReadOnlySpan<float>(o.Data, NumEl);
         if (alpha == 1f) System.Numerics.Tensors.TensorPrimitives.Add(d, s, d);

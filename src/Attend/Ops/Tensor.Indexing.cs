@@ -9,7 +9,7 @@ public sealed unsafe partial class Tensor
 
     private Tensor Compare(Tensor other, Cmp f, string op)
     {
-        Elementwise.RequireFloat(this, op, "self"); Elementwise.RequireFloat(other, op, "other");
+        Tensor.RequireFloat(this, op, "self"); Tensor.RequireFloat(other, op, "other");
         var outShape = Shapes.Broadcast(shape, other.shape, op);
         var o = Empty(outShape, DType.Bool);
         var rows = new Rows(outShape, Shapes.BroadcastStrides(shape, strides, outShape), Shapes.BroadcastStrides(other.shape, other.strides, outShape));
@@ -65,7 +65,7 @@ public sealed unsafe partial class Tensor
     public static Tensor Where(Tensor condition, Tensor a, Tensor b)
     {
         RequireBool(condition, "where", "condition");
-        Elementwise.RequireFloat(a, "where", "input"); Elementwise.RequireFloat(b, "where", "other");
+        Tensor.RequireFloat(a, "where", "input"); Tensor.RequireFloat(b, "where", "other");
         var outShape = Shapes.Broadcast(Shapes.Broadcast(condition.shape, a.shape, "where"), b.shape, "where");
         var o = Empty(outShape);
         var rows = new Rows(outShape,
@@ -113,7 +113,7 @@ public sealed unsafe partial class Tensor
     private Tensor Triangle(int k, bool lower)
     {
         string op = lower ? "tril" : "triu";
-        Elementwise.RequireFloat(this, op, "input");
+        Tensor.RequireFloat(this, op, "input");
         if (Rank < 2) throw new ArgumentException($"{op}: input must have at least 2 dims, got {Shapes.Str(shape)}");
         var o = CloneRaw();
         int m = shape[^2], n = shape[^1];
@@ -131,7 +131,7 @@ public sealed unsafe partial class Tensor
     /// <summary><c>out[i][j][k] = x[i][index[i][j][k]][k]</c> for dim = 1 (and likewise for any dim), as torch.gather.</summary>
     public Tensor Gather(int dim, Tensor index)
     {
-        Elementwise.RequireFloat(this, "gather", "input");
+        Tensor.RequireFloat(this, "gather", "input");
         RequireLong(index, "gather", "index");
         int d = Shapes.Dim(dim, shape, "gather");
         if (index.Rank != Rank)

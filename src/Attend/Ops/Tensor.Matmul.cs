@@ -12,7 +12,7 @@ public sealed unsafe partial class Tensor
     /// </summary>
     public Tensor Matmul(Tensor other)
     {
-        Kernels.Elementwise.RequireFloat(this, "matmul", "self"); Kernels.Elementwise.RequireFloat(other, "matmul", "other");
+        Tensor.RequireFloat(this, "matmul", "self"); Tensor.RequireFloat(other, "matmul", "other");
         if (Rank == 0 || other.Rank == 0)
             throw new ArgumentException($"matmul: both arguments need at least 1 dimension, got {Shapes.Str(shape)} and {Shapes.Str(other.shape)}");
         Tensor a = this, b = other;

@@ -15,7 +15,7 @@ public sealed unsafe partial class Tensor
 
     private Tensor SumDims(int[]? dims, bool keepdim, string op)
     {
-        Elementwise.RequireFloat(this, op, "input");
+        Tensor.RequireFloat(this, op, "input");
         var mask = Reduce.Mask(dims, shape, op);
         var keep = Reduce.Run(this, mask, ReduceOp.Sum);
         var y = keepdim ? keep : DropDims(keep, mask);
@@ -34,7 +34,7 @@ public sealed unsafe partial class Tensor
     /// <summary>The largest element (a 0-d tensor). The gradient is shared evenly among tied maxima, as PyTorch.</summary>
     public Tensor Max()
     {
-        Elementwise.RequireFloat(this, "max", "input");
+        Tensor.RequireFloat(this, "max", "input");
         if (NumEl == 0) throw new ArgumentException($"max: the input {Shapes.Str(shape)} is empty");
         var mask = Reduce.Mask(null, shape, "max");
         var y = DropDims(Reduce.Run(this, mask, ReduceOp.Max), mask);
@@ -51,7 +51,7 @@ public sealed unsafe partial class Tensor
     /// The gradient flows to that index.</summary>
     public (Tensor Values, Tensor Indices) Max(int dim, bool keepdim = false)
     {
-        Elementwise.RequireFloat(this, "max", "input");
+        Tensor.RequireFloat(this, "max", "input");
         int d = Shapes.Dim(dim, shape, "max");
         if (Rank > 0 && shape[d] == 0) throw new ArgumentException($"max: dim {dim} of {Shapes.Str(shape)} has size 0");
         // Move dim last, then each row gives one max.
@@ -92,7 +92,7 @@ public sealed unsafe partial class Tensor
 
     public Tensor Var(int[]? dims, bool keepdim = false, int correction = 1)
     {
-        Elementwise.RequireFloat(this, "var", "input");
+        Tensor.RequireFloat(this, "var", "input");
         var mask = Reduce.Mask(dims, shape, "var");
         int n = 1;
         for (int i = 0; i < Rank; i++) if (mask[i]) n *= shape[i];

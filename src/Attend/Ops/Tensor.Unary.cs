@@ -10,7 +10,7 @@ public sealed unsafe partial class Tensor
 
     private Tensor Map(string op, SpanMap f)
     {
-        Elementwise.RequireFloat(this, op, "input");
+        Tensor.RequireFloat(this, op, "input");
         var o = Empty(shape);
         var c = ContiguousRaw();
         f(new ReadOnlySpan<float>(c.Data, NumEl), o.Span);

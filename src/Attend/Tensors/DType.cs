@@ -12,3 +12,13 @@ internal static class DTypeExtensions
     public static int Size(this DType t) => t switch { DType.Float32 => 4, DType.Int64 => 8, _ => 1 };
     public static string Name(this DType t) => t switch { DType.Float32 => "float32", DType.Int64 => "int64", _ => "bool" };
 }
+
+public sealed unsafe partial class Tensor
+{
+    /// <summary>Throws unless <paramref name="t"/> is float32, naming the op, the argument, its dtype and shape.</summary>
+    internal static void RequireFloat(Tensor t, string op, string arg)
+    {
+        if (t.DType != DType.Float32)
+            throw new ArgumentException($"{op}: argument '{arg}' must be float32, got {t.DType.Name()} {Shapes.Str(t.ShapeRef)}");
+    }
+}

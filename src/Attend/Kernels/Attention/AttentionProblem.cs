@@ -4,7 +4,7 @@ namespace Attend.Kernels.Attention;
 
 /// <summary>
 /// One attention call as the kernels see it: raw pointers with element strides (the last dim of Q, K, V is
-/// contiguous), the broadcast strides of the mask, and the score modifiers of <see cref="AttentionOptions"/>.
+/// contiguous), the broadcast strides of the mask, and the score modifiers of <c>Attend.Attention.AttentionOptions</c>.
 /// B = batch, H = query heads, Hkv = key/value heads, L = queries, S = keys, E = q/k head dim, Ev = v head dim.
 /// </summary>
 internal unsafe struct AttentionProblem

@@ -21,6 +21,20 @@ internal static unsafe class FlashBackward
 {
     public const int Bq = 128, Bk = 128;
 
+    /// <summary>The floats of scratch <see cref="Run"/> needs: one D per query row, and one private dQ per extra chunk
+    /// of key tiles when a kv head's keys are split over several work items.</summary>
+    public static long ScratchFloats(in AttentionProblem pr)
+    {
+        int chunks = Chunks(pr);
+        return (long)pr.B * pr.H * pr.L + (chunks > 1 ? chunks * ((long)pr.B * pr.H * pr.L * pr.E) : 0);
+    }
+
+    private static int Chunks(in AttentionProblem pr)
+    {
+        int tiles = (pr.S + Bk - 1) / Bk, heads = pr.B * pr.Hkv;
+        return Math.Max(1, Math.Min(tiles, (2 * Workers.Count + heads - 1) / heads));
+    }
+
     /// <param name="pr">The problem as in the forward.</param>
     /// <param name="o">Forward output, contiguous [B, H, L, Ev].</param>
     /// <param name="lse">Saved log-sum-exp [B, H, L].</param>
@@ -29,40 +43,37 @@ internal static unsafe class FlashBackward
     /// <param name="dk">Out: [B, Hkv, S, E], contiguous.</param>
     /// <param name="dv">Out: [B, Hkv, S, Ev], contiguous.</param>
     /// <param name="dMask">Out, optional: gradient of the additive mask, [B, H, L, S] (dS itself).</param>
-    public static void Run(in AttentionProblem pr, float* o, float* lse, float* dO, float* dq, float* dk, float* dv, float* dMask)
+    /// <param name="scratch">The caller's scratch, at least <see cref="ScratchFloats"/> floats (contents undefined).</param>
+    public static void Run(in AttentionProblem pr, float* o, float* lse, float* dO, float* dq, float* dk, float* dv, float* dMask, float* scratch)
     {
         long rowsAll = (long)pr.B * pr.H * pr.L;
-        using var dRows = Tensor.Empty(new[] { (int)rowsAll });
-        float* d = dRows.Data;
+        float* d = scratch;                                            // D, one per query row
         for (long r = 0; r < rowsAll; r++)
             d[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + r * pr.Ev, pr.Ev), new ReadOnlySpan<float>(o + r * pr.Ev, pr.Ev));
 
         int tiles = (pr.S + Bk - 1) / Bk;
         int heads = pr.B * pr.Hkv;
-        int chunks = Math.Max(1, Math.Min(tiles, (2 * Workers.Count + heads - 1) / heads));
+        int chunks = Chunks(pr);
         long dqCount = (long)pr.B * pr.H * pr.L * pr.E;
         new Span<float>(dk, checked((int)((long)pr.B * pr.Hkv * pr.S * pr.E))).Clear();
         new Span<float>(dv, checked((int)((long)pr.B * pr.Hkv * pr.S * pr.Ev))).Clear();
         if (dMask != null) new Span<float>(dMask, checked((int)((long)pr.B * pr.H * pr.L * pr.S))).Clear();
 
-        Tensor? parts = chunks > 1 ? Tensor.Zeros(chunks, (int)dqCount) : null;
-        try
+        float* parts = chunks > 1 ? scratch + rowsAll : null;          // chunks private dQ, summed at the end
+        if (parts is null) new Span<float>(dq, (int)dqCount).Clear();
+        else new Span<float>(parts, checked((int)(chunks * dqCount))).Clear();
+        var item = new Item
         {
-            if (parts is null) new Span<float>(dq, (int)dqCount).Clear();
-            var item = new Item
-            {
-                Pr = pr, Lse = lse, D = d, DO = dO, DQ = dq, DQParts = parts is null ? null : parts.Data, DK = dk, DV = dv, DMask = dMask,
-                Chunks = chunks, TilesPerChunk = (tiles + chunks - 1) / chunks,
-            };
-            Workers.For(heads * chunks, in item);
-            if (parts is not null)
-            {
-                var sum = new Span<float>(dq, (int)dqCount);
-                new ReadOnlySpan<float>(parts.Data, (int)dqCount).CopyTo(sum);
-                for (int c = 1; c < chunks; c++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(parts.Data + c * dqCount, (int)dqCount), sum);
-            }
+            Pr = pr, Lse = lse, D = d, DO = dO, DQ = dq, DQParts = parts, DK = dk, DV = dv, DMask = dMask,
+            Chunks = chunks, TilesPerChunk = (tiles + chunks - 1) / chunks,
+        };
+        Workers.For(heads * chunks, in item);
+        if (parts is not null)
+        {
+            var sum = new Span<float>(dq, (int)dqCount);
+            new ReadOnlySpan<float>(parts, (int)dqCount).CopyTo(sum);
+            for (int c = 1; c < chunks; c++) TensorPrimitives.Add(sum, new ReadOnlySpan<float>(parts + c * dqCount, (int)dqCount), sum);
         }
-        finally { parts?.Dispose(); }
     }
 
     private struct Item : IWorkItem

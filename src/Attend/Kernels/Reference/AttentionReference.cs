@@ -2,7 +2,7 @@ namespace Attend.Kernels.Reference;
 
 /// <summary>
 /// The naive twin of the fused attention kernel, for tests only: materializes every score in float64, applies the
-/// same modifiers in the same order (see <see cref="AttentionOptions"/>), and differentiates by the textbook formulas.
+/// same modifiers in the same order (see <c>Attend.Attention.AttentionOptions</c>), and differentiates by the textbook formulas.
 /// Inputs and outputs are dense row-major arrays: q [B,H,L,E], k [B,Hkv,S,E], v [B,Hkv,S,Ev], mask [B,H,L,S] (expanded).
 /// </summary>
 internal static class AttentionReference

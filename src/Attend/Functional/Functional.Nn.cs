@@ -12,7 +12,7 @@ public static unsafe partial class Functional
     /// </summary>
     public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias = null)
     {
-        Elementwise.RequireFloat(x, "linear", "input"); Elementwise.RequireFloat(weight, "linear", "weight");
+        Tensor.RequireFloat(x, "linear", "input"); Tensor.RequireFloat(weight, "linear", "weight");
         if (weight.Rank != 2) throw new ArgumentException($"linear: weight must be [out, in], got {Shapes.Str(weight.ShapeRef)}");
         int outF = weight.ShapeRef[0], inF = weight.ShapeRef[1];
         if (x.Rank == 0 || x.ShapeRef[^1] != inF)
@@ -95,7 +95,7 @@ public static unsafe partial class Functional
     /// </summary>
     public static Tensor RmsNorm(Tensor x, int[] normalizedShape, Tensor? weight = null, float? eps = null)
     {
-        Elementwise.RequireFloat(x, "rms_norm", "input");
+        Tensor.RequireFloat(x, "rms_norm", "input");
         int k = normalizedShape.Length;
         if (k == 0 || k > x.Rank || !x.ShapeRef.AsSpan(x.Rank - k).SequenceEqual(normalizedShape))
             throw new ArgumentException($"rms_norm: normalizedShape {Shapes.Str(normalizedShape)} must match the trailing dims of input {Shapes.Str(x.ShapeRef)}");

@@ -46,7 +46,7 @@ public static unsafe partial class Functional
     /// </summary>
     private static Tensor RowOp(string op, Tensor x, int dim, RowsForward forward, RowsBackward backward)
     {
-        Elementwise.RequireFloat(x, op, "input");
+        Tensor.RequireFloat(x, op, "input");
         int d = Shapes.Dim(dim, x.ShapeRef, op);
         bool last = x.Rank == 0 || d == x.Rank - 1;
         // Work on rows: move dim to the end when it is not already there.
@@ -82,7 +82,7 @@ public static unsafe partial class Functional
     /// </summary>
     public static Tensor LayerNorm(Tensor x, int[] normalizedShape, Tensor? weight = null, Tensor? bias = null, float eps = 1e-5f)
     {
-        Elementwise.RequireFloat(x, "layer_norm", "input");
+        Tensor.RequireFloat(x, "layer_norm", "input");
         int k = normalizedShape.Length;
         if (k == 0 || k > x.Rank || !x.ShapeRef.AsSpan(x.Rank - k).SequenceEqual(normalizedShape))
             throw new ArgumentException($"layer_norm: normalizedShape {Shapes.Str(normalizedShape)} must match the trailing dims of input {Shapes.Str(x.ShapeRef)}");
@@ -120,7 +120,7 @@ public static unsafe partial class Functional
     public static Tensor CrossEntropy(Tensor input, Tensor target, Tensor? weight = null, int ignoreIndex = -100,
         Reduction reduction = Reduction.Mean, float labelSmoothing = 0f)
     {
-        Elementwise.RequireFloat(input, "cross_entropy", "input");
+        Tensor.RequireFloat(input, "cross_entropy", "input");
         if (labelSmoothing < 0f || labelSmoothing > 1f)
             throw new ArgumentOutOfRangeException(nameof(labelSmoothing), $"cross_entropy: labelSmoothing must be in [0, 1], got {labelSmoothing}");
         if (input.Rank == 0) throw new ArgumentException("cross_entropy: input must have at least 1 dim (classes)");
@@ -161,7 +161,7 @@ public static unsafe partial class Functional
     /// <summary>Negative log-likelihood on log-probabilities [N, C] (or [C]) with int64 targets, as torch.nn.functional.nll_loss.</summary>
     public static Tensor NllLoss(Tensor logProbs, Tensor target, Tensor? weight = null, int ignoreIndex = -100, Reduction reduction = Reduction.Mean)
     {
-        Elementwise.RequireFloat(logProbs, "nll_loss", "input");
+        Tensor.RequireFloat(logProbs, "nll_loss", "input");
         Tensor.RequireLong(target, "nll_loss", "target");
         if (logProbs.Rank is < 1 or > 2) throw new ArgumentException($"nll_loss: input must be [C] or [N, C], got {Shapes.Str(logProbs.ShapeRef)}");
         int c = logProbs.ShapeRef[^1];
@@ -224,7 +224,7 @@ public static unsafe partial class Functional
     public static Tensor CtcLoss(Tensor logProbs, Tensor targets, int[] inputLengths, int[] targetLengths, int blank = 0,
         Reduction reduction = Reduction.Mean, bool zeroInfinity = false)
     {
-        Elementwise.RequireFloat(logProbs, "ctc_loss", "log_probs");
+        Tensor.RequireFloat(logProbs, "ctc_loss", "log_probs");
         Tensor.RequireLong(targets, "ctc_loss", "targets");
         if (logProbs.Rank != 3) throw new ArgumentException($"ctc_loss: log_probs must be [T, N, C], got {Shapes.Str(logProbs.ShapeRef)}");
         int T = logProbs.ShapeRef[0], N = logProbs.ShapeRef[1], C = logProbs.ShapeRef[2];
@@ -275,7 +275,7 @@ public static unsafe partial class Functional
     public static Tensor Embedding(Tensor input, Tensor weight, int? paddingIdx = null)
     {
         Tensor.RequireLong(input, "embedding", "input");
-        Elementwise.RequireFloat(weight, "embedding", "weight");
+        Tensor.RequireFloat(weight, "embedding", "weight");
         if (weight.Rank != 2) throw new ArgumentException($"embedding: weight must be 2-D [V, D], got {Shapes.Str(weight.ShapeRef)}");
         int v = weight.ShapeRef[0], dim = weight.ShapeRef[1];
         int? pad = paddingIdx is int p ? (p < 0 ? p + v : p) : null;
@@ -312,7 +312,7 @@ public static unsafe partial class Functional
     /// The mask comes from <paramref name="rng"/> (or the generator seeded by <see cref="Tensor.ManualSeed"/>).</summary>
     public static Tensor Dropout(Tensor x, float p = 0.5f, bool training = true, Random? rng = null)
     {
-        Elementwise.RequireFloat(x, "dropout", "input");
+        Tensor.RequireFloat(x, "dropout", "input");
         if (!(p >= 0f && p <= 1f)) throw new ArgumentOutOfRangeException(nameof(p), $"dropout: probability must be in [0, 1], got {p}");
         if (!training || p == 0f) return x.Alias();
         var mask = Tensor.Empty(x.ShapeRef);

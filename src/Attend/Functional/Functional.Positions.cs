@@ -13,7 +13,7 @@ public static unsafe partial class Functional
     public static Tensor RotaryEmbedding(Tensor x, Tensor cos, Tensor sin, int offset = 0, bool interleaved = false)
     {
         const string op = "rotary_embedding";
-        Kernels.Elementwise.RequireFloat(x, op, "input");
+        Tensor.RequireFloat(x, op, "input");
         if (x.Rank is not (3 or 4)) throw new ArgumentException($"{op}: input must be [B, H, T, D] or [H, T, D], got {Shapes.Str(x.ShapeRef)}");
         int d = x.ShapeRef[^1], t = x.ShapeRef[^2], h = x.ShapeRef[^3], b = x.Rank == 4 ? x.ShapeRef[0] : 1;
         if (d % 2 != 0) throw new ArgumentException($"{op}: head dim must be even, got {d} in {Shapes.Str(x.ShapeRef)}");

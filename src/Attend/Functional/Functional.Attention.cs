@@ -1,3 +1,4 @@
+using Attend.Attention;
 using Attend.Kernels.Attention;
 
 namespace Attend;
@@ -37,7 +38,7 @@ public static unsafe partial class Functional
         const string op = "scaled_dot_product_attention";
         foreach (var (t, name) in new[] { (query, "query"), (key, "key"), (value, "value") })
         {
-            Kernels.Elementwise.RequireFloat(t, op, name);
+            Tensor.RequireFloat(t, op, name);
             if (t.Rank is not (3 or 4))
                 throw new ArgumentException($"{op}: {name} must be [B, H, L, E] or [H, L, E], got {Shapes.Str(t.ShapeRef)}");
         }
@@ -134,7 +135,7 @@ public static unsafe partial class Functional
             weights = Tensor.Empty(new[] { B, heads.Length, L, S });
             AttentionWeights.Run(problem, lse.Data, heads, weights.Data);
         }
-        if (Interpret.AttentionCapture.Current is { } capture) Capture(capture, problem, lse, opt.Site);
+        if (AttentionObserver.Current is { } observer) Observe(observer, problem, lse, opt.Site);
 
         Tensor output = batched ? o : Squeeze0(o);
         Tensor lseOut = batched ? lse.Detach() : Squeeze0(lse.Detach());
@@ -151,7 +152,8 @@ public static unsafe partial class Functional
             var dk = Tensor.Empty(new[] { B, Hkv, S, E });
             var dv = Tensor.Empty(new[] { B, Hkv, S, Ev });
             using var dMaskFull = maskGrad ? Tensor.Empty(new[] { B, H, L, S }) : null;
-            FlashBackward.Run(pr, o.Data, lse.Data, gc.Data, dq.Data, dk.Data, dv.Data, dMaskFull is null ? null : dMaskFull.Data);
+            using var scratch = Tensor.Empty(new[] { checked((int)FlashBackward.ScratchFloats(pr)) });
+            FlashBackward.Run(pr, o.Data, lse.Data, gc.Data, dq.Data, dk.Data, dv.Data, dMaskFull is null ? null : dMaskFull.Data, scratch.Data);
             if (!ReferenceEquals(gc, g)) gc.Dispose();
             GC.KeepAlive(alibi); GC.KeepAlive(maskView);
             return new[]
@@ -164,13 +166,14 @@ public static unsafe partial class Functional
         return new AttentionResult(output, lseOut, weights);
     }
 
-    /// <summary>Records this call's weights in an open capture: recomputed from the LSE, as <see cref="AttentionOptions.WeightsForHeads"/>.</summary>
-    private static void Capture(Interpret.AttentionCapture capture, in AttentionProblem problem, Tensor lse, Nn.Module? site)
+    /// <summary>Hands this call's weights to the installed observer (the heads it asks for), recomputed from the LSE as
+    /// <see cref="AttentionOptions.WeightsForHeads"/>.</summary>
+    private static void Observe(AttentionObserver observer, in AttentionProblem problem, Tensor lse, string? site)
     {
-        if (capture.Want(site, problem.H) is not var (name, heads)) return;
+        if (observer.Heads(site, problem.H) is not { Length: > 0 } heads) return;
         var w = new float[(long)problem.B * heads.Length * problem.L * problem.S];
         fixed (float* pw = w) AttentionWeights.Run(problem, lse.Data, heads, pw);
-        capture.Add(new Interpret.CapturedAttention(name, site, problem.H, heads, problem.B, problem.L, problem.S, w));
+        observer.Record(site, problem.H, heads, problem.B, problem.L, problem.S, w);
     }
 
     private static Tensor Squeeze0(Tensor t)

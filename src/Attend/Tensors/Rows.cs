@@ -1,4 +1,4 @@
-namespace Attend.Kernels;
+namespace Attend;
 
 /// <summary>
 /// Walks the rows (last dimension) of an output shape, keeping for each operand the element offset of the row's

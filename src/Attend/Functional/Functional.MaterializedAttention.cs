@@ -1,3 +1,5 @@
+using Attend.Attention;
+
 namespace Attend;
 
 public static unsafe partial class Functional
@@ -34,7 +36,7 @@ public static unsafe partial class Functional
         var pd = opt.DropoutP > 0 ? Dropout(p, opt.DropoutP, training: true, rng: SeededRandom(opt.DropoutSeed)) : p;
         var o = pd.Matmul(v);                                                           // (B, H, L, Ev)
 
-        if (Interpret.AttentionCapture.Current is { } capture) CaptureMaterialized(capture, p, opt.Site);
+        if (AttentionObserver.Current is { } observer) ObserveMaterialized(observer, p, opt.Site);
         var lse = RowLogSumExp(s);                                                      // (B, H, L)
         Tensor? weights = null;
         if (opt.WeightsForHeads is { Length: > 0 } heads)
@@ -51,18 +53,18 @@ public static unsafe partial class Functional
         return new AttentionResult(o, lse, weights);
     }
 
-    /// <summary>Records the variant's own weights p (B, H, L, S) of the wanted heads in an open capture.</summary>
-    private static void CaptureMaterialized(Interpret.AttentionCapture capture, Tensor p, Nn.Module? site)
+    /// <summary>Hands the variant's own weights p (B, H, L, S) of the heads it asks for to the installed observer.</summary>
+    private static void ObserveMaterialized(AttentionObserver observer, Tensor p, string? site)
     {
         int B = p.ShapeRef[0], H = p.ShapeRef[1], L = p.ShapeRef[2], S = p.ShapeRef[3];
-        if (capture.Want(site, H) is not var (name, heads)) return;
+        if (observer.Heads(site, H) is not { Length: > 0 } heads) return;
         using var c = p.Detach().Contiguous();
         var all = c.ToArray();
         var w = new float[(long)B * heads.Length * L * S];
         for (int b = 0; b < B; b++)
             for (int n = 0; n < heads.Length; n++)
                 Array.Copy(all, ((long)b * H + heads[n]) * L * S, w, ((long)b * heads.Length + n) * L * S, (long)L * S);
-        capture.Add(new Interpret.CapturedAttention(name, site, H, heads, B, L, S, w));
+        observer.Record(site, H, heads, B, L, S, w);
     }
 
     /// <summary>The variant's map from score rows (last dim) to weights.</summary>

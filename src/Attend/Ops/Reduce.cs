@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace Attend.Kernels;
+namespace Attend;
 
 internal enum ReduceOp { Sum, Max }
 

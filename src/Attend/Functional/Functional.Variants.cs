@@ -2,7 +2,7 @@ using Attend.Kernels;
 
 namespace Attend;
 
-/// <summary>The normalizers of the attention variants (see <see cref="AttentionVariant"/>), usable on any tensor.</summary>
+/// <summary>The normalizers of the attention variants (see <see cref="Attention.AttentionVariant"/>), usable on any tensor.</summary>
 public static unsafe partial class Functional
 {
     /// <summary>sparsemax(x) = argmin_{p ∈ Δ} ‖p − x‖² = [x − τ]₊ along <paramref name="dim"/> (Martins &amp; Astudillo 2016):
@@ -18,7 +18,7 @@ public static unsafe partial class Functional
     /// position, the earlier wins); with k ≥ the row length it is softmax. Gradient: softmax's, on the kept entries.</summary>
     public static Tensor TopKSoftmax(Tensor x, int k, int dim = -1)
     {
-        Elementwise.RequireFloat(x, "topk_softmax", "input");
+        Tensor.RequireFloat(x, "topk_softmax", "input");
         if (k < 1) throw new ArgumentOutOfRangeException(nameof(k), $"topk_softmax: k must be ≥ 1, got {k}");
         return OnRows(x, dim, "topk_softmax", rows =>
         {
@@ -39,7 +39,7 @@ public static unsafe partial class Functional
     /// <c>y = one_hot + softmax(x/T) − detach(softmax(x/T))</c> (Bengio et al. 2013).</summary>
     public static Tensor HardArgmax(Tensor x, int dim = -1, float temperature = 1f)
     {
-        Elementwise.RequireFloat(x, "hard_argmax", "input");
+        Tensor.RequireFloat(x, "hard_argmax", "input");
         CheckTemperature(temperature, "hard_argmax");
         return OnRows(x, dim, "hard_argmax", rows => StraightThrough(temperature == 1f ? rows : rows.Mul(1f / temperature)));
     }
@@ -51,7 +51,7 @@ public static unsafe partial class Functional
     /// </summary>
     public static Tensor GumbelSoftmax(Tensor logits, float tau = 1f, bool hard = false, int dim = -1, Random? rng = null)
     {
-        Elementwise.RequireFloat(logits, "gumbel_softmax", "logits");
+        Tensor.RequireFloat(logits, "gumbel_softmax", "logits");
         CheckTemperature(tau, "gumbel_softmax");
         var r = rng ?? Tensor.DefaultGenerator;
         var noise = Tensor.Empty(logits.ShapeRef);
@@ -116,7 +116,7 @@ public static unsafe partial class Functional
     /// <summary>A normalizer over rows of at least one element (no scalar input), with its kernel pair.</summary>
     private static Tensor NormalizerRowOp(string op, Tensor x, int dim, RowsForward forward, RowsBackward backward)
     {
-        Elementwise.RequireFloat(x, op, "input");
+        Tensor.RequireFloat(x, op, "input");
         if (x.Rank == 0) throw new ArgumentException($"{op}: input must have at least 1 dim");
         return RowOp(op, x, dim, forward, backward);
     }
