@@ -29,7 +29,7 @@ public static class VisionTransformerExplainer
             using var noGrad = Autograd.NoGrad();
             using var scope = Tensor.NewScope();
             using var capture = AttentionCapture.Start(model);
-            var probs = Functional.Softmax(model.Forward(batch), -1).ToArray();            // (1, K)
+            var probs = Functional.Softmax(model.Forward(batch, allTokens: true), -1).ToArray();   // (1, K); every token of the last block too
             int best = Array.IndexOf(probs, probs.Max());
             var tokens = Tokens(c);
             var views = capture.Records.Select(r => AttentionView.From(r, $"block {r.Site.Split('.')[1]}", "self", "vit", tokens, tokens)).ToList();

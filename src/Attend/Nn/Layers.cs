@@ -69,7 +69,7 @@ public sealed class Linear : Module, IUnaryModule
 }
 
 /// <summary>A lookup table [num, dim] initialized N(0, 1), the padding row zeroed and left without gradient, as torch.nn.Embedding.</summary>
-public sealed class Embedding : Module
+public sealed class Embedding : Module, IUnaryModule
 {
     public Tensor Weight { get; }
     public int? PaddingIdx { get; }

@@ -1,0 +1,214 @@
+using System.Diagnostics;
+using System.Globalization;
+using Attend.Nn;
+using Attend.Optim;
+
+namespace Attend.Training;
+
+/// <summary>
+/// The one training loop. The caller brings a model and a step function that computes one micro-batch's loss for a
+/// given step (its data a function of (seed, step), so that a resumed run sees the batches an uninterrupted one would);
+/// the trainer owns the rest: AdamW and its warmup-cosine schedule over steps or a time budget, gradient accumulation and
+/// clipping, reports and evaluations at their cadence, checkpoints (weights, optimizer state, config, step, seconds,
+/// seed) and exact resume, and stopping cleanly on cancellation. It raises events; a front end renders them.
+/// <code>
+/// using var trainer = new Trainer(model, new TrainerOptions { Steps = 1000, Lr = 3e-3, WarmupSteps = 100, CheckpointDir = "ckpt" });
+/// trainer.Reported += r => Console.WriteLine($"step {r.Step} loss {r.Loss:F3}");
+/// var result = trainer.Run((step, micro) =>
+/// {
+///     var (x, y) = Batch(trainer.Seed, step);                       // (B, T) each
+///     return new StepLoss(Functional.CrossEntropy(model.Forward(x).Reshape(-1, V), y.Reshape(-1)), Items: x.NumEl);
+/// }, cancellationToken);
+/// </code>
+/// Each step: lr from the schedule; for each micro-batch the loss (plus REINFORCE's surrogate), divided by the micro-batch
+/// count, is backpropagated; the gradient norm is clipped; AdamW steps. Steps run inside a <see cref="TensorScope"/>.
+/// Evaluations run in evaluation mode without gradients, at <see cref="TrainerOptions.EvalEvery"/> and at the end.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    private readonly Module model;
+    private readonly TrainerOptions o;
+    private readonly Tensor[] parameters;
+    private readonly string? dir;
+
+    /// <summary>The optimizer (AdamW over the model's parameters; restored from the checkpoint on resume).</summary>
+    public Optimizer Optimizer { get; }
+    /// <summary>The step this run starts from: 0, or the resumed checkpoint's.</summary>
+    public long StartStep { get; }
+    /// <summary>Seconds trained before this run (a resumed checkpoint's), counted in the time budget.</summary>
+    public double SecondsBefore { get; }
+    /// <summary>The data seed: the options', or the resumed checkpoint's.</summary>
+    public ulong Seed { get; }
+    /// <summary>The resumed checkpoint's extra strings (empty for a fresh run).</summary>
+    public IReadOnlyDictionary<string, string> ResumedExtra { get; } = new Dictionary<string, string>();
+
+    /// <summary>Runs after each evaluation-mode pass it asks for: the metrics of the model at this step.</summary>
+    public Func<long, IReadOnlyList<Metric>>? Evaluate { get; set; }
+    /// <summary>After every optimizer step.</summary>
+    public event Action<StepInfo>? StepDone;
+    /// <summary>At every report (and evaluation).</summary>
+    public event Action<TrainingReport>? Reported;
+
+    /// <summary>Checks the options and the checkpoint folder — loading the checkpoint when resuming — before any step.</summary>
+    /// <exception cref="TrainingException">bad options, a folder that cannot take a new checkpoint, or one that cannot be resumed.</exception>
+    public Trainer(Module model, TrainerOptions options)
+    {
+        this.model = model ?? throw new ArgumentNullException(nameof(model));
+        o = options ?? throw new ArgumentNullException(nameof(options));
+        Check(o);
+        parameters = model.Parameters().ToArray();
+        Optimizer = new AdamW(AdamW.Groups(model.NamedParameters(), o.WeightDecay), lr: o.Lr, betas: o.Betas);
+        Seed = o.Seed;
+        if (o.CheckpointDir is null) return;
+        dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.CheckpointDir));
+        if (!o.Resume) { Checkpoints.RequireFresh(dir); return; }
+        var (step, seconds, seed, extra) = Checkpoints.Resume(dir, model, Optimizer, o.CheckResume);
+        if (o.Steps is long total && step >= total) throw new TrainingException($"the checkpoint in '{dir}' is already at step {step}: ask for more than {step} steps");
+        (StartStep, SecondsBefore, Seed, ResumedExtra) = (step, seconds, seed ?? o.Seed, extra);
+    }
+
+    private static void Check(TrainerOptions o)
+    {
+        if (o.Steps is null && o.Seconds is null) throw new TrainingException("training: give a budget in steps, in seconds, or both");
+        if (o.Steps is <= 0 || o.Seconds is <= 0) throw new TrainingException($"training: the budget must be positive (steps {o.Steps}, seconds {o.Seconds})");
+        if (!(o.Lr > 0) || !(o.MinLr >= 0) || o.MinLr > o.Lr) throw new TrainingException($"training: need 0 ≤ MinLr ({o.MinLr}) ≤ Lr ({o.Lr}), Lr > 0");
+        if (o.WarmupSteps < 0 || o.Accumulate < 1 || o.ClipNorm < 0 || o.LogEvery < 0 || o.EvalEvery < 0 || o.SaveEvery < 0 || o.StepsPerEpoch < 0)
+            throw new TrainingException("training: warmup, clip norm and every cadence must be ≥ 0, accumulation ≥ 1");
+        if (o.Resume && o.CheckpointDir is null) throw new TrainingException("training: resuming needs a checkpoint folder");
+    }
+
+    /// <summary>The learning rate of <paramref name="step"/> (0-based) when <paramref name="seconds"/> have been trained.</summary>
+    public double LearningRate(long step, double seconds)
+    {
+        if (o.Schedule is { } custom) return custom(step, Fraction(step, seconds));
+        if (step < o.WarmupSteps) return o.Lr * (step + 1) / (o.WarmupSteps + 1);
+        double r = Math.Min(1, Math.Max(o.Steps is long s && s > o.WarmupSteps ? (double)(step - o.WarmupSteps) / (s - o.WarmupSteps) : 0,
+                                         o.Seconds is double t ? seconds / t : 0));
+        return o.MinLr + 0.5 * (1 + Math.Cos(Math.PI * Math.Max(0, r))) * (o.Lr - o.MinLr);
+    }
+
+    /// <summary>The fraction of the budget used after <paramref name="steps"/> steps and <paramref name="seconds"/>.</summary>
+    public double Fraction(long steps, double seconds) =>
+        Math.Min(1, Math.Max(o.Steps is long s ? (double)steps / s : 0, o.Seconds is double t ? seconds / t : 0));
+
+    /// <summary>
+    /// Trains from <see cref="StartStep"/> until the budget is spent or <paramref name="stop"/> is cancelled (the current
+    /// step finishes, a checkpoint is saved, and the result says Interrupted). <paramref name="step"/>(step, micro) gives
+    /// micro-batch <c>micro</c> of 0-based step <c>step</c>.
+    /// </summary>
+    public TrainingResult Run(Func<long, int, StepLoss> step, CancellationToken stop = default)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var clock = Stopwatch.StartNew();
+        double Seconds() => SecondsBefore + clock.Elapsed.TotalSeconds;
+        var losses = new List<(long, float)>();
+        var evaluations = new List<TrainingReport>();
+        var window = new Window();
+        double lastLog = 0, lastEval = 0, trainSeconds = 0, items = 0;
+        long done = StartStep;
+        model.Train();
+        while (true)
+        {
+            double t0 = clock.Elapsed.TotalSeconds;
+            double lr = LearningRate(done, Seconds());
+            var (loss, stepItems, metrics) = OneStep(step, done, lr);
+            done++;
+            trainSeconds += clock.Elapsed.TotalSeconds - t0;
+            items += stepItems;
+            losses.Add((done, loss));
+            window.Add(loss, stepItems, clock.Elapsed.TotalSeconds - t0, metrics);
+            StepDone?.Invoke(new StepInfo(done, loss, Fraction(done, Seconds()), lr, items / Math.Max(1e-9, trainSeconds)));
+
+            bool last = done == o.Steps || (o.Seconds is double budget && Seconds() >= budget), interrupted = stop.IsCancellationRequested;
+            double now = clock.Elapsed.TotalSeconds;
+            bool evaluate = Evaluate is not null && !interrupted && (last || Every(done, o.EvalEvery) || (o.EvalEverySeconds > 0 && now - lastEval >= o.EvalEverySeconds));
+            bool log = evaluate || last || interrupted || Every(done, o.LogEvery) || (o.LogEverySeconds > 0 && now - lastLog >= o.LogEverySeconds);
+            if (log)
+            {
+                var evaluation = evaluate ? RunEvaluation(done) : null;
+                if (evaluate) lastEval = clock.Elapsed.TotalSeconds;
+                var report = window.Report(done, o.StepsPerEpoch, Seconds(), Fraction(done, Seconds()), lr, evaluation, last || interrupted);
+                if (evaluation is not null) evaluations.Add(report);
+                Reported?.Invoke(report);
+                lastLog = clock.Elapsed.TotalSeconds;
+            }
+            if (dir is not null && (last || interrupted || Every(done, o.SaveEvery))) Save(done, Seconds());
+            if (last || interrupted) return new TrainingResult(interrupted && !last, done, Seconds(), losses, evaluations);
+        }
+    }
+
+    private static bool Every(long step, int every) => every > 0 && step % every == 0;
+
+    /// <summary>One optimizer step over <see cref="TrainerOptions.Accumulate"/> micro-batches: (shown loss, items, metrics).</summary>
+    private (float Loss, double Items, IReadOnlyDictionary<string, double>? Metrics) OneStep(Func<long, int, StepLoss> step, long index, double lr)
+    {
+        using var scope = Tensor.NewScope();
+        Optimizer.Lr = lr;
+        Optimizer.ZeroGrad();
+        int n = o.Accumulate;
+        double shown = 0, items = 0;
+        Dictionary<string, double>? metrics = null;
+        for (int micro = 0; micro < n; micro++)
+        {
+            StepLoss s;
+            using (o.Reinforce?.Collect()) s = step(index, micro);
+            shown += s.Loss.Item() / n;
+            items += s.Items;
+            var loss = s.Loss;
+            if (o.Reinforce is { } rl)
+                loss = loss + rl.Loss(s.Reward ?? throw new InvalidOperationException("training: REINFORCE attention needs each step's Reward"));
+            (n == 1 ? loss : loss * (1f / n)).Backward();
+            foreach (var (k, v) in s.Metrics ?? new Dictionary<string, double>())
+                (metrics ??= new())[k] = metrics.GetValueOrDefault(k) + v / n;
+        }
+        if (o.ClipNorm > 0) Gradients.ClipGradNorm(parameters, o.ClipNorm);
+        Optimizer.Step();
+        return ((float)shown, items, metrics);
+    }
+
+    private IReadOnlyList<Metric> RunEvaluation(long step)
+    {
+        model.Eval();
+        try
+        {
+            using var noGrad = Autograd.NoGrad();
+            return Evaluate!(step);
+        }
+        finally { model.Train(); }
+    }
+
+    private void Save(long step, double seconds)
+    {
+        var extra = new Dictionary<string, string>(o.Extra ?? new Dictionary<string, string>())
+        {
+            [Checkpoints.StepKey] = step.ToString(CultureInfo.InvariantCulture),
+            [Checkpoints.SecondsKey] = seconds.ToString("R", CultureInfo.InvariantCulture),
+            [Checkpoints.SeedKey] = Seed.ToString(CultureInfo.InvariantCulture),
+        };
+        Checkpoints.Save(dir!, model, Optimizer, o.ConfigJson, extra);
+    }
+
+    public void Dispose() => Optimizer.Dispose();
+
+    /// <summary>Sums since the last report: losses, items, training seconds, metrics.</summary>
+    private sealed class Window
+    {
+        double loss, items, seconds; int count;
+        readonly Dictionary<string, double> metrics = new();
+
+        public void Add(float l, double n, double secs, IReadOnlyDictionary<string, double>? m)
+        {
+            (loss, items, seconds, count) = (loss + l, items + n, seconds + secs, count + 1);
+            foreach (var (k, v) in m ?? new Dictionary<string, double>()) metrics[k] = metrics.GetValueOrDefault(k) + v;
+        }
+
+        public TrainingReport Report(long step, int perEpoch, double seconds, double fraction, double lr, IReadOnlyList<Metric>? evaluation, bool final)
+        {
+            var r = new TrainingReport(step, perEpoch > 0 ? (double)step / perEpoch : 0, seconds, fraction, loss / Math.Max(1, count),
+                metrics.ToDictionary(p => p.Key, p => p.Value / Math.Max(1, count)), lr, items / Math.Max(1e-9, this.seconds), evaluation, final);
+            (loss, items, this.seconds, count) = (0, 0, 0, 0);
+            metrics.Clear();
+            return r;
+        }
+    }
+}

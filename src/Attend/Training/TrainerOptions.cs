@@ -1,0 +1,102 @@
+using Attend.Attention;
+
+namespace Attend.Training;
+
+/// <summary>A training run that cannot start or go on (a checkpoint folder in the way, a checkpoint that does not fit):
+/// the message says what and where. Nothing has been written when it is thrown before the first step.</summary>
+public sealed class TrainingException(string message) : Exception(message);
+
+/// <summary>
+/// What <see cref="Trainer"/> does: the budget, the optimizer (AdamW, decay on matrices only) and its schedule, clipping,
+/// accumulation, how often it reports, evaluates and saves, and where. The budget is <see cref="Steps"/>,
+/// <see cref="Seconds"/> or both (whichever is reached first); a resumed run goes on to the same totals.
+/// <para>Learning rate: linear warmup over <see cref="WarmupSteps"/>, then a cosine from <see cref="Lr"/> to
+/// <see cref="MinLr"/> over the budget: r = max((step − warmup) / (Steps − warmup), seconds / Seconds), clamped to 1,
+/// <c>lr = MinLr + ½(1 + cos πr)(Lr − MinLr)</c> — so a time budget bends the cosine to the clock.</para>
+/// </summary>
+public sealed record TrainerOptions
+{
+    /// <summary>Total optimizer steps (null: until <see cref="Seconds"/>).</summary>
+    public long? Steps { get; init; }
+    /// <summary>Total training time in seconds, evaluations included (null: until <see cref="Steps"/>).</summary>
+    public double? Seconds { get; init; }
+    /// <summary>Steps per epoch, for reports (0: the data has no epochs).</summary>
+    public int StepsPerEpoch { get; init; }
+
+    /// <summary>Peak learning rate.</summary>
+    public double Lr { get; init; } = 1e-3;
+    /// <summary>Where the cosine ends.</summary>
+    public double MinLr { get; init; } = 1e-4;
+    public int WarmupSteps { get; init; }
+    public (double Beta1, double Beta2) Betas { get; init; } = (0.9, 0.999);
+    /// <summary>AdamW's decoupled weight decay, on parameters of rank ≥ 2 only (biases and norms do not decay).</summary>
+    public double WeightDecay { get; init; } = 0.01;
+    /// <summary>Clip the global gradient norm to this (0: no clipping).</summary>
+    public float ClipNorm { get; init; } = 1f;
+    /// <summary>Micro-batches per optimizer step (gradient accumulation); each micro-batch's loss is divided by it.</summary>
+    public int Accumulate { get; init; } = 1;
+    /// <summary>A custom learning rate, of (step, fraction of the budget used): replaces the warmup-cosine.</summary>
+    public Func<long, double, double>? Schedule { get; init; }
+
+    /// <summary>Steps between reports (0: none but at evaluations and the end).</summary>
+    public int LogEvery { get; init; }
+    /// <summary>Seconds between reports (0: by steps only).</summary>
+    public double LogEverySeconds { get; init; }
+    /// <summary>Steps between evaluations (0: only at the end).</summary>
+    public int EvalEvery { get; init; }
+    /// <summary>Seconds between evaluations (0: by steps only).</summary>
+    public double EvalEverySeconds { get; init; }
+    /// <summary>Steps between checkpoints (0: only at the end and when stopped).</summary>
+    public int SaveEvery { get; init; }
+
+    /// <summary>The checkpoint folder (null: no checkpoints).</summary>
+    public string? CheckpointDir { get; init; }
+    /// <summary>Continue the checkpoint in <see cref="CheckpointDir"/> (else the folder must not hold one).</summary>
+    public bool Resume { get; init; }
+    /// <summary>The model's config, stored in every checkpoint (a JSON object).</summary>
+    public string ConfigJson { get; init; } = "{}";
+    /// <summary>More strings to store in every checkpoint (the data's name, …).</summary>
+    public IReadOnlyDictionary<string, string>? Extra { get; init; }
+    /// <summary>Checks a checkpoint's config JSON before resuming from it; throws (any exception, its message for the
+    /// user) when it does not fit this run.</summary>
+    public Action<string>? CheckResume { get; init; }
+    /// <summary>The seed of the data order; stored in checkpoints, and a resumed run gets the first run's back
+    /// (<see cref="Trainer.Seed"/>) so that its batches continue the same sequence.</summary>
+    public ulong Seed { get; init; }
+
+    /// <summary>For models with REINFORCE attention: the collector whose surrogate loss is added to each step's loss,
+    /// with the step's <see cref="StepLoss.Reward"/>.</summary>
+    public ReinforceAttention? Reinforce { get; init; }
+}
+
+/// <summary>What one micro-batch gives the trainer: the loss to minimize, how many items (tokens, images, seconds of
+/// audio) it covered, and optionally a reward per sequence [B] for REINFORCE attention and metrics to average in reports.
+/// The loss shown in reports is <see cref="Loss"/>'s value before the REINFORCE term is added.</summary>
+public sealed record StepLoss(Tensor Loss, double Items = 0)
+{
+    public Tensor? Reward { get; init; }
+    public IReadOnlyDictionary<string, double>? Metrics { get; init; }
+}
+
+/// <summary>A measured quantity for reports: its name, value and how to print it ("dev BLEU" 63.4 "63.4").</summary>
+public sealed record Metric(string Name, double Value, string Text)
+{
+    public override string ToString() => $"{Name} {Text}";
+}
+
+/// <summary>After each optimizer step: its number (1-based), its loss, the fraction of the budget used, the learning rate
+/// it used, and the items per second of training so far.</summary>
+public sealed record StepInfo(long Step, float Loss, double Fraction, double Lr, double ItemsPerSecond);
+
+/// <summary>
+/// A report: the step (1-based) and epoch, seconds trained (with a resumed run's earlier time), the fraction of the budget
+/// used, the mean loss and metrics since the last report, the learning rate, the items per second of training since the
+/// last report, and the evaluation when one ran at this step. <see cref="Final"/> marks the last report of a run.
+/// </summary>
+public sealed record TrainingReport(long Step, double Epoch, double Seconds, double Fraction, double Loss,
+    IReadOnlyDictionary<string, double> Metrics, double Lr, double ItemsPerSecond, IReadOnlyList<Metric>? Evaluation, bool Final);
+
+/// <summary>How a run ended: interrupted (stopped by its token; a checkpoint was saved) or not, the steps done, seconds
+/// trained, every step's loss, and every report that carried an evaluation.</summary>
+public sealed record TrainingResult(bool Interrupted, long Steps, double Seconds, IReadOnlyList<(long Step, float Loss)> Losses,
+    IReadOnlyList<TrainingReport> Evaluations);
