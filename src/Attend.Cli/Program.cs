@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Reflection;
 using Attend.Cli;
+using Attend.Cli.Dates;
 using Attend.Cli.Explain;
 using Attend.Cli.Lm;
 using Attend.Cli.Speech;
@@ -14,11 +15,11 @@ var seconds = new Option<double?>("--seconds") { Description = "training budget 
 var preset = new Option<string>("--preset") { Description = "tiny (seconds, for tests/CI) or default", DefaultValueFactory = _ => "default" };
 preset.AcceptOnlyFromAmong("tiny", "default");
 var attention = AttentionChoice.Option();
-var quickstart = new Command("quickstart", "Train an encoder-decoder Transformer to normalize dates (\"Tuesday 24 Nov 2026\" → \"2026-11-24\") in about two minutes, then look at its cross-attention.")
+var quickstart = new Command("quickstart", "Train an encoder-decoder Transformer to normalize dates (\"Tuesday 24 Nov 2026\" → \"2026-11-24\") in a minute, then look at its cross-attention.")
 {
     outDir, seed, steps, seconds, preset, attention,
 };
-quickstart.SetAction(pr => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed), pr.GetValue(steps), pr.GetValue(seconds), pr.GetValue(preset)!, pr.GetValue(attention)!));
+quickstart.SetAction(pr => CliChecks.Guard(() => Quickstart.Run(pr.GetValue(outDir)!, pr.GetValue(seed), pr.GetValue(steps), pr.GetValue(seconds), pr.GetValue(preset)!, pr.GetValue(attention)!)));
 
 var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());

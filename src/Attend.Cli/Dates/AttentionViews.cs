@@ -1,9 +1,10 @@
+using Attend.Nn;
 using SkiaSharp;
 
 namespace Attend.Cli.Dates;
 
 /// <summary>
-/// Cross-attention pictures of a trained <see cref="DateModel"/>: rows = output characters, columns = input characters,
+/// Cross-attention pictures of the trained date model (<see cref="DateTask"/>): rows = output characters, columns = input characters,
 /// shade = weight (head-averaged, last decoder layer), scaled so that the largest weight of the grid is full colour.
 /// In the terminal as ANSI 256-colour blocks (plain shading characters when stdout is redirected, NO_COLOR is set or
 /// TERM is dumb) and as a PNG heatmap per example.
@@ -23,7 +24,7 @@ public static class AttentionViews
     }
 
     /// <summary>Prints the grid of each example and writes <c>attention-N.png</c> under <paramref name="outDir"/>.</summary>
-    public static void Show(DateModel model, string outDir)
+    public static void Show(Seq2Seq model, string outDir)
     {
         Directory.CreateDirectory(outDir);
         bool color = !Console.IsOutputRedirected && string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NO_COLOR"))
@@ -31,7 +32,7 @@ public static class AttentionViews
         var examples = Examples();
         for (int i = 0; i < examples.Length; i++)
         {
-            var (output, w) = model.CrossAttention(examples[i]);
+            var (output, w) = DateTask.CrossAttention(model, examples[i]);
             Console.WriteLine();
             Console.WriteLine($"Cross-attention, \"{examples[i]}\" → \"{output}\" (rows: output, columns: input):");
             Console.Write(Grid(examples[i], output, w, color));

@@ -1,3 +1,5 @@
+using Attend.Data;
+
 namespace Attend.Cli.Dates;
 
 /// <summary>
@@ -85,10 +87,10 @@ public static class DateFormats
     }
 
     /// <summary>A random (source, target) pair from <paramref name="dates"/> in a random format.</summary>
-    public static (string Source, string Target, int Format) Sample(DateOnly[] dates, Random rng)
+    public static (string Source, string Target, int Format) Sample(DateOnly[] dates, SplitMix64 rng)
     {
-        var d = dates[rng.Next(dates.Length)];
-        int f = rng.Next(All.Length);
+        var d = dates[rng.NextInt(dates.Length)];
+        int f = rng.NextInt(All.Length);
         return (All[f].Write(d), Iso(d), f);
     }
 

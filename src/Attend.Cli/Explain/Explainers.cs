@@ -12,7 +12,7 @@ namespace Attend.Cli.Explain;
 /// <summary>Picks the adapter for a checkpoint by the "kind" in its config.</summary>
 public static class Explainers
 {
-    public static readonly string[] Kinds = [DateCheckpoint.Kind, LmModelConfig.Kind, TranslateConfig.Kind, VitModelConfig.Kind, SpeechConfig.Kind];
+    public static readonly string[] Kinds = [DateConfig.Kind, LmModelConfig.Kind, TranslateConfig.Kind, VitModelConfig.Kind, SpeechConfig.Kind];
 
     /// <exception cref="ArgumentException">no checkpoint there, or one of a kind this attend cannot explain.</exception>
     public static IAttentionExplainer Load(string dir)
@@ -29,38 +29,18 @@ public static class Explainers
         {
             return kind switch
             {
-                DateCheckpoint.Kind => new DateExplainer(DateCheckpoint.Load(dir)),
+                DateConfig.Kind => DateTask.Load(dir) is var (d, dc) ? new DateExplainer(d, dc) : null!,
                 LmModelConfig.Kind => new LmExplainer(LmSampling.Load(dir)),
-                TranslateConfig.Kind => new TranslateExplainer(TranslateTraining.Load(dir)),
+                TranslateConfig.Kind => TranslateTask.Load(dir) is var (t, tc) ? new TranslateExplainer(t, tc) : null!,
                 VitModelConfig.Kind => VitExplainer.Load(dir),
-                SpeechConfig.Kind => new SpeechExplainer(SpeechTraining.Load(dir)),
+                SpeechConfig.Kind => new SpeechExplainer(SpeechTask.Load(dir)),
                 _ => throw new ArgumentException($"'{dir}' holds a checkpoint of kind '{kind}'; explain knows {string.Join(", ", Kinds)}"),
             };
         }
-        catch (Exception ex) when (ex is LmException or TranslateException or VisionException or SpeechException or IOException or InvalidDataException)
+        catch (Exception ex) when (ex is CliException or IOException or InvalidDataException)
         {
             throw new ArgumentException(ex.Message);
         }
-    }
-
-    /// <summary>Views of an encoder-decoder <see cref="Nn.Transformer"/> under "transformer.": encoder self-attention over the
-    /// source tokens, decoder self-attention over the decoder inputs, cross-attention from the written tokens to the source.</summary>
-    internal static List<AttentionView> EncoderDecoderViews(IReadOnlyList<CapturedAttention> records, string[] source, string[] decoderInput, string[] written)
-    {
-        var views = new List<AttentionView>();
-        foreach (var r in records)
-        {
-            var p = r.Site.Split('.');          // transformer.{encoder|decoder}.layers.{i}.{self_attn|multihead_attn}
-            if (p.Length != 5 || p[0] != "transformer") continue;
-            string layer = p[3];
-            views.Add((p[1], p[4]) switch
-            {
-                ("encoder", _) => AttentionView.From(r, $"encoder {layer}", "self", "encoder", source, source),
-                ("decoder", "self_attn") => AttentionView.From(r, $"decoder {layer} self", "self", "decoder", decoderInput, decoderInput),
-                _ => AttentionView.From(r, $"decoder {layer} cross", "cross", "cross", written, source),
-            });
-        }
-        return views;
     }
 
     internal static ArgumentException Bad(string message) => new(message);

@@ -1,4 +1,5 @@
 using Attend.Cli.Speech;
+using Attend.Data;
 using Attend.Interpret;
 
 namespace Attend.Cli.Explain;
@@ -14,7 +15,7 @@ namespace Attend.Cli.Explain;
 /// written        s E v @ n #seven … &lt;/s&gt;          (the &lt;/s&gt; row ends the last word)
 /// </code>
 /// </summary>
-public sealed class SpeechExplainer(SpeechModel model) : IMediaExplainer
+public sealed class SpeechExplainer(SpeechRecognizer recognizer) : IMediaExplainer
 {
     /// <summary>The largest WAV read (40 s, the model's limit, of 48 kHz 16-bit stereo is 7.7 MB; the explorer's uploads
     /// are limited further, to <see cref="ServeCommand.MaxFile"/>).</summary>
@@ -23,8 +24,8 @@ public sealed class SpeechExplainer(SpeechModel model) : IMediaExplainer
     /// <summary>The attention flow only for stacks of at most this many tokens (the decoder's, usually; not 1–2 s of frames).</summary>
     public const int FlowTokens = 24;
 
-    public string Description => $"speech recognizer (attend train speech, preset {model.Config.Preset.Name}): log-mel → {model.Config.Preset.EncoderLayers}-layer encoder " +
-                                 $"({10 * model.Subsampling} ms frames) → {model.Config.Preset.DecoderLayers}-layer decoder with cross-attention, {model.Config.Preset.Heads} heads, phonemes and words";
+    public string Description => $"speech recognizer (attend train speech, preset {recognizer.Config.Preset.Name}): log-mel → {recognizer.Config.Preset.EncoderLayers}-layer encoder " +
+                                 $"({10 * recognizer.Subsampling} ms frames) → {recognizer.Config.Preset.DecoderLayers}-layer decoder with cross-attention, {recognizer.Config.Preset.Heads} heads, phonemes and words";
     public string Example => "seven of hearts";
     public int MaxInput => 120;
     public string Accept => ".wav,audio/wav,audio/x-wav";
@@ -64,40 +65,36 @@ public sealed class SpeechExplainer(SpeechModel model) : IMediaExplainer
     MediaExplanation Run(float[] audio, string input, Phone[]? phones, string[]? spoken)
     {
         var features = LogMel.Features(audio, out int frames);
-        int n = model.Subsampling;
-        var vocab = model.Config.Vocab;
+        int n = recognizer.Subsampling;
+        var (model, cfg) = recognizer;
+        var vocab = cfg.Vocab;
+        // 1) transcribe greedily, 2) one teacher-forced pass over <s> + the output with a capture open
+        var (mel, pad) = SpeechTask.Batch([(features, frames)], n);                               // (1, F, 80), (1, S)
+        long[] outs;
         bool wasTraining = model.Training;
         model.Eval();
-        try
-        {
-            using var noGrad = Autograd.NoGrad();
-            using var scope = Tensor.NewScope();
-            // 1) transcribe greedily, 2) one teacher-forced pass over <s> + the output with a capture open
-            var (mel, pad) = SpeechModel.Batch([(features, frames)], n);                          // (1, F, 80), (1, S)
-            var outs = model.Greedy(model.Encode(mel, pad), pad)[0];
-            var (tgt, _) = SpeechModel.Targets([outs]);                                           // (1, N + 1)
-            using var capture = AttentionCapture.Start(model);
-            model.Decode(model.Encode(mel, pad), pad, tgt);
-            int S = pad.Shape[1];
-            string[] frameLabels = Enumerable.Range(0, S).Select(k => $"{k * n * 0.01:F2}s").ToArray();
-            string[] written = [.. outs.Select(t => vocab.Tokens[(int)t]), "</s>"], decoderInput = ["<s>", .. written[..^1]];
-            var views = Explainers.EncoderDecoderViews(capture.Records, frameLabels, decoderInput, written);
-            // 3) word timings: DTW over the alignment heads (second half of the decoder layers)
-            int layers = model.DecoderLayers.Count, from = layers / 2, width = n == 2 ? 7 : 3;
-            var cross = views.Where(v => v.Kind == "cross").ToList();
-            var heads = cross.Skip(from).SelectMany(v => v.Maps).ToList();
-            var wordEnds = Enumerable.Range(0, outs.Length).Where(t => SpeechVocab.IsWord(written[t])).Select(t => t + 1).ToArray();
-            var words = wordEnds.Select(e => written[e - 1][1..]).ToArray();
-            var timings = AttentionAlignment.Words(heads, words, wordEnds, n * 0.01, width);
-            string note = $"DTW over the cross-attention of decoder layer{(layers - from > 1 ? "s" : "")} {string.Join(", ", Enumerable.Range(from, layers - from))}, " +
-                          $"all {model.Config.Preset.Heads} heads, standardized over tokens, median filter {width} frames; {10 * n} ms per frame";
-            var e = new Explanation("speech", input, string.Join(' ', words), views) { WordTimings = timings, WordNote = note, MaxFlowTokens = FlowTokens };
-            var matrix = AttentionAlignment.Matrix(heads, width);                                  // (N + 1, S)
-            var (tok, fr) = AttentionAlignment.Dtw(AttentionAlignment.Negate(matrix));
-            var png = SpectrogramPng.Encode($"{input} → {e.Output}", features, frames, n, written, matrix, tok, fr, timings, phones);
-            return new MediaExplanation(e, [("png/spectrogram-alignment.png", png)], Compare(timings, phones, spoken));
-        }
-        finally { model.Train(wasTraining); }
+        using (Tensor.NewScope()) using (Autograd.NoGrad()) outs = SpeechTask.Greedy(model, model.Encode(mel, pad), pad)[0];
+        model.Train(wasTraining);
+        var (tgt, _) = SpeechTask.Targets([outs]);                                                // (1, N + 1)
+        var records = Seq2SeqAttention.Capture(model, mel, pad, tgt);
+        int S = pad.Shape[1];
+        string[] frameLabels = Enumerable.Range(0, S).Select(k => $"{k * n * 0.01:F2}s").ToArray();
+        string[] written = [.. outs.Select(t => vocab.Tokens[(int)t]), "</s>"], decoderInput = ["<s>", .. written[..^1]];
+        var views = Seq2SeqAttention.Views(records, frameLabels, decoderInput, written);
+        // 3) word timings: DTW over the alignment heads (second half of the decoder layers)
+        int layers = cfg.Preset.DecoderLayers, from = layers / 2, width = n == 2 ? 7 : 3;
+        var cross = views.Where(v => v.Kind == "cross").ToList();
+        var heads = cross.Skip(from).SelectMany(v => v.Maps).ToList();
+        var wordEnds = Enumerable.Range(0, outs.Length).Where(t => PhonemeTokenizer.IsWord(written[t])).Select(t => t + 1).ToArray();
+        var words = wordEnds.Select(e => written[e - 1][1..]).ToArray();
+        var timings = AttentionAlignment.Words(heads, words, wordEnds, n * 0.01, width);
+        string note = $"DTW over the cross-attention of decoder layer{(layers - from > 1 ? "s" : "")} {string.Join(", ", Enumerable.Range(from, layers - from))}, " +
+                      $"all {cfg.Preset.Heads} heads, standardized over tokens, median filter {width} frames; {10 * n} ms per frame";
+        var e = new Explanation("speech", input, string.Join(' ', words), views) { WordTimings = timings, WordNote = note, MaxFlowTokens = FlowTokens };
+        var matrix = AttentionAlignment.Matrix(heads, width);                                  // (N + 1, S)
+        var (tok, fr) = AttentionAlignment.Dtw(AttentionAlignment.Negate(matrix));
+        var png = SpectrogramPng.Encode($"{input} → {e.Output}", features, frames, n, written, matrix, tok, fr, timings, phones);
+        return new MediaExplanation(e, [("png/spectrogram-alignment.png", png)], Compare(timings, phones, spoken));
     }
 
     /// <summary>With espeak's phonemes: each word's DTW start against espeak's (its first phoneme's start).</summary>

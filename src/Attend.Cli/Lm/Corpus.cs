@@ -18,12 +18,12 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
     public const string Kjv = "kjv";
 
     /// <summary>Reads <paramref name="data"/>: the name "kjv", or a path to UTF-8 text (gzip when it ends in .gz).</summary>
-    /// <exception cref="LmException">no such file, an unreadable file, or one without text.</exception>
+    /// <exception cref="CliException">no such file, an unreadable file, or one without text.</exception>
     public static Corpus Load(string data)
     {
         string path = data == Kjv ? KjvPath() : data;
-        if (Directory.Exists(path)) throw new LmException($"data file '{path}' is a folder, not a file");
-        if (!File.Exists(path)) throw new LmException($"data file '{path}' does not exist");
+        if (Directory.Exists(path)) throw new CliException($"data file '{path}' is a folder, not a file");
+        if (!File.Exists(path)) throw new CliException($"data file '{path}' does not exist");
         string text;
         try
         {
@@ -32,10 +32,10 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
             using var reader = new StreamReader(s, Encoding.UTF8);
             text = reader.ReadToEnd().Replace("\r\n", "\n");
         }
-        catch (InvalidDataException ex) { throw new LmException($"data file '{path}' is not valid gzip: {ex.Message}"); }
-        catch (IOException ex) { throw new LmException($"data file '{path}' could not be read: {ex.Message}"); }
-        catch (UnauthorizedAccessException ex) { throw new LmException($"data file '{path}' could not be read: {ex.Message}"); }
-        if (string.IsNullOrWhiteSpace(text)) throw new LmException($"data file '{path}' is empty");
+        catch (InvalidDataException ex) { throw new CliException($"data file '{path}' is not valid gzip: {ex.Message}"); }
+        catch (IOException ex) { throw new CliException($"data file '{path}' could not be read: {ex.Message}"); }
+        catch (UnauthorizedAccessException ex) { throw new CliException($"data file '{path}' could not be read: {ex.Message}"); }
+        if (string.IsNullOrWhiteSpace(text)) throw new CliException($"data file '{path}' is empty");
         return Split(data == Kjv ? Kjv : Path.GetFileName(path), text);
     }
 
@@ -48,7 +48,7 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
         {
             int cut = text.LastIndexOf('\n', Math.Max(0, text.Length * 9 / 10 - 1)) + 1;
             if (cut <= 0 || cut >= text.Length) cut = text.Length * 9 / 10;
-            if (cut <= 0 || cut >= text.Length) throw new LmException($"data '{name}' is too short to split into training and validation text");
+            if (cut <= 0 || cut >= text.Length) throw new CliException($"data '{name}' is too short to split into training and validation text");
             return new Corpus(name, text[..cut], text[cut..], [], []);
         }
         var books = starts.Select(i => lines[i][2..].Trim()).ToArray();
@@ -69,5 +69,3 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
     }
 }
 
-/// <summary>A user error (bad data, preset, checkpoint or folder) reported as one line, without a stack trace.</summary>
-public sealed class LmException(string message) : CliException(message);

@@ -8,30 +8,11 @@ public static class LmCommands
     public static Command Train()
     {
         var data = new Option<string>("--data") { Description = "training text: a UTF-8 file (.gz allowed) or 'kjv' (the King James Bible)", Required = true };
-        var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
-        var preset = new Option<string>("--preset") { Description = "model size: tiny (seconds), small (minutes) or default", DefaultValueFactory = _ => "default" };
-        var steps = new Option<int>("--steps") { Description = "total optimizer steps", DefaultValueFactory = _ => 2000 };
-        var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the batches", DefaultValueFactory = _ => 0 };
-        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset) up to --steps" };
-        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between validation losses (default: the preset's)" };
-        var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
-        var attention = AttentionChoice.Option();
-        var lm = new Command("lm", "Train a character-level GPT on a text, printing validation loss (nats/char) next to a bigram baseline.")
-        {
-            data, outDir, preset, steps, seed, resume, evalEvery, saveEvery, attention,
-        };
-        lm.SetAction(pr =>
-        {
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                return CliChecks.Guard(() => LmTraining.Run(new LmTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!, pr.GetValue(steps),
-                    pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery), pr.GetValue(attention)!), Console.Out, cts.Token).ExitCode);
-            }
-            finally { Console.CancelKeyPress -= onCancel; }
-        });
+        var common = new TrainOptionSet("model size: tiny (seconds), small (minutes) or default", ["tiny", "small", "default"], defaultSteps: 2000,
+            withMinutes: false, withAttention: true, defaultPreset: "default");
+        var lm = new Command("lm", "Train a character-level GPT on a text, printing validation loss (nats/char) next to a bigram baseline.") { data };
+        common.AddTo(lm);
+        lm.SetAction(pr => TrainCommand.Run(stop => LmTraining.Run(pr.GetValue(data)!, common.Read(pr), Console.Out, stop).ExitCode));
         return new Command("train", "Train a model.") { lm };
     }
 
@@ -58,6 +39,4 @@ public static class LmCommands
         }));
         return cmd;
     }
-
-    /// <summary>User errors as one line "error: …" and exit code 2.</summary>
 }

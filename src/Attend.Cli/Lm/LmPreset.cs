@@ -1,5 +1,5 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
+using Attend.Attention;
 using Attend.Nn;
 
 namespace Attend.Cli.Lm;
@@ -23,7 +23,7 @@ public sealed record LmPreset(string Name, int Layers, int Heads, int DModel, in
     public static readonly LmPreset[] All = [Tiny, Small, Default];
 
     public static LmPreset Get(string name) => All.FirstOrDefault(p => p.Name == name)
-        ?? throw new LmException($"unknown preset '{name}' (choose {string.Join(", ", All.Select(p => p.Name))})");
+        ?? throw new CliException($"unknown preset '{name}' (choose {string.Join(", ", All.Select(p => p.Name))})");
 
     public GptConfig Gpt(int vocabSize, AttentionVariant? attention = null) => new(BlockSize: Context, VocabSize: vocabSize, NLayer: Layers,
         NHead: Heads, NEmbd: DModel, Dropout: 0f, Bias: true, Attention: attention);
@@ -47,27 +47,15 @@ public sealed record LmModelConfig(LmPreset Preset, string Vocab, AttentionVaria
         ["vocab_size"] = Vocab.Length, ["vocab"] = Vocab, ["attention"] = Variant.ToString(),
     }.ToJsonString();
 
-    /// <summary>Parses a checkpoint's config; anything but an LM checkpoint of this version is an <see cref="LmException"/>.</summary>
-    public static LmModelConfig FromJson(string json, string dir)
+    /// <summary>Parses a checkpoint's config; anything but an LM checkpoint of this version is a <see cref="CliException"/>.</summary>
+    public static LmModelConfig FromJson(string json, string dir) => ModelCheckpoint.Config(json, dir, Kind, Version, "character language model", o =>
     {
-        var o = JsonNode.Parse(json) as JsonObject;
-        string kind = o?["kind"] is JsonValue k && k.TryGetValue(out string? ks) ? ks : "(none)";
-        if (kind != Kind) throw new LmException($"'{dir}' holds a checkpoint of kind '{kind}', not a character language model ({Kind})");
-        int version = o!["version"] is JsonValue v && v.TryGetValue(out int vi) ? vi : -1;
-        if (version != Version) throw new LmException($"'{dir}' holds an LM checkpoint of version {version}; this attend reads version {Version}");
-        try
-        {
-            var preset = LmPreset.Get(o["preset"]!.GetValue<string>());
-            string vocab = o["vocab"]!.GetValue<string>();
-            var shape = (o["n_layer"]!.GetValue<int>(), o["n_head"]!.GetValue<int>(), o["n_embd"]!.GetValue<int>(), o["block_size"]!.GetValue<int>());
-            if (shape != (preset.Layers, preset.Heads, preset.DModel, preset.Context) || o["vocab_size"]!.GetValue<int>() != vocab.Length)
-                throw new LmException($"'{dir}': the model shape in its config does not match preset '{preset.Name}' of this attend");
-            var attention = o["attention"] is { } a ? AttentionVariant.Parse(a.GetValue<string>()) : AttentionVariant.Soft;
-            return new LmModelConfig(preset, vocab, attention);
-        }
-        catch (Exception ex) when (ex is NullReferenceException or InvalidOperationException or FormatException or ArgumentException or JsonException)
-        {
-            throw new LmException($"'{dir}': malformed LM config ({ex.Message})");
-        }
-    }
+        var preset = LmPreset.Get(o["preset"]!.GetValue<string>());
+        string vocab = o["vocab"]!.GetValue<string>();
+        var shape = (o["n_layer"]!.GetValue<int>(), o["n_head"]!.GetValue<int>(), o["n_embd"]!.GetValue<int>(), o["block_size"]!.GetValue<int>());
+        if (shape != (preset.Layers, preset.Heads, preset.DModel, preset.Context) || o["vocab_size"]!.GetValue<int>() != vocab.Length)
+            throw new CliException($"'{dir}': the model shape in its config does not match preset '{preset.Name}' of this attend");
+        var attention = o["attention"] is { } a ? AttentionVariant.Parse(a.GetValue<string>()) : AttentionVariant.Soft;
+        return new LmModelConfig(preset, vocab, attention);
+    });
 }

@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Attend.IO;
+using Attend.Data;
 using Attend.Nn;
 
 namespace Attend.Cli.Lm;
@@ -14,14 +14,14 @@ public static class LmSampling
     /// <summary>Returns the prompt (as the model saw it) followed by the generated text; warnings and timings go to <paramref name="log"/>.</summary>
     public static string Run(LmSampleOptions o, TextWriter log)
     {
-        if (o.MaxTokens < 0) throw new LmException($"--max-tokens must be ≥ 0, not {o.MaxTokens}");
-        if (o.TopK is <= 0) throw new LmException($"--top-k must be positive, not {o.TopK}");
-        if (o.TopP is <= 0 or > 1) throw new LmException($"--top-p must be in (0, 1], not {o.TopP}");
+        if (o.MaxTokens < 0) throw new CliException($"--max-tokens must be ≥ 0, not {o.MaxTokens}");
+        if (o.TopK is <= 0) throw new CliException($"--top-k must be positive, not {o.TopK}");
+        if (o.TopP is <= 0 or > 1) throw new CliException($"--top-p must be in (0, 1], not {o.TopP}");
         var (model, tok) = Load(o.Model);
         string prompt = o.Prompt.Length > 0 ? o.Prompt : "\n";
         var ids = tok.Encode(prompt, out int unknown);
         if (unknown > 0)
-            log.WriteLine($"warning: {unknown} prompt character(s) are not in the model's vocabulary; they were replaced by '{tok.Vocab[tok.Fallback]}'");
+            log.WriteLine($"warning: {unknown} prompt character(s) are not in the model's vocabulary; they were replaced by '{tok.FallbackChar}'");
         int ctx = model.Config.BlockSize;
         if (ids.Length > ctx)
         {
@@ -60,13 +60,11 @@ public static class LmSampling
     /// <summary>The model (in evaluation mode) and tokenizer stored in checkpoint <paramref name="dir"/>.</summary>
     public static (Gpt Model, CharTokenizer Tokenizer) Load(string dir)
     {
-        using (var data = CliChecks.LoadTrainedCheckpoint(dir, m => new LmException(m), "attend train lm --data kjv"))
-        {
-            var cfg = LmModelConfig.FromJson(data.ConfigJson, dir);
-            var model = new Gpt(cfg.Gpt, new Random(0));
-            model.LoadStateDict(data.Weights);
-            model.Eval();
-            return (model, new CharTokenizer(cfg.Vocab));
-        }
+        using var data = ModelCheckpoint.Open(dir, "attend train lm --data kjv");
+        var cfg = LmModelConfig.FromJson(data.ConfigJson, dir);
+        var model = new Gpt(cfg.Gpt, new Random(0));
+        model.LoadStateDict(data.Weights);
+        model.Eval();
+        return (model, new CharTokenizer(cfg.Vocab));
     }
 }

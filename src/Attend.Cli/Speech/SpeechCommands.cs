@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Attend.Cli.Ui;
+using Attend.Data;
 
 namespace Attend.Cli.Speech;
 
@@ -8,32 +9,13 @@ public static class SpeechCommands
 {
     public static Command Train()
     {
-        var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
-        var preset = new Option<string>("--preset") { Description = "model size: tiny (seconds), default (40 ms encoder frames) or fine (20 ms)", DefaultValueFactory = _ => "default" };
-        var steps = new Option<int>("--steps") { Description = "total optimizer steps", DefaultValueFactory = _ => 100_000 };
-        var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };
-        var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the synthesized batches", DefaultValueFactory = _ => 0 };
-        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same preset)" };
-        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between dev measurements (default: the preset's)" };
-        var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
+        var common = new TrainOptionSet("model size: tiny (seconds), default (40 ms encoder frames) or fine (20 ms)", ["tiny", "default", "fine"],
+            defaultSteps: 100_000, withMinutes: true, withAttention: false, defaultPreset: "default");
         var testSize = new Option<int?>("--test-size") { Description = "held-out utterances scored at the end (default: the preset's)" };
         var cmd = new Command("speech", "Train a speech recognizer (log-mel → Transformer encoder → decoder with cross-attention emitting phonemes and words) " +
-            "on utterances espeak-ng synthesizes on the fly; reports WER and cross-attention alignment error on held-out voices.")
-        {
-            outDir, preset, steps, minutes, seed, resume, evalEvery, saveEvery, testSize,
-        };
-        cmd.SetAction(pr =>
-        {
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                return Guard(() => SpeechTraining.Run(new SpeechTrainOptions(pr.GetValue(outDir)!, pr.GetValue(preset)!, pr.GetValue(steps), pr.GetValue(minutes),
-                    pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery), pr.GetValue(testSize)), Console.Out, cts.Token).ExitCode);
-            }
-            finally { Console.CancelKeyPress -= onCancel; }
-        });
+            "on utterances espeak-ng synthesizes on the fly; reports WER and cross-attention alignment error on held-out voices.") { testSize };
+        common.AddTo(cmd);
+        cmd.SetAction(pr => TrainCommand.Run(stop => SpeechTraining.Run(common.Read(pr), Console.Out, stop, pr.GetValue(testSize)).ExitCode));
         return cmd;
     }
 
@@ -44,9 +26,9 @@ public static class SpeechCommands
         var heldOut = new Option<int?>("--held-out") { Description = "instead of files: score this many synthesized utterances of the held-out voices (WER, alignment error)" };
         var files = new Argument<string[]>("files") { Description = "audio: .wav (16-bit PCM, mono or stereo, any rate) or .raw (16 kHz 16-bit mono)", Arity = ArgumentArity.ZeroOrMore };
         var cmd = new Command("transcribe", "Transcribe audio files with a model trained by 'attend train speech'.") { model, phonemes, heldOut, files };
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr => CliChecks.Guard(() =>
         {
-            var m = SpeechTraining.Load(pr.GetValue(model)!);
+            var m = SpeechTask.Load(pr.GetValue(model)!);
             var paths = pr.GetValue(files)!;
             if (pr.GetValue(heldOut) is int n)
             {
@@ -72,23 +54,12 @@ public static class SpeechCommands
                     var parts = Enumerable.Range(0, r.Tokens.Length).Select(t =>
                     {
                         string tok = m.Config.Vocab.Tokens[(int)r.Tokens[t]];
-                        return SpeechVocab.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.StartFrame[t], m.Subsampling) / 1000:F2}";
+                        return PhonemeTokenizer.IsWord(tok) ? $"[{tok[1..]}]" : $"{tok}@{SpeechEval.FrameMs(r.StartFrame[t], m.Subsampling) / 1000:F2}";
                     });
                     Console.WriteLine($"{paths[i]}: {string.Join(' ', parts)}");
                 }
             return 0;
         }));
         return cmd;
-    }
-
-    /// <summary>User errors as one line "error: …" and exit code 2.</summary>
-    static int Guard(Func<int> run)
-    {
-        try { return run(); }
-        catch (SpeechException ex)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 2;
-        }
     }
 }

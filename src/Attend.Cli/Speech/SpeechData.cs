@@ -1,4 +1,4 @@
-using Attend.Cli.Lm;
+using Attend.Data;
 
 namespace Attend.Cli.Speech;
 
@@ -37,13 +37,12 @@ public static class SpeechData
     public static string[] Voices(bool heldOut) =>
         Accents.SelectMany(a => (heldOut ? HeldOutVariants : TrainVariants).Select(v => v.Length == 0 ? a : $"{a}+{v}")).ToArray();
 
-    static double Uniform(SplitMix64 rng) => (rng.Next() >> 11) * (1.0 / (1UL << 53));
     static T Pick<T>(SplitMix64 rng, IReadOnlyList<T> items) => items[rng.NextInt(items.Count)];
 
     /// <summary>A random text (see the class).</summary>
     public static string Text(SplitMix64 rng)
     {
-        double u = Uniform(rng);
+        double u = rng.NextDouble();
         if (u < 0.45) return string.Join(' ', Enumerable.Range(0, 1 + rng.NextInt(7)).Select(_ => Pick(rng, Digits)));
         if (u < 0.80)
         {
@@ -79,9 +78,9 @@ public static class SpeechData
         int length = Resampler.OutputLength(s.Samples.Length, s.Rate, LogMel.SampleRate);
         // 1) silence around, 2) gain, 3) noise
         int before = rng.NextInt(LogMel.SampleRate * 3 / 10), after = rng.NextInt(LogMel.SampleRate / 5);
-        double gain = Math.Pow(10, (-20 + 26 * Uniform(rng)) / 20);
+        double gain = Math.Pow(10, (-20 + 26 * rng.NextDouble()) / 20);
         bool noisy = rng.NextInt(5) != 0;
-        double snr = noisy ? 5 + 35 * Uniform(rng) : 0;
+        double snr = noisy ? 5 + 35 * rng.NextDouble() : 0;
         int total = before + length + after;
         if (replay)
         {
@@ -95,18 +94,11 @@ public static class SpeechData
         if (noisy)
         {
             double sigma = Math.Sqrt(energy / Math.Max(1, audio.Length) / Math.Pow(10, snr / 10));
-            for (int i = 0; i < x.Length; i++) x[i] += (float)(sigma * Gaussian(rng));
+            for (int i = 0; i < x.Length; i++) x[i] += (float)(sigma * rng.NextGaussian());
         }
         var features = LogMel.Features(x, out int frames);
         double shiftMs = before * 1000.0 / LogMel.SampleRate;
         var phones = s.Phones.Select(p => p with { StartMs = p.StartMs + shiftMs }).ToArray();
         return new SpeechExample(features, frames, text.Split(' '), phones, voice);
-    }
-
-    /// <summary>Box–Muller: one standard normal from two uniforms.</summary>
-    static double Gaussian(SplitMix64 rng)
-    {
-        double u1 = 1 - Uniform(rng), u2 = Uniform(rng);
-        return Math.Sqrt(-2 * Math.Log(u1)) * Math.Cos(2 * Math.PI * u2);
     }
 }

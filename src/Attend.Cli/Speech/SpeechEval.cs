@@ -1,3 +1,4 @@
+using Attend.Data;
 using Attend.Interpret;
 
 namespace Attend.Cli.Speech;
@@ -39,7 +40,7 @@ public static class SpeechEval
     /// </summary>
     /// <param name="weights">per decoder layer, the cross-attention (B, H, T, S) of a teacher-forced pass over BOS + tokens.</param>
     /// <returns>for each token t, the start frame of a phoneme token; −1 for word tokens.</returns>
-    public static int[] PhonemeStarts(IReadOnlyList<float[]> weights, int b, int H, int T, int S, int frames, long[] tokens, SpeechVocab vocab)
+    public static int[] PhonemeStarts(IReadOnlyList<float[]> weights, int b, int H, int T, int S, int frames, long[] tokens, PhonemeTokenizer vocab)
     {
         var start = Enumerable.Repeat(-1, tokens.Length).ToArray();
         var phon = Enumerable.Range(0, tokens.Length).Where(t => vocab.IsPhoneme((int)tokens[t])).ToArray();
@@ -68,26 +69,31 @@ public static class SpeechEval
     /// <summary>Greedy transcripts of utterances (in chunks of 32); then one teacher-forced pass over each chunk's own outputs
     /// keeping every decoder layer's cross-attention, whose row t−1 (the query that emitted token t) gives its peak frame, and
     /// whose rows of all layers and heads give the phoneme starts (<see cref="PhonemeStarts"/>).</summary>
-    public static Recognition[] Recognize(SpeechModel model, IReadOnlyList<(float[] Features, int Frames)> utterances)
+    public static Recognition[] Recognize(SpeechRecognizer recognizer, IReadOnlyList<(float[] Features, int Frames)> utterances)
     {
+        var (model, cfg) = recognizer;
+        int sub = recognizer.Subsampling;
         bool wasTraining = model.Training;
         model.Eval();
         var result = new Recognition[utterances.Count];
         try
         {
-            using var noGrad = Autograd.NoGrad();
             for (int from = 0; from < utterances.Count; from += 32)
             {
                 using var scope = Tensor.NewScope();
                 var chunk = utterances.Skip(from).Take(32).ToArray();
-                var (mel, pad) = SpeechModel.Batch(chunk, model.Subsampling);
+                var (mel, pad) = SpeechTask.Batch(chunk, sub);
+                using var noGrad = Autograd.NoGrad();
                 var memory = model.Encode(mel, pad);                                          // (B, S, E)
-                var outs = model.Greedy(memory, pad);
-                foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (true, false);
-                var (input, _) = SpeechModel.Targets(outs);                                   // (B, T)
-                model.Decode(memory, pad, input);
-                int B = chunk.Length, T = input.Shape[1], S = memory.Shape[1], H = model.Config.Preset.Heads;
-                var weights = model.DecoderLayers.Select(l => l.CrossAttnWeights!.ToArray()).ToArray();   // each (B, H, T, S)
+                var outs = SpeechTask.Greedy(model, memory, pad);
+                var (input, _) = SpeechTask.Targets(outs);                                    // (B, T)
+                float[][] weights;                                                            // each (B, H, T, S)
+                using (var capture = AttentionCapture.Start(model, Seq2SeqAttention.IsCross))
+                {
+                    model.Decode(memory, pad, input);
+                    weights = capture.Records.Select(r => r.Weights).ToArray();
+                }
+                int B = chunk.Length, T = input.Shape[1], S = pad.Shape[1], H = cfg.Preset.Heads;
                 int Peak(float[] w, int b, int h, int t)                                                    // h = −1: the mean over heads
                 {
                     int best = 0; float bestV = float.NegativeInfinity;
@@ -105,26 +111,22 @@ public static class SpeechEval
                     int n = outs[b].Length;
                     var mean = weights.Select(w => Enumerable.Range(0, n).Select(t => Peak(w, b, -1, t)).ToArray()).ToArray();
                     var heads = weights.Select(w => Enumerable.Range(0, H).Select(h => Enumerable.Range(0, n).Select(t => Peak(w, b, h, t)).ToArray()).ToArray()).ToArray();
-                    int frames = Math.Min(S, (chunk[b].Frames + model.Subsampling - 1) / model.Subsampling);
-                    var starts = PhonemeStarts(weights, b, H, T, S, frames, outs[b], model.Config.Vocab);
-                    result[from + b] = new Recognition(outs[b], model.Config.Vocab.Words(outs[b]), starts, mean, heads);
+                    int frames = Math.Min(S, (chunk[b].Frames + sub - 1) / sub);
+                    var starts = PhonemeStarts(weights, b, H, T, S, frames, outs[b], cfg.Vocab);
+                    result[from + b] = new Recognition(outs[b], cfg.Vocab.Words(outs[b]), starts, mean, heads);
                 }
             }
         }
-        finally
-        {
-            foreach (var l in model.DecoderLayers) (l.KeepCrossAttnWeights, l.AverageCrossAttnWeights) = (false, true);
-            model.Train(wasTraining);
-        }
+        finally { model.Train(wasTraining); }
         return result;
     }
 
     /// <summary>Recognizes <paramref name="examples"/> and scores them (see <see cref="SpeechScore"/>).</summary>
-    public static SpeechScore Score(SpeechModel model, IReadOnlyList<SpeechExample> examples)
+    public static SpeechScore Score(SpeechRecognizer model, IReadOnlyList<SpeechExample> examples)
     {
         var rec = Recognize(model, examples.Select(e => (e.Features, e.Frames)).ToArray());
-        var vocab = model.Config.Vocab;
-        int errors = 0, words = 0, layers = model.DecoderLayers.Count, H = model.Config.Preset.Heads;
+        var vocab = model.Vocab;
+        int errors = 0, words = 0, layers = model.Config.Preset.DecoderLayers, H = model.Config.Preset.Heads;
         var headErrs = Enumerable.Range(0, layers * H).Select(_ => new List<double>()).ToArray();
         var errs = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();
         var signed = Enumerable.Range(0, layers).Select(_ => new List<double>()).ToArray();

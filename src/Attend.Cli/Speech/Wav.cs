@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 namespace Attend.Cli.Speech;
 
 /// <summary>A user error in the speech commands (bad audio, missing espeak-ng, bad checkpoint): printed as one line.</summary>
-public sealed class SpeechException(string message) : Exception(message);
+public sealed class SpeechException(string message) : CliException(message);
 
 /// <summary>
 /// WAV input and output. Reads RIFF/WAVE files of 16-bit PCM (WAVE_FORMAT_PCM, or WAVE_FORMAT_EXTENSIBLE with a PCM

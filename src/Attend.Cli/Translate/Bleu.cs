@@ -1,4 +1,4 @@
-using System.Text.RegularExpressions;
+using Attend.Data;
 
 namespace Attend.Cli.Translate;
 
@@ -10,27 +10,10 @@ namespace Attend.Cli.Translate;
 /// </code>
 /// A p_n with no matches becomes 1 / (2^j · total_n) for the j-th such order ('exp' smoothing, as mteval).
 /// </summary>
-public static partial class Bleu
+public static class Bleu
 {
-    /// <summary>mteval-v13a tokenization: unescape a few entities, then put spaces around punctuation except apostrophes and
-    /// hyphens, around '.' and ',' unless they sit inside a number, and after a hyphen that follows a digit.</summary>
-    public static string[] Tokenize13a(string line)
-    {
-        line = line.Replace("<skipped>", "").Replace("-\n", "").Replace("\n", " ");
-        if (line.Contains('&'))
-            line = line.Replace("&quot;", "\"").Replace("&amp;", "&").Replace("&lt;", "<").Replace("&gt;", ">");
-        line = $" {line} ";
-        line = Punctuation().Replace(line, " $1 ");
-        line = PeriodCommaAfter().Replace(line, "$1 $2 ");
-        line = PeriodCommaBefore().Replace(line, " $1 $2");
-        line = DashAfterDigit().Replace(line, "$1 $2 ");
-        return line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-    }
-
-    [GeneratedRegex(@"([\{-\~\[-\` -\&\(-\+\:-\@\/])")] private static partial Regex Punctuation();
-    [GeneratedRegex(@"([^0-9])([\.,])")] private static partial Regex PeriodCommaAfter();
-    [GeneratedRegex(@"([\.,])([^0-9])")] private static partial Regex PeriodCommaBefore();
-    [GeneratedRegex(@"([0-9])(-)")] private static partial Regex DashAfterDigit();
+    /// <summary>mteval-v13a tokenization (<see cref="WordTokenizer.Tokenize13a"/>).</summary>
+    public static string[] Tokenize13a(string line) => WordTokenizer.Tokenize13a(line);
 
     /// <summary>Corpus BLEU (0–100) of <paramref name="hypotheses"/> against one reference each.</summary>
     public static double Corpus(IReadOnlyList<string> hypotheses, IReadOnlyList<string> references)

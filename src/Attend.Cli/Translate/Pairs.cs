@@ -2,9 +2,6 @@ using System.Text;
 
 namespace Attend.Cli.Translate;
 
-/// <summary>A user error (bad data, preset, checkpoint or folder) reported as one line, without a stack trace.</summary>
-public sealed class TranslateException(string message) : CliException(message);
-
 /// <summary>One source⟶target sentence pair.</summary>
 public readonly record struct Pair(string Source, string Target);
 
@@ -21,21 +18,21 @@ public static class Pairs
     public const int TestSize = 1000;
     const int SplitSeed = 20261124;
 
-    /// <exception cref="TranslateException">missing, unreadable or empty file, or a malformed line.</exception>
+    /// <exception cref="CliException">missing, unreadable or empty file, or a malformed line.</exception>
     public static List<Pair> Load(string path)
     {
-        if (Directory.Exists(path)) throw new TranslateException($"data file '{path}' is a folder, not a file");
+        if (Directory.Exists(path)) throw new CliException($"data file '{path}' is a folder, not a file");
         if (!File.Exists(path))
         {
             string hint = Path.GetFileName(path) == Path.GetFileName(DemoPath)
                 ? $"; make the demo English→Spanish corpus with: {MakeCommand}   (needs: sudo apt-get install -y apertium-eng-spa)" : "";
-            throw new TranslateException($"data file '{path}' does not exist{hint}");
+            throw new CliException($"data file '{path}' does not exist{hint}");
         }
         string[] lines;
         try { lines = File.ReadAllLines(path, Encoding.UTF8); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new TranslateException($"data file '{path}' could not be read: {ex.Message}");
+            throw new CliException($"data file '{path}' could not be read: {ex.Message}");
         }
         return Parse(lines, path);
     }
@@ -49,13 +46,13 @@ public static class Pairs
             string line = lines[i].TrimEnd('\r');
             if (line.Trim().Length == 0) continue;
             var cols = line.Split('\t');
-            if (cols.Length < 2) throw new TranslateException($"{name}:{i + 1}: expected 'source<TAB>target', found no tab");
+            if (cols.Length < 2) throw new CliException($"{name}:{i + 1}: expected 'source<TAB>target', found no tab");
             string s = cols[0].Trim(), t = cols[1].Trim();
             if (s.Length == 0 || t.Length == 0)
-                throw new TranslateException($"{name}:{i + 1}: the {(s.Length == 0 ? "source" : "target")} side is empty");
+                throw new CliException($"{name}:{i + 1}: the {(s.Length == 0 ? "source" : "target")} side is empty");
             pairs.Add(new Pair(s, t));
         }
-        if (pairs.Count == 0) throw new TranslateException($"data file '{name}' has no sentence pairs");
+        if (pairs.Count == 0) throw new CliException($"data file '{name}' has no sentence pairs");
         return pairs;
     }
 
@@ -63,7 +60,7 @@ public static class Pairs
     /// 10,000, picked by a fixed shuffle of the line order.</summary>
     public static (List<Pair> Train, List<Pair> Test) Split(IReadOnlyList<Pair> pairs)
     {
-        if (pairs.Count < 10) throw new TranslateException($"need at least 10 sentence pairs, the data has {pairs.Count}");
+        if (pairs.Count < 10) throw new CliException($"need at least 10 sentence pairs, the data has {pairs.Count}");
         int nTest = Math.Min(TestSize, pairs.Count / 10);
         var order = Enumerable.Range(0, pairs.Count).ToArray();
         new Random(SplitSeed).Shuffle(order);

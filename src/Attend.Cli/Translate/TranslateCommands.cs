@@ -8,32 +8,15 @@ public static class TranslateCommands
     public static Command Train()
     {
         var data = new Option<string>("--data") { Description = $"sentence pairs, one 'source<TAB>target' per line (demo: {Pairs.DemoPath}, made by {Pairs.MakeCommand})", Required = true };
-        var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
-        var preset = new Option<string>("--preset") { Description = "model size: tiny (seconds) or default", DefaultValueFactory = _ => "default" };
-        var steps = new Option<int>("--steps") { Description = "total optimizer steps", DefaultValueFactory = _ => 100_000 };
-        var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };
-        var seed = new Option<int>("--seed") { Description = "seed for the initial weights and the batches", DefaultValueFactory = _ => 0 };
-        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset)" };
-        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between dev BLEU measurements (default: the preset's)" };
-        var attention = AttentionChoice.Option();
+        var common = new TrainOptionSet("model size: tiny (seconds) or default", ["tiny", "default"], defaultSteps: 100_000,
+            withMinutes: true, withAttention: true, defaultPreset: "default");
         var heatmap = new Option<string?>("--heatmap") { Description = "also write a PNG of the cross-attention on the first held-out pair" };
         var cmd = new Command("translate", "Train a word-level encoder-decoder Transformer on sentence pairs, printing dev BLEU; the end reports BLEU on the held-out pairs.")
         {
-            data, outDir, preset, steps, minutes, seed, resume, evalEvery, attention, heatmap,
+            data, heatmap,
         };
-        cmd.SetAction(pr =>
-        {
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                return CliChecks.Guard(() => TranslateTraining.Run(new TranslateTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset)!,
-                    pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery),
-                    Attention: pr.GetValue(attention)!, Heatmap: pr.GetValue(heatmap)), Console.Out, cts.Token).ExitCode);
-            }
-            finally { Console.CancelKeyPress -= onCancel; }
-        });
+        common.AddTo(cmd);
+        cmd.SetAction(pr => TrainCommand.Run(stop => TranslateTraining.Run(pr.GetValue(data)!, common.Read(pr), Console.Out, stop, pr.GetValue(heatmap)).ExitCode));
         return cmd;
     }
 
@@ -46,10 +29,10 @@ public static class TranslateCommands
         var cmd = new Command("translate", "Translate sentences with a model trained by 'attend train translate'.") { model, beam, lengthPenalty, text };
         cmd.SetAction(pr => CliChecks.Guard(() =>
         {
-            var m = TranslateTraining.Load(pr.GetValue(model)!);
+            var (m, cfg) = TranslateTask.Load(pr.GetValue(model)!);
             var sentences = pr.GetValue(text) is { Length: > 0 } given ? given : ReadStdin();
             foreach (var s in sentences)
-                Console.WriteLine(BeamSearch.Translate(m, s, pr.GetValue(beam), pr.GetValue(lengthPenalty)));
+                Console.WriteLine(TranslateTask.Beam(m, cfg, s, pr.GetValue(beam), pr.GetValue(lengthPenalty)));
             return 0;
         }));
         return cmd;
@@ -61,6 +44,4 @@ public static class TranslateCommands
         while (Console.In.ReadLine() is { } line) if (line.Trim().Length > 0) lines.Add(line.Trim());
         return lines.ToArray();
     }
-
-    /// <summary>User errors as one line "error: …" and exit code 2.</summary>
 }

@@ -1,7 +1,9 @@
+using Attend.Data;
+
 namespace Attend.Cli.Vision;
 
 /// <summary>A user error of the vision commands (bad data, file, option or checkpoint): printed as one line, exit code 2.</summary>
-public sealed class VisionException(string message) : Exception(message);
+public sealed class VisionException(string message) : CliException(message);
 
 /// <summary>
 /// Labelled images in memory: N images of Ch × H × W pixels in [0, 1] (row-major, channel-major per image, as a
@@ -41,11 +43,11 @@ public sealed class ImageSet
         return new ImageSet(pixels, labels, Channels, Height, Width, Classes);
     }
 
-    /// <summary>A stratified split: in each class, a seeded shuffle (<see cref="Lm.SplitMix64"/>) puts
+    /// <summary>A stratified split: in each class, a seeded shuffle (<see cref="SplitMix64"/>) puts
     /// round(<paramref name="testFraction"/> · n) images in the test part and the rest in the training part.</summary>
     public (ImageSet Train, ImageSet Test) StratifiedSplit(double testFraction, ulong seed)
     {
-        var rng = new Lm.SplitMix64(seed);
+        var rng = new SplitMix64(seed);
         var train = new List<int>();
         var test = new List<int>();
         for (int k = 0; k < Classes.Length; k++)
@@ -62,7 +64,7 @@ public sealed class ImageSet
     }
 
     /// <summary>Fisher–Yates with <paramref name="rng"/>.</summary>
-    public static void Shuffle(int[] a, Lm.SplitMix64 rng)
+    public static void Shuffle(int[] a, SplitMix64 rng)
     {
         for (int i = a.Length - 1; i > 0; i--)
         {

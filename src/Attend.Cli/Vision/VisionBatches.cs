@@ -1,4 +1,4 @@
-using Attend.Cli.Lm;
+using Attend.Data;
 
 namespace Attend.Cli.Vision;
 

@@ -9,15 +9,9 @@ public static class VisionCommands
     public static Command Train()
     {
         var data = new Option<string>("--data") { Description = "digits, mnist (run data/mnist/fetch.sh first), fashion-mnist (apt-get install dataset-fashion-mnist), or a folder with one sub-folder of images per class", Required = true };
-        var outDir = new Option<string>("--out") { Description = "checkpoint folder (written every few hundred steps, at the end and on Ctrl-C)", Required = true };
-        var preset = new Option<string?>("--preset") { Description = "tiny (seconds, tests/CI), small (8×8 digits), base (28×28 and folders) or fashion (Fashion-MNIST); default: small for digits, fashion for fashion-mnist, base otherwise" };
-        var epochs = new Option<int?>("--epochs") { Description = "passes over the training images (default: the preset's)" };
-        var steps = new Option<int?>("--steps") { Description = "total optimizer steps (overrides --epochs)" };
-        var minutes = new Option<double?>("--minutes") { Description = "also stop after this many minutes of training (the lr cosine then runs over the time)" };
-        var seed = new Option<int>("--seed") { Description = "seed for the initial weights, the data order and the shifts", DefaultValueFactory = _ => 0 };
-        var resume = new Option<bool>("--resume") { Description = "continue the checkpoint in --out (same data and preset)" };
-        var evalEvery = new Option<int?>("--eval-every") { Description = "steps between test-accuracy measurements (default: the preset's)" };
-        var saveEvery = new Option<int?>("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
+        var common = new TrainOptionSet("tiny (seconds, tests/CI), small (8×8 digits), base (28×28 and folders) or fashion (Fashion-MNIST); default: small for digits, fashion for fashion-mnist, base otherwise",
+            ["tiny", "small", "base", "fashion"], defaultSteps: null, withMinutes: true, withAttention: false);
+        var epochs = new Option<int?>("--epochs") { Description = "passes over the training images (default: the preset's; --steps overrides it)" };
         var shift = new Option<int?>("--shift") { Description = "augmentation: shift each training image by up to this many pixels per axis (default: the preset's; 0: none)" };
         var flip = new Option<bool?>("--flip") { Description = "augmentation: mirror each training image left–right with probability ½ (clothes yes, digits no; default: the preset's, off)" };
         var patch = new Option<int?>("--patch-size") { Description = "patch size in pixels; must divide the image size (default: the preset's)" };
@@ -32,23 +26,17 @@ public static class VisionCommands
         var smoothing = new Option<float?>("--label-smoothing") { Description = "cross-entropy label smoothing ε (default: the preset's)" };
         var cmd = new Command("vit", "Train a Vision Transformer image classifier, printing test accuracy as it learns; the end shows the confusion matrix.")
         {
-            data, outDir, preset, epochs, steps, minutes, seed, resume, evalEvery, saveEvery, shift, patch, imageSize, channels,
-            dim, depth, heads, batch, lr, dropout, smoothing, flip,
+            data, epochs, shift, patch, imageSize, channels, dim, depth, heads, batch, lr, dropout, smoothing, flip,
         };
+        common.AddTo(cmd);
         cmd.SetAction(pr =>
         {
             WideWhenRedirected();
-            using var cts = new CancellationTokenSource();
-            ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
-            Console.CancelKeyPress += onCancel;
-            try
-            {
-                return Guard(() => VitTraining.Run(new VitTrainOptions(pr.GetValue(data)!, pr.GetValue(outDir)!, pr.GetValue(preset), pr.GetValue(epochs),
-                    pr.GetValue(steps), pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery),
-                    pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize), pr.GetValue(channels), pr.GetValue(dim), pr.GetValue(depth),
-                    pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout), pr.GetValue(smoothing), pr.GetValue(flip)), Console.Out, cts.Token).ExitCode);
-            }
-            finally { Console.CancelKeyPress -= onCancel; }
+            var t = common.Read(pr);
+            return TrainCommand.Run(stop => VitTraining.Run(new VitTrainOptions(pr.GetValue(data)!, t.Out, t.Preset.Length == 0 ? null : t.Preset, pr.GetValue(epochs),
+                t.Steps, t.Minutes, t.Seed, t.Resume, t.EvalEvery, t.SaveEvery, pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize),
+                pr.GetValue(channels), pr.GetValue(dim), pr.GetValue(depth), pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout),
+                pr.GetValue(smoothing), pr.GetValue(flip)), Console.Out, stop).ExitCode);
         });
         return cmd;
     }
@@ -61,7 +49,7 @@ public static class VisionCommands
         invert.AcceptOnlyFromAmong("auto", "always", "never");
         var images = new Argument<string[]>("images") { Description = "image files (PNG, JPEG, BMP, GIF, WebP); resized and converted to grey or RGB as the model expects", Arity = ArgumentArity.OneOrMore };
         var cmd = new Command("classify", "Classify images with a model trained by 'attend train vit'.") { model, top, invert, images };
-        cmd.SetAction(pr => Guard(() =>
+        cmd.SetAction(pr => CliChecks.Guard(() =>
         {
             WideWhenRedirected();
             var results = VitClassifier.Run(pr.GetValue(model)!, pr.GetValue(images)!, pr.GetValue(top), pr.GetValue(invert)!);
@@ -80,16 +68,5 @@ public static class VisionCommands
     static void WideWhenRedirected()
     {
         if (Console.IsOutputRedirected) Spectre.Console.AnsiConsole.Profile.Width = Math.Max(Spectre.Console.AnsiConsole.Profile.Width, 140);
-    }
-
-    /// <summary>User errors as one line "error: …" and exit code 2.</summary>
-    static int Guard(Func<int> run)
-    {
-        try { return run(); }
-        catch (VisionException ex)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 2;
-        }
     }
 }

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Attend.Nn;
 
@@ -55,29 +54,18 @@ public sealed record VitModelConfig(string Preset, VitConfig Vit, string[] Class
         ["background"] = Background, ["drop_rate"] = Vit.Dropout, ["training"] = Training,
     }.ToJsonString();
 
-    /// <summary>Parses a checkpoint's config; anything but a ViT checkpoint of this version is a <see cref="VisionException"/>.</summary>
-    public static VitModelConfig FromJson(string json, string dir)
+    /// <summary>Parses a checkpoint's config; anything but a ViT checkpoint of this version is a <see cref="CliException"/>.</summary>
+    public static VitModelConfig FromJson(string json, string dir) => ModelCheckpoint.Config(json, dir, Kind, Version, "image classifier", o =>
     {
-        try
-        {
-            var o = JsonNode.Parse(json) as JsonObject;
-            string kind = o?["kind"] is JsonValue k && k.TryGetValue(out string? ks) ? ks : "(none)";
-            if (kind != Kind) throw new VisionException($"'{dir}' holds a checkpoint of kind '{kind}', not an image classifier ({Kind})");
-            if (o!["version"]!.GetValue<int>() != Version) throw new VisionException($"'{dir}' holds a ViT checkpoint of another version");
-            var classes = ((JsonArray)o["classes"]!).Select(c => c!.GetValue<string>()).ToArray();
-            var vit = new VitConfig(ImageSize: o["image_size"]!.GetValue<int>(), PatchSize: o["patch_size"]!.GetValue<int>(),
-                Channels: o["in_chans"]!.GetValue<int>(), NumClasses: o["num_classes"]!.GetValue<int>(), Dim: o["embed_dim"]!.GetValue<int>(),
-                Depth: o["depth"]!.GetValue<int>(), NHead: o["num_heads"]!.GetValue<int>(), MlpRatio: o["mlp_ratio"]!.GetValue<int>(),
-                Dropout: o["drop_rate"]!.GetValue<float>());
-            var mean = ((JsonArray)o["mean"]!).Select(m => m!.GetValue<float>()).ToArray();
-            var std = ((JsonArray)o["std"]!).Select(m => m!.GetValue<float>()).ToArray();
-            if (classes.Length != vit.NumClasses || mean.Length != vit.Channels || std.Length != vit.Channels || vit.Channels is not (1 or 3))
-                throw new VisionException($"'{dir}': inconsistent ViT config (classes, channels, mean and std disagree)");
-            return new VitModelConfig(o["preset"]!.GetValue<string>(), vit, classes, mean, std, o["background"]!.GetValue<float>(), o["data"]!.GetValue<string>(), o["training"]!.GetValue<string>());
-        }
-        catch (Exception ex) when (ex is InvalidCastException or NullReferenceException or InvalidOperationException or FormatException or JsonException)
-        {
-            throw new VisionException($"'{dir}': malformed ViT config ({ex.Message})");
-        }
-    }
+        var classes = ModelCheckpoint.Strings(o["classes"]);
+        var vit = new VitConfig(ImageSize: o["image_size"]!.GetValue<int>(), PatchSize: o["patch_size"]!.GetValue<int>(),
+            Channels: o["in_chans"]!.GetValue<int>(), NumClasses: o["num_classes"]!.GetValue<int>(), Dim: o["embed_dim"]!.GetValue<int>(),
+            Depth: o["depth"]!.GetValue<int>(), NHead: o["num_heads"]!.GetValue<int>(), MlpRatio: o["mlp_ratio"]!.GetValue<int>(),
+            Dropout: o["drop_rate"]!.GetValue<float>());
+        var mean = ((JsonArray)o["mean"]!).Select(m => m!.GetValue<float>()).ToArray();
+        var std = ((JsonArray)o["std"]!).Select(m => m!.GetValue<float>()).ToArray();
+        if (classes.Length != vit.NumClasses || mean.Length != vit.Channels || std.Length != vit.Channels || vit.Channels is not (1 or 3))
+            throw new VisionException($"'{dir}': inconsistent ViT config (classes, channels, mean and std disagree)");
+        return new VitModelConfig(o["preset"]!.GetValue<string>(), vit, classes, mean, std, o["background"]!.GetValue<float>(), o["data"]!.GetValue<string>(), o["training"]!.GetValue<string>());
+    });
 }

@@ -1,9 +1,7 @@
-using System.Diagnostics;
 using System.Globalization;
 using Attend.Cli.Ui;
-using Attend.IO;
 using Attend.Nn;
-using Attend.Optim;
+using Attend.Training;
 using F = Attend.Functional;
 
 namespace Attend.Cli.Vision;
@@ -65,115 +63,52 @@ public static class VitTraining
             Dim: preset.Dim, Depth: preset.Depth, NHead: preset.Heads, MlpRatio: 4, Dropout: preset.Dropout);
         var cfg = new VitModelConfig(preset.Name, vit, train.Classes, mean, std, BorderMean(train), split.Name,
             $"batch {preset.Batch}, lr {preset.Lr:G4}, shift {preset.Shift}{(preset.Flip ? ", flip" : "")}, label smoothing {preset.LabelSmoothing:G3}, weight decay {preset.WeightDecay:G3}");
-        string dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.Out));
-
-        using var resumed = o.Resume ? LoadForResume(dir, cfg) : null;
-        if (!o.Resume) CheckFreshOutput(dir);
         var batches = new VisionBatches(train, preset.Batch, (ulong)o.Seed, mean, std);
-        int spe = batches.StepsPerEpoch, total = o.Steps ?? (o.Epochs ?? preset.Epochs) * spe, shift = preset.Shift;
-        int start = resumed is null ? 0 : int.Parse(resumed.Extra["step"], CultureInfo.InvariantCulture);
-        double secondsBefore = resumed is null ? 0 : double.Parse(resumed.Extra["seconds"], CultureInfo.InvariantCulture);
-        if (start >= total) throw new VisionException($"the checkpoint in '{dir}' is already at step {start}: give --steps or --epochs beyond it");
-
+        int spe = batches.StepsPerEpoch, total = o.Steps ?? (o.Epochs ?? preset.Epochs) * spe;
         var model = new VisionTransformer(vit, new Random(o.Seed));
-        using var opt = new AdamW(AdamW.Groups(model.NamedParameters(), preset.WeightDecay), lr: preset.Lr, betas: (0.9, 0.999));
-        if (resumed is not null)
+        using var trainer = new Trainer(model, new TrainerOptions
         {
-            model.LoadStateDict(resumed.Weights);
-            opt.LoadStateDict(resumed.OptimizerState!);
-        }
-        var parameters = model.Parameters().ToArray();
-        int evalEvery = o.EvalEvery ?? preset.EvalEvery, saveEvery = o.SaveEvery ?? preset.SaveEvery;
+            Steps = total, Seconds = o.Minutes * 60, StepsPerEpoch = spe, Lr = preset.Lr, MinLr = preset.Lr / 50,
+            WarmupSteps = Math.Min(preset.WarmupSteps, total / 10), Betas = (0.9, 0.999), WeightDecay = preset.WeightDecay,
+            EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume,
+            Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg),
+            Extra = new Dictionary<string, string> { ["data"] = split.Name, ["shift"] = preset.Shift.ToString(CultureInfo.InvariantCulture) },
+        });
+        batches = new VisionBatches(train, preset.Batch, trainer.Seed, mean, std);
+        (double Accuracy, int[,] Confusion) last = (0, new int[0, 0]);
+        trainer.Evaluate = _ => (last = Evaluate(model, cfg, test)) is var e ? [new Metric("test accuracy", e.Accuracy, $"{100 * e.Accuracy,6:F2}%")] : [];
+        if (afterStep is not null) trainer.StepDone += s => afterStep((int)s.Step);
         int B = Math.Min(preset.Batch, train.Count);
         log.WriteLine($"Data: {split.Description}: {train.Count:N0} training images, {test.Count:N0} test, {train.Classes.Length} classes, " +
                       $"{train.Channels}×{train.Height}×{train.Width}.");
         log.WriteLine($"Model: ViT preset '{preset.Name}', {vit.NumPatches} patches of {patch}×{patch} + [CLS], d {vit.Dim}, {vit.Depth} blocks, " +
-                      $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, shifts ±{shift} px{(preset.Flip ? ", left–right flips" : "")}, " +
+                      $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, shifts ±{preset.Shift} px{(preset.Flip ? ", left–right flips" : "")}, " +
                       (preset.Dropout > 0 ? $"dropout {preset.Dropout:G2}, " : "") + (preset.LabelSmoothing > 0 ? $"label smoothing {preset.LabelSmoothing:G2}, " : "") +
-                      $"steps {start}→{total} ({(double)total / spe:G3} epochs of {spe})" + (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
+                      $"steps {trainer.StartStep}→{total} ({(double)total / spe:G3} epochs of {spe})" + (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
-        var result = TrainingProgress.Run(log, $"train vit ({split.Name}, {preset.Name})", Loop);
-        if (result.Curve.Count > 0)
+        var look = new TrainingLook($"train vit ({split.Name}, {preset.Name})", ips => $"{ips,5:F0} img/s", LossFormat: "F4", Epochs: true);
+        var result = TrainingView.Run(log, trainer, look, (step, _) =>
+        {
+            var (x, y) = batches.Train(step, preset.Shift, preset.Flip);           // (B, Ch, H, W), (B)
+            return new StepLoss(Functional.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing), x.Size(0));
+        }, stop);
+        var curve = result.Evaluations.Select(r => new VitCurvePoint((int)r.Step, r.Epoch, r.Seconds / 60, r.Loss, r.Evaluation![0].Value)).ToList();
+        if (!result.Interrupted)
+            log.WriteLine($"Done: {result.Steps} steps ({(double)result.Steps / spe:F2} epochs) in {result.Seconds / 60:F2} min, checkpoint in {trainer.CheckpointDir}. " +
+                          $"Test accuracy on {test.Count:N0} images: {100 * last.Accuracy:F2}%");
+        if (curve.Count > 0)
         {
             var table = Terminal.Table(">step", ">epoch", ">minutes", ">train loss", ">test accuracy");
-            foreach (var c in result.Curve) table.Row($"{c.Step:N0}", $"{c.Epoch:F2}", $"{c.Minutes:F2}", $"{c.TrainLoss:F4}", $"{100 * c.Accuracy:F2}%");
+            foreach (var c in curve) table.Row($"{c.Step:N0}", $"{c.Epoch:F2}", $"{c.Minutes:F2}", $"{c.TrainLoss:F4}", $"{100 * c.Accuracy:F2}%");
             Terminal.Write(log, table);
         }
-        if (result.ExitCode == 0)
+        if (!result.Interrupted)
         {
             log.WriteLine($"Confusion matrix on the {test.Count:N0} test images (rows: true class, columns: predicted):");
-            Terminal.Write(log, ConfusionTable(result.Confusion, train.Classes));
+            Terminal.Write(log, ConfusionTable(last.Confusion, train.Classes));
         }
-        return result;
-
-        VitTrainResult Loop(TrainingProgress p)
-        {
-            var sw = Stopwatch.StartNew();
-            double Seconds() => secondsBefore + sw.Elapsed.TotalSeconds;
-            double Progress(int step) => Math.Max((double)step / total, o.Minutes is null ? 0 : Seconds() / 60 / o.Minutes.Value);
-            long warmup = Math.Min(preset.WarmupSteps, total / 10);
-            double LrAt(int step) => step < warmup ? preset.Lr * (step + 1) / (warmup + 1)
-                : Schedules.WarmupCosine((long)(Math.Min(Progress(step), 1) * 1_000_000), preset.Lr, 0, 1_000_000, preset.Lr / 50);
-            var losses = new List<(int, float)>();
-            var curve = new List<VitCurvePoint>();
-            void Save(int step)
-            {
-                var state = opt.StateDict();
-                try
-                {
-                    Checkpoint.Save(dir, model.StateDict(), state, cfg.ToJson(), new Dictionary<string, string>
-                    {
-                        ["step"] = step.ToString(CultureInfo.InvariantCulture), ["seconds"] = Seconds().ToString("R", CultureInfo.InvariantCulture),
-                        ["seed"] = o.Seed.ToString(CultureInfo.InvariantCulture), ["data"] = split.Name, ["shift"] = shift.ToString(CultureInfo.InvariantCulture),
-                    });
-                }
-                finally { foreach (var t in state.Values) t.Dispose(); }
-            }
-
-            double lossSum = 0, stepSeconds = 0; int lossCount = 0, done = start, images = 0;   // img/s counts training steps only
-            (double Accuracy, int[,] Confusion) last = (0, new int[0, 0]);
-            model.Train();
-            while (done < total)
-            {
-                using (Tensor.NewScope())
-                {
-                    double t0 = sw.Elapsed.TotalSeconds;
-                    opt.Lr = LrAt(done);
-                    var (x, y) = batches.Train(done, shift, preset.Flip);       // (B, Ch, H, W), (B)
-                    var loss = F.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing);
-                    opt.ZeroGrad();
-                    loss.Backward();
-                    Gradients.ClipGradNorm(parameters, 1f);
-                    opt.Step();
-                    float l = loss.Item();
-                    losses.Add((done + 1, l));
-                    (lossSum, lossCount, images, stepSeconds) = (lossSum + l, lossCount + 1, images + x.Size(0), stepSeconds + sw.Elapsed.TotalSeconds - t0);
-                    p.Update(Progress(done + 1), $"step {done + 1}/{total}  loss {l:F3}  {images / Math.Max(1e-9, stepSeconds):F0} img/s");
-                }
-                done++;
-                afterStep?.Invoke(done);
-                bool outOfTime = o.Minutes is not null && Seconds() >= o.Minutes * 60;
-                bool end = done == total || outOfTime, interrupted = stop.IsCancellationRequested;
-                if (done % evalEvery == 0 || end)
-                {
-                    last = Evaluate(model, cfg, test);
-                    curve.Add(new VitCurvePoint(done, (double)done / spe, Seconds() / 60, lossSum / Math.Max(1, lossCount), last.Accuracy));
-                    p.Line($"  step {done,6}  epoch {(double)done / spe,6:F2}  loss {lossSum / Math.Max(1, lossCount):F4}  lr {opt.Lr:0.0e+0}  " +
-                           $"test accuracy {100 * last.Accuracy,6:F2}%  {images / Math.Max(1e-9, stepSeconds),5:F0} img/s  {Seconds() / 60,6:F2} min  {p.Eta}");
-                    (lossSum, lossCount) = (0, 0);
-                }
-                if (done % saveEvery == 0 || end || interrupted) Save(done);
-                if (interrupted)
-                {
-                    p.Line($"Interrupted at step {done}: checkpoint saved to {dir} (continue with --resume).");
-                    return new VitTrainResult(130, losses, curve, last.Accuracy, last.Confusion);
-                }
-                if (outOfTime) break;
-            }
-            p.Line($"Done: {done} steps ({(double)done / spe:F2} epochs) in {Seconds() / 60:F2} min, checkpoint in {dir}. " +
-                   $"Test accuracy on {test.Count:N0} images: {100 * last.Accuracy:F2}%");
-            return new VitTrainResult(0, losses, curve, last.Accuracy, last.Confusion);
-        }
+        return new VitTrainResult(TrainCommand.ExitCode(result, trainer.CheckpointDir, log), result.Losses.Select(l => ((int)l.Step, l.Loss)).ToList(),
+            curve, last.Accuracy, last.Confusion);
     }
 
     /// <summary>Class probabilities [N, K] of normalized images x [N, Ch, H, W], in evaluation mode, 256 at a time.</summary>
@@ -249,7 +184,7 @@ public static class VitTraining
     /// <summary>Loads a ViT checkpoint for classification: the model (in evaluation mode) and its config.</summary>
     public static (VisionTransformer Model, VitModelConfig Config) Load(string dir)
     {
-        using var data = CliChecks.LoadTrainedCheckpoint(dir, m => new VisionException(m), "attend train vit --data digits");
+        using var data = ModelCheckpoint.Open(dir, "attend train vit --data digits");
         var cfg = VitModelConfig.FromJson(data.ConfigJson, dir);
         var model = new VisionTransformer(cfg.Vit, new Random(0));
         try { model.LoadStateDict(data.Weights); }
@@ -261,30 +196,14 @@ public static class VitTraining
         return (model, cfg);
     }
 
-    static CheckpointData LoadCheckpoint(string dir) => CliChecks.LoadCheckpoint(dir, m => new VisionException(m));
-
-    static CheckpointData LoadForResume(string dir, VitModelConfig want)
+    static void CheckResume(string json, string dir, VitModelConfig want)
     {
-        var data = LoadCheckpoint(dir);
-        try
-        {
-            var have = VitModelConfig.FromJson(data.ConfigJson, dir);
-            if (have.Training != want.Training)
-                throw new VisionException($"cannot resume: '{dir}' was trained with {have.Training}; this run asks for {want.Training}");
-            if (have.Preset != want.Preset || have.Vit != want.Vit)
-                throw new VisionException($"cannot resume: '{dir}' holds a ViT of preset '{have.Preset}' ({have.Vit.NumPatches} patches, d {have.Vit.Dim}), not '{want.Preset}' ({want.Vit.NumPatches} patches, d {want.Vit.Dim})");
-            if (have.Data != want.Data || !have.Classes.SequenceEqual(want.Classes))
-                throw new VisionException($"cannot resume: '{dir}' was trained on '{have.Data}', not '{want.Data}'");
-            if (data.OptimizerState is null || !data.Extra.ContainsKey("step") || !data.Extra.ContainsKey("seconds"))
-                throw new VisionException($"cannot resume: '{dir}' has no optimizer state or step");
-            return data;
-        }
-        catch
-        {
-            data.Dispose();
-            throw;
-        }
+        var have = VitModelConfig.FromJson(json, dir);
+        if (have.Training != want.Training)
+            throw new VisionException($"cannot resume: '{dir}' was trained with {have.Training}; this run asks for {want.Training}");
+        if (have.Preset != want.Preset || have.Vit != want.Vit)
+            throw new VisionException($"cannot resume: '{dir}' holds a ViT of preset '{have.Preset}' ({have.Vit.NumPatches} patches, d {have.Vit.Dim}), not '{want.Preset}' ({want.Vit.NumPatches} patches, d {want.Vit.Dim})");
+        if (have.Data != want.Data || !have.Classes.SequenceEqual(want.Classes))
+            throw new VisionException($"cannot resume: '{dir}' was trained on '{have.Data}', not '{want.Data}'");
     }
-
-    static void CheckFreshOutput(string dir) => CliChecks.RequireFreshCheckpointFolder(dir, m => new VisionException(m));
 }

@@ -14,11 +14,11 @@ internal static class Checkpoints
     /// folder with other things in it, and its parent writable (a save writes a sibling folder first).</summary>
     public static void RequireFresh(string dir)
     {
-        if (File.Exists(dir)) throw new TrainingException($"'{dir}' is a file, not a checkpoint folder");
+        if (File.Exists(dir)) throw new TrainingException($"'{dir}' is a file, not a checkpoint folder", TrainingProblem.FolderInUse);
         if (File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new TrainingException($"'{dir}' already holds a checkpoint: resume it, or choose another folder");
+            throw new TrainingException($"'{dir}' already holds a checkpoint", TrainingProblem.HoldsCheckpoint);
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
-            throw new TrainingException($"'{dir}' exists and is not empty");
+            throw new TrainingException($"'{dir}' exists and is not empty", TrainingProblem.FolderInUse);
         string parent = Path.GetDirectoryName(dir) ?? dir;
         try
         {
@@ -29,7 +29,7 @@ internal static class Checkpoints
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new TrainingException($"the folder '{parent}' that will hold the checkpoint is not writable: {ex.Message}");
+            throw new TrainingException($"the folder '{parent}' that will hold the checkpoint is not writable: {ex.Message}", TrainingProblem.FolderInUse);
         }
     }
 
@@ -46,12 +46,12 @@ internal static class Checkpoints
     public static (long Step, double Seconds, ulong? Seed, IReadOnlyDictionary<string, string> Extra) Resume(string dir, Module model, Optimizer optimizer, Action<string>? check)
     {
         if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
-            throw new TrainingException($"cannot resume: '{dir}' holds no checkpoint");
+            throw new TrainingException($"cannot resume: '{dir}' holds no checkpoint", TrainingProblem.CannotResume);
         CheckpointData data;
         try { data = Checkpoint.Load(dir); }
         catch (Exception ex) when (ex is IOException or InvalidDataException or UnauthorizedAccessException)
         {
-            throw new TrainingException($"cannot resume: {ex.Message}");
+            throw new TrainingException($"cannot resume: {ex.Message}", TrainingProblem.CannotResume);
         }
         using (data)
         {
@@ -59,13 +59,13 @@ internal static class Checkpoints
             if (data.OptimizerState is null || !data.Extra.TryGetValue(StepKey, out var step) || !data.Extra.TryGetValue(SecondsKey, out var seconds)
                 || !long.TryParse(step, NumberStyles.Integer, CultureInfo.InvariantCulture, out long s)
                 || !double.TryParse(seconds, NumberStyles.Float, CultureInfo.InvariantCulture, out double secs))
-                throw new TrainingException($"cannot resume: '{dir}' has no optimizer state, step or seconds");
+                throw new TrainingException($"cannot resume: '{dir}' has no optimizer state, step or seconds", TrainingProblem.CannotResume);
             try
             {
                 model.LoadStateDict(data.Weights);
                 optimizer.LoadStateDict(data.OptimizerState);
             }
-            catch (ArgumentException ex) { throw new TrainingException($"cannot resume: the checkpoint in '{dir}' does not fit this model: {ex.Message}"); }
+            catch (ArgumentException ex) { throw new TrainingException($"cannot resume: the checkpoint in '{dir}' does not fit this model: {ex.Message}", TrainingProblem.CannotResume); }
             ulong? seed = data.Extra.TryGetValue(SeedKey, out var sd) && ulong.TryParse(sd, NumberStyles.Integer, CultureInfo.InvariantCulture, out ulong v) ? v : null;
             return (s, secs, seed, data.Extra);
         }

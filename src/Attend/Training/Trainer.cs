@@ -31,6 +31,11 @@ public sealed class Trainer : IDisposable
     private readonly Tensor[] parameters;
     private readonly string? dir;
 
+    /// <summary>What this trainer was asked to do.</summary>
+    public TrainerOptions Options => o;
+    /// <summary>The checkpoint folder, as a full path (null: none).</summary>
+    public string? CheckpointDir => dir;
+
     /// <summary>The optimizer (AdamW over the model's parameters; restored from the checkpoint on resume).</summary>
     public Optimizer Optimizer { get; }
     /// <summary>The step this run starts from: 0, or the resumed checkpoint's.</summary>
@@ -63,7 +68,7 @@ public sealed class Trainer : IDisposable
         dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.CheckpointDir));
         if (!o.Resume) { Checkpoints.RequireFresh(dir); return; }
         var (step, seconds, seed, extra) = Checkpoints.Resume(dir, model, Optimizer, o.CheckResume);
-        if (o.Steps is long total && step >= total) throw new TrainingException($"the checkpoint in '{dir}' is already at step {step}: ask for more than {step} steps");
+        if (o.Steps is long total && step >= total) throw new TrainingException($"the checkpoint in '{dir}' is already at step {step}: ask for more than {step} steps", TrainingProblem.CannotResume);
         (StartStep, SecondsBefore, Seed, ResumedExtra) = (step, seconds, seed ?? o.Seed, extra);
     }
 
@@ -152,7 +157,7 @@ public sealed class Trainer : IDisposable
         {
             StepLoss s;
             using (o.Reinforce?.Collect()) s = step(index, micro);
-            shown += s.Loss.Item() / n;
+            shown += (s.Shown ?? s.Loss.Item()) / n;
             items += s.Items;
             var loss = s.Loss;
             if (o.Reinforce is { } rl)

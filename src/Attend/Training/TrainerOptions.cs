@@ -2,9 +2,16 @@ using Attend.Attention;
 
 namespace Attend.Training;
 
+/// <summary>Why a run cannot start: bad options, a folder that already holds a checkpoint (resume it, or choose
+/// another), a folder in use otherwise (a file, other files in it, not writable), or a checkpoint that cannot be resumed.</summary>
+public enum TrainingProblem { Options, HoldsCheckpoint, FolderInUse, CannotResume }
+
 /// <summary>A training run that cannot start or go on (a checkpoint folder in the way, a checkpoint that does not fit):
 /// the message says what and where. Nothing has been written when it is thrown before the first step.</summary>
-public sealed class TrainingException(string message) : Exception(message);
+public sealed class TrainingException(string message, TrainingProblem problem = TrainingProblem.Options) : Exception(message)
+{
+    public TrainingProblem Problem { get; } = problem;
+}
 
 /// <summary>
 /// What <see cref="Trainer"/> does: the budget, the optimizer (AdamW, decay on matrices only) and its schedule, clipping,
@@ -69,11 +76,13 @@ public sealed record TrainerOptions
     public ReinforceAttention? Reinforce { get; init; }
 }
 
-/// <summary>What one micro-batch gives the trainer: the loss to minimize, how many items (tokens, images, seconds of
+/// <summary>What one micro-batch gives the trainer: the loss to minimize, how many items (tokens, images, frames of
 /// audio) it covered, and optionally a reward per sequence [B] for REINFORCE attention and metrics to average in reports.
-/// The loss shown in reports is <see cref="Loss"/>'s value before the REINFORCE term is added.</summary>
+/// The loss shown in reports is <see cref="Shown"/>, by default <see cref="Loss"/>'s value (before the REINFORCE term).</summary>
 public sealed record StepLoss(Tensor Loss, double Items = 0)
 {
+    /// <summary>The loss to report, when it is not the one minimized (e.g. the task's part of a weighted sum).</summary>
+    public float? Shown { get; init; }
     public Tensor? Reward { get; init; }
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 }

@@ -1,0 +1,43 @@
+using Attend.Training;
+
+namespace Attend.Cli.Ui;
+
+/// <summary>How a task's training looks: the progress bar's title, how its throughput reads ("12.3k tok/s"), the loss's
+/// format, and whether reports show epochs and time in seconds (short runs) or minutes.</summary>
+public sealed record TrainingLook(string Title, Func<double, string> Throughput, string LossFormat = "F3", bool Epochs = false, bool Seconds = false);
+
+/// <summary>
+/// Renders a <see cref="Trainer"/>'s events on a <see cref="TrainingProgress"/>: every step updates the bar's status
+/// (step, loss, throughput), every report prints one line —
+/// <code>  step   2000  [epoch 12.00]  loss 1.234  [ctc 0.123]  lr 2.0e-4  12.3k tok/s  [evaluation]  4.93 min  ETA 0:00</code>
+/// — so a terminal shows a live bar under the log and a redirected log tells the same story.
+/// </summary>
+public static class TrainingView
+{
+    public static TrainingResult Run(TextWriter log, Trainer trainer, TrainingLook look, Func<long, int, StepLoss> step, CancellationToken stop) =>
+        TrainingProgress.Run(log, look.Title, bar =>
+        {
+            string total = trainer.Options.Steps is long s && s < 100_000 ? $"/{s}" : "";
+            void OnStep(StepInfo i) => bar.Update(i.Fraction, $"step {i.Step}{total}  loss {i.Loss.ToString(look.LossFormat)}  {look.Throughput(i.ItemsPerSecond)}");
+            void OnReport(TrainingReport r) => bar.Line(Line(r, look, bar.Eta));
+            trainer.StepDone += OnStep;
+            trainer.Reported += OnReport;
+            try { return trainer.Run(step, stop); }
+            finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; }
+        });
+
+    /// <summary>One report as a log line.</summary>
+    public static string Line(TrainingReport r, TrainingLook look, string eta)
+    {
+        var parts = new List<string> { $"  step {r.Step,6}" };
+        if (look.Epochs) parts.Add($"epoch {r.Epoch,6:F2}");
+        parts.Add($"loss {r.Loss.ToString(look.LossFormat)}");
+        parts.AddRange(r.Metrics.Select(m => $"{m.Key} {m.Value:F3}"));
+        parts.Add($"lr {r.Lr:0.0e+0}");
+        parts.Add(look.Throughput(r.ItemsPerSecond));
+        if (r.Evaluation is { } ev) parts.AddRange(ev.Select(m => m.ToString()));
+        parts.Add(look.Seconds ? $"{r.Seconds,6:F1} s" : $"{r.Seconds / 60,6:F2} min");
+        parts.Add(eta);
+        return string.Join("  ", parts);
+    }
+}
