@@ -74,6 +74,21 @@ public static class ModelCheckpoint
         }
     }
 
+    /// <summary>A trained model in evaluation mode and its config: the checkpoint in <paramref name="dir"/> (made by
+    /// <paramref name="trainCommand"/>), its config parsed by <paramref name="parse"/>(json, dir), the model built by
+    /// <paramref name="build"/> and its weights loaded — weights that do not fit the config are one line naming the folder.</summary>
+    public static (TModel Model, TConfig Config) Load<TModel, TConfig>(string dir, string trainCommand, Func<string, string, TConfig> parse,
+        Func<TConfig, TModel> build) where TModel : Nn.Module
+    {
+        using var data = Open(dir, trainCommand);
+        var cfg = parse(data.ConfigJson, dir);
+        var model = build(cfg);
+        try { model.LoadStateDict(data.Weights); }
+        catch (ArgumentException ex) { throw new CliException($"'{dir}': the weights do not fit the model its config describes ({ex.Message})"); }
+        model.Eval();
+        return (model, cfg);
+    }
+
     /// <summary>The config JSON of a checkpoint of <paramref name="kind"/> and <paramref name="version"/>, parsed by
     /// <paramref name="parse"/>; anything else — another kind, another version, a malformed config — is a
     /// <see cref="CliException"/> naming <paramref name="dir"/> and <paramref name="what"/> the model is.</summary>

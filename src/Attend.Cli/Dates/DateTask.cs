@@ -122,25 +122,9 @@ public static class DateTask
         }, CancellationToken.None);
     }
 
-    /// <summary>Greedy predictions (KV cache unless <paramref name="useCache"/> is false) for every source, in
-    /// length-sorted chunks of 256.</summary>
-    public static string[] Predict(Seq2Seq model, IReadOnlyList<string> sources, bool useCache = true)
-    {
-        var order = Enumerable.Range(0, sources.Count).OrderBy(i => sources[i].Length).ToArray();
-        var result = new string[sources.Count];
-        bool wasTraining = model.Training;
-        model.Eval();
-        foreach (var chunk in order.Chunk(256))
-        {
-            using var scope = Tensor.NewScope();
-            using var noGrad = Autograd.NoGrad();
-            var (src, pad) = Sources(chunk.Select(i => sources[i]).ToArray());
-            var outs = model.Greedy(model.Encode(src, pad), pad, Enumerable.Repeat(DateConfig.TargetLength, chunk.Length).ToArray(), useCache);
-            for (int j = 0; j < chunk.Length; j++) result[chunk[j]] = Text(outs[j]);
-        }
-        model.Train(wasTraining);
-        return result;
-    }
+    /// <summary>Greedy predictions (KV cache unless <paramref name="useCache"/> is false) for every source.</summary>
+    public static string[] Predict(Seq2Seq model, IReadOnlyList<string> sources, bool useCache = true) =>
+        model.Generate(sources.Select(s => DateConfig.Source.Encode(s)).ToArray(), _ => DateConfig.TargetLength, 256, useCache).Select(Text).ToArray();
 
     /// <summary>The characters of target ids ('?' for a special token).</summary>
     public static string Text(long[] ids) => new(ids.Select(i => DateConfig.Target.IsSpecial(i) ? '?' : DateConfig.Target.Tokens[(int)i][0]).ToArray());
@@ -154,18 +138,13 @@ public static class DateTask
 
     /// <summary>Sparsity and entropy of every decoder layer's cross-attention, per head, teacher-forced on the examples'
     /// targets (evaluation mode: gumbel and reinforce take their argmax).</summary>
-    public static AttentionStats CrossAttentionStats(Seq2Seq model, IReadOnlyList<(string Source, string Target)> examples)
-    {
-        var stats = new AttentionStats();
-        foreach (var chunk in examples.Chunk(256))
+    public static AttentionStats CrossAttentionStats(Seq2Seq model, IReadOnlyList<(string Source, string Target)> examples) =>
+        Seq2SeqAttention.CrossStats(model, examples.Chunk(256).Select(chunk =>
         {
             var (src, pad) = Sources(chunk.Select(e => e.Source).ToArray());
             var (input, _) = Targets(chunk.Select(e => e.Target).ToArray());
-            var padv = pad.ToBoolArray();
-            foreach (var r in Seq2SeqAttention.Capture(model, src, pad, input, Seq2SeqAttention.IsCross)) stats.Add(r, padv, (_, _) => true);
-        }
-        return stats;
-    }
+            return (src, pad, input, (Func<int, int, bool>)((_, _) => true));
+        }));
 
     /// <summary>The greedy output for <paramref name="source"/> and the last decoder layer's cross-attention while
     /// writing it, averaged over heads: weights[t, s] = how much output character t looked at input character s.</summary>
@@ -174,29 +153,13 @@ public static class DateTask
         var output = Predict(model, [source])[0];
         var (src, pad) = Sources([source]);
         var (input, _) = Targets([output.Replace('?', '0')]);
-        var last = Seq2SeqAttention.Capture(model, src, pad, input, Seq2SeqAttention.IsCross)[^1];   // (1, H, T, S)
-        return (output, ToFloat(AttentionAnalysis.Mean(last.Maps())));
-    }
-
-    static float[,] ToFloat(double[,] m)
-    {
-        var f = new float[m.GetLength(0), m.GetLength(1)];
-        for (int i = 0; i < m.GetLength(0); i++)
-            for (int j = 0; j < m.GetLength(1); j++) f[i, j] = (float)m[i, j];
-        return f;
+        return (output, Seq2SeqAttention.LastCrossMean(model, src, pad, input));
     }
 
     /// <summary>Saves the quickstart's model for <c>attend explain</c> (weights and config, no optimizer state).</summary>
     public static void Save(Seq2Seq model, DateConfig cfg, string dir) => Checkpoint.Save(dir, model.StateDict(), null, cfg.ToJson());
 
     /// <summary>The quickstart's model in <paramref name="dir"/>, in evaluation mode.</summary>
-    public static (Seq2Seq Model, DateConfig Config) Load(string dir)
-    {
-        using var data = ModelCheckpoint.Open(dir, "attend quickstart");
-        var cfg = DateConfig.FromJson(data.ConfigJson, dir);
-        var model = new Seq2Seq(cfg.Model);
-        model.LoadStateDict(data.Weights);
-        model.Eval();
-        return (model, cfg);
-    }
+    public static (Seq2Seq Model, DateConfig Config) Load(string dir) =>
+        ModelCheckpoint.Load(dir, "attend quickstart", DateConfig.FromJson, c => new Seq2Seq(c.Model));
 }

@@ -1,3 +1,4 @@
+using Attend.Cli.Ui;
 using System.CommandLine;
 using System.Text;
 using Attend.Interpret;
@@ -86,14 +87,14 @@ public static class ExplainCommand
         foreach (var v in e.Views)
         {
             string slug = Slug(v.Label);
-            Put($"png/{slug}.png", HeatmapPng.Encode($"{v.Label}, head average  ({e.Input} → {e.Output})", v.Queries, v.Keys, Interpret.AttentionAnalysis.Mean(v.Maps)));
+            Put($"png/{slug}.png", Heatmap.Encode($"{v.Label}, head average  ({e.Input} → {e.Output})", v.Queries, v.Keys, Interpret.AttentionAnalysis.Mean(v.Maps)));
             for (int n = 0; n < v.Heads.Length; n++)
-                Put($"png/{slug}-h{v.Heads[n]}.png", HeatmapPng.Encode($"{v.Label}, head {v.Heads[n]}", v.Queries, v.Keys, v.Maps[n]));
+                Put($"png/{slug}-h{v.Heads[n]}.png", Heatmap.Encode($"{v.Label}, head {v.Heads[n]}", v.Queries, v.Keys, v.Maps[n]));
         }
         foreach (var s in e.Stacks())
         {
-            Put($"png/{Slug(s.Stack)}-rollout.png", HeatmapPng.Encode($"{s.Stack}: attention rollout", s.Tokens, s.Tokens, s.Rollout));
-            if (s.Flow is not null) Put($"png/{Slug(s.Stack)}-flow.png", HeatmapPng.Encode($"{s.Stack}: attention flow", s.Tokens, s.Tokens, s.Flow));
+            Put($"png/{Slug(s.Stack)}-rollout.png", Heatmap.Encode($"{s.Stack}: attention rollout", s.Tokens, s.Tokens, s.Rollout));
+            if (s.Flow is not null) Put($"png/{Slug(s.Stack)}-flow.png", Heatmap.Encode($"{s.Stack}: attention flow", s.Tokens, s.Tokens, s.Flow));
         }
         return files;
     }

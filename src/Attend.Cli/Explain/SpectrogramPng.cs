@@ -25,7 +25,7 @@ public static class SpectrogramPng
         int T = alignment.GetLength(0), S = alignment.GetLength(1), mels = LogMel.Mels;
         if (tokens.Length != T) throw new ArgumentException($"spectrogram: {tokens.Length} token labels for {T} alignment rows");
         int px = Math.Clamp(1000 / Math.Max(1, frames), 1, 6);                 // pixels per 10 ms
-        var typeface = Dates.AttentionViews.LoadFont();
+        var typeface = Ui.Heatmap.LoadFont();
         using var font = typeface is null ? null : new SKFont(typeface, 10);
         using var titleFont = typeface is null ? null : new SKFont(typeface, 13);
         int left = Margin + (font is null ? 0 : (int)Math.Ceiling(tokens.Select(t => font.MeasureText(t)).DefaultIfEmpty(0).Max())) + 6;
@@ -52,7 +52,7 @@ public static class SpectrogramPng
         for (int t = 0; t < T; t++)
             for (int s = 0; s < S; s++)
             {
-                fill.Color = Dates.AttentionViews.Viridis((float)((alignment[t, s] - amin) / Math.Max(1e-12, amax - amin)));
+                fill.Color = Ui.Heatmap.Viridis((float)((alignment[t, s] - amin) / Math.Max(1e-12, amax - amin)));
                 canvas.DrawRect(left + s * fpx, alignTop + t * RowPx, fpx, RowPx, fill);
             }
         using var red = new SKPaint { Color = SKColors.Red, IsAntialias = true, IsStroke = true, StrokeWidth = 2 };

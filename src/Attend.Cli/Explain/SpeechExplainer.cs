@@ -1,6 +1,7 @@
 using Attend.Cli.Speech;
 using Attend.Data;
 using Attend.Interpret;
+using Attend.Training;
 
 namespace Attend.Cli.Explain;
 
@@ -113,7 +114,7 @@ public sealed class SpeechExplainer(SpeechRecognizer recognizer) : IMediaExplain
             if (match >= 0 && espeak is double es) diffs.Add(Math.Abs(timings[match].Start - es));
             lines.Add($"  {spoken[w],-10} espeak {(espeak is double x ? $"{x:F2} s" : "—"),7}   DTW {dtw}");
         }
-        if (diffs.Count > 0) lines.Add($"  median |DTW − espeak| over {diffs.Count} words: {1000 * SpeechEval.Median(diffs):F0} ms");
+        if (diffs.Count > 0) lines.Add($"  median |DTW − espeak| over {diffs.Count} words: {1000 * Metrics.Median(diffs):F0} ms");
         return string.Join('\n', lines) + "\n";
     }
 }

@@ -1,3 +1,4 @@
+using Attend.Data;
 using Attend.Cli.Vision;
 using Attend.Interpret;
 using Attend.Nn;
@@ -51,7 +52,7 @@ public sealed class VitExplainer(VisionTransformer model, VitModelConfig config)
             note = note.Length == 0 ? "inverted" : note + ", inverted";
         }
         var set = new ImageSet(img, new int[1], v.Channels, v.ImageSize, v.ImageSize, config.Classes);
-        var (x, _) = VisionBatches.Make(set, [0], null, config.Mean, config.Std);             // (1, Ch, H, W)
+        var (x, _) = ImageBatches.Make(set, [0], null, config.Mean, config.Std);             // (1, Ch, H, W)
         var e = VisionTransformerExplainer.Explain(model, x, config.Classes, note.Length == 0 ? name : $"{name} ({note})");
         var pngs = ClsGrids(e).Select(g => ($"png/{g.Slug}-cls-grid.png", OverlayPng($"{g.Label}: [CLS] → patches  ({e.Output})", img, v.Channels, v.ImageSize, g.Grid))).ToList();
         return new MediaExplanation(e, pngs);
@@ -71,7 +72,7 @@ public sealed class VitExplainer(VisionTransformer model, VitModelConfig config)
     public static byte[] OverlayPng(string title, float[] img, int channels, int size, double[,] grid)
     {
         int rows = grid.GetLength(0), cols = grid.GetLength(1), scale = Math.Max(1, 320 / size), side = size * scale, top = 30, margin = 12;
-        var typeface = Dates.AttentionViews.LoadFont();
+        var typeface = Ui.Heatmap.LoadFont();
         using var titleFont = typeface is null ? null : new SKFont(typeface, 13);
         int width = Math.Max(side + 2 * margin, titleFont is null ? 0 : (int)titleFont.MeasureText(title) + 2 * margin);
         using var surface = SKSurface.Create(new SKImageInfo(width, top + side + margin)) ?? throw new InvalidOperationException("SkiaSharp: no surface");

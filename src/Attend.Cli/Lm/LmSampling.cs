@@ -60,11 +60,7 @@ public static class LmSampling
     /// <summary>The model (in evaluation mode) and tokenizer stored in checkpoint <paramref name="dir"/>.</summary>
     public static (Gpt Model, CharTokenizer Tokenizer) Load(string dir)
     {
-        using var data = ModelCheckpoint.Open(dir, "attend train lm --data kjv");
-        var cfg = LmModelConfig.FromJson(data.ConfigJson, dir);
-        var model = new Gpt(cfg.Gpt, new Random(0));
-        model.LoadStateDict(data.Weights);
-        model.Eval();
+        var (model, cfg) = ModelCheckpoint.Load(dir, "attend train lm --data kjv", LmModelConfig.FromJson, c => new Gpt(c.Gpt));
         return (model, new CharTokenizer(cfg.Vocab));
     }
 }

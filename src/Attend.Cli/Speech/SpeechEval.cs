@@ -1,5 +1,6 @@
 using Attend.Data;
 using Attend.Interpret;
+using Attend.Training;
 
 namespace Attend.Cli.Speech;
 
@@ -134,13 +135,13 @@ public static class SpeechEval
         for (int i = 0; i < examples.Count; i++)
         {
             var e = examples[i];
-            errors += EditDistance(e.Words, rec[i].Words);
+            errors += Metrics.EditDistance(e.Words, rec[i].Words);
             words += e.Words.Length;
             // the emitted phonemes (positions in the output) against the reference phonemes, matched by an edit-distance path
             var emitted = Enumerable.Range(0, rec[i].Tokens.Length).Where(t => vocab.IsPhoneme((int)rec[i].Tokens[t])).ToArray();
             var hyp = emitted.Select(t => vocab.Tokens[(int)rec[i].Tokens[t]]).ToArray();
             var reference = e.Phones.Select(p => p.Name).ToArray();
-            foreach (var (hi, r) in Matches(hyp, reference))
+            foreach (var (hi, r) in Metrics.Matches(hyp, reference))
             {
                 dtw.Add(FrameMs(rec[i].StartFrame[emitted[hi]], model.Subsampling) - e.Phones[r].StartMs);
                 for (int l = 0; l < layers; l++)
@@ -152,60 +153,8 @@ public static class SpeechEval
                 }
             }
         }
-        return new SpeechScore(words == 0 ? 0 : (double)errors / words, words, Median(dtw.Select(Math.Abs).ToArray()), dtw.Count == 0 ? double.NaN : dtw.Average(),
-            errs.Select(Median).ToArray(), signed.Select(s => s.Count == 0 ? double.NaN : s.Average()).ToArray(), errs[0].Count,
-            Enumerable.Range(0, layers).Select(l => Enumerable.Range(0, H).Select(h => Median(headErrs[l * H + h])).ToArray()).ToArray());
-    }
-
-    public static double Median(IReadOnlyList<double> xs)
-    {
-        if (xs.Count == 0) return double.NaN;
-        var s = xs.Order().ToArray();
-        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
-    }
-
-    /// <summary>Levenshtein distance (substitutions, insertions, deletions, each 1) between two sequences.</summary>
-    public static int EditDistance<T>(IReadOnlyList<T> a, IReadOnlyList<T> b) => Table(a, b)[a.Count, b.Count];
-
-    /// <summary>Word error rate: the summed edit distances over the summed reference lengths.</summary>
-    public static double Wer(IReadOnlyList<string> references, IReadOnlyList<string> hypotheses)
-    {
-        if (references.Count != hypotheses.Count) throw new ArgumentException($"WER: {references.Count} references but {hypotheses.Count} hypotheses");
-        int errors = 0, words = 0;
-        for (int i = 0; i < references.Count; i++)
-        {
-            var r = references[i].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            errors += EditDistance(r, hypotheses[i].Split(' ', StringSplitOptions.RemoveEmptyEntries));
-            words += r.Length;
-        }
-        return words == 0 ? throw new ArgumentException("WER: the references have no words") : (double)errors / words;
-    }
-
-    /// <summary>The (a index, b index) pairs of equal elements on one minimal edit path.</summary>
-    public static List<(int A, int B)> Matches<T>(IReadOnlyList<T> a, IReadOnlyList<T> b)
-    {
-        var d = Table(a, b);
-        var pairs = new List<(int, int)>();
-        int i = a.Count, j = b.Count;
-        while (i > 0 && j > 0)
-        {
-            bool eq = EqualityComparer<T>.Default.Equals(a[i - 1], b[j - 1]);
-            if (d[i, j] == d[i - 1, j - 1] + (eq ? 0 : 1)) { if (eq) pairs.Add((i - 1, j - 1)); i--; j--; }
-            else if (d[i, j] == d[i - 1, j] + 1) i--;
-            else j--;
-        }
-        pairs.Reverse();
-        return pairs;
-    }
-
-    static int[,] Table<T>(IReadOnlyList<T> a, IReadOnlyList<T> b)
-    {
-        var d = new int[a.Count + 1, b.Count + 1];
-        for (int i = 0; i <= a.Count; i++) d[i, 0] = i;
-        for (int j = 0; j <= b.Count; j++) d[0, j] = j;
-        for (int i = 1; i <= a.Count; i++)
-            for (int j = 1; j <= b.Count; j++)
-                d[i, j] = Math.Min(Math.Min(d[i - 1, j] + 1, d[i, j - 1] + 1), d[i - 1, j - 1] + (EqualityComparer<T>.Default.Equals(a[i - 1], b[j - 1]) ? 0 : 1));
-        return d;
+        return new SpeechScore(words == 0 ? 0 : (double)errors / words, words, Metrics.Median(dtw.Select(Math.Abs).ToArray()), dtw.Count == 0 ? double.NaN : dtw.Average(),
+            errs.Select(Metrics.Median).ToArray(), signed.Select(s => s.Count == 0 ? double.NaN : s.Average()).ToArray(), errs[0].Count,
+            Enumerable.Range(0, layers).Select(l => Enumerable.Range(0, H).Select(h => Metrics.Median(headErrs[l * H + h])).ToArray()).ToArray());
     }
 }

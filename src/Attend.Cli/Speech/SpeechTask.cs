@@ -120,11 +120,7 @@ public static class SpeechTask
     /// <summary>A speech model from a checkpoint folder, in evaluation mode.</summary>
     public static SpeechRecognizer Load(string dir)
     {
-        using var data = ModelCheckpoint.Open(dir, "attend train speech");
-        var cfg = SpeechConfig.FromJson(data.ConfigJson, dir);
-        var model = new Seq2Seq(cfg.Model);
-        model.LoadStateDict(data.Weights);
-        model.Eval();
+        var (model, cfg) = ModelCheckpoint.Load(dir, "attend train speech", SpeechConfig.FromJson, c => new Seq2Seq(c.Model));
         return new SpeechRecognizer(model, cfg);
     }
 }

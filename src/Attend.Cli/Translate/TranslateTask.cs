@@ -3,6 +3,7 @@ using Attend.Attention;
 using Attend.Data;
 using Attend.Interpret;
 using Attend.Nn;
+using Attend.Training;
 
 namespace Attend.Cli.Translate;
 
@@ -67,24 +68,8 @@ public static class TranslateTask
     public static (Tensor Input, Tensor Labels) TargetIds(IReadOnlyList<long[]> targets) =>
         SequenceBatch.TeacherForcing(targets, WordTokenizer.Bos, WordTokenizer.Eos);
 
-    /// <summary>Greedy translations with the KV cache of every source, in length-sorted chunks of 100 (ids, no EOS).</summary>
-    public static long[][] GreedyIds(Seq2Seq model, IReadOnlyList<long[]> sources)
-    {
-        var order = Enumerable.Range(0, sources.Count).OrderBy(i => sources[i].Length).ToArray();
-        var result = new long[sources.Count][];
-        bool wasTraining = model.Training;
-        model.Eval();
-        foreach (var chunk in order.Chunk(100))
-        {
-            using var scope = Tensor.NewScope();
-            using var noGrad = Autograd.NoGrad();
-            var (src, pad) = SourceIds(chunk.Select(i => sources[i]).ToArray());
-            var outs = model.Greedy(model.Encode(src, pad), pad, chunk.Select(i => TranslateConfig.MaxOutput(sources[i].Length)).ToArray());
-            for (int j = 0; j < chunk.Length; j++) result[chunk[j]] = outs[j];
-        }
-        model.Train(wasTraining);
-        return result;
-    }
+    /// <summary>Greedy translations with the KV cache of every source (ids, no EOS).</summary>
+    public static long[][] GreedyIds(Seq2Seq model, IReadOnlyList<long[]> sources) => model.Generate(sources, TranslateConfig.MaxOutput, 100);
 
     /// <summary>Greedy translations of <paramref name="sources"/>, as text.</summary>
     public static string[] Greedy(Seq2Seq model, TranslateConfig cfg, IReadOnlyList<string> sources) =>
@@ -107,24 +92,18 @@ public static class TranslateTask
 
     /// <summary>Corpus BLEU of greedy translations of <paramref name="pairs"/>.</summary>
     public static double Bleu(Seq2Seq model, TranslateConfig cfg, IReadOnlyList<Pair> pairs) =>
-        Translate.Bleu.Corpus(Greedy(model, cfg, pairs.Select(p => p.Source).ToArray()), pairs.Select(p => p.Target).ToArray());
+        Metrics.Bleu(Greedy(model, cfg, pairs.Select(p => p.Source).ToArray()), pairs.Select(p => p.Target).ToArray());
 
     /// <summary>Sparsity and entropy of every decoder layer's cross-attention, per head, teacher-forced on the pairs'
     /// targets (evaluation mode); padding keys and padding queries are left out.</summary>
-    public static AttentionStats CrossAttentionStats(Seq2Seq model, TranslateConfig cfg, IReadOnlyList<Pair> pairs)
-    {
-        var stats = new AttentionStats();
-        foreach (var chunk in pairs.Chunk(100))
+    public static AttentionStats CrossAttentionStats(Seq2Seq model, TranslateConfig cfg, IReadOnlyList<Pair> pairs) =>
+        Seq2SeqAttention.CrossStats(model, pairs.Chunk(100).Select(chunk =>
         {
             var (src, pad) = SourceIds(chunk.Select(p => cfg.Source.Encode(p.Source)).ToArray());
             var tgt = chunk.Select(p => cfg.Target.Encode(p.Target)).ToArray();
             var (input, _) = TargetIds(tgt);
-            var padv = pad.ToBoolArray();
-            foreach (var r in Seq2SeqAttention.Capture(model, src, pad, input, Seq2SeqAttention.IsCross))
-                stats.Add(r, padv, (b, t) => t <= tgt[b].Length);                 // BOS … last token
-        }
-        return stats;
-    }
+            return (src, pad, input, (Func<int, int, bool>)((b, t) => t <= tgt[b].Length));   // BOS … last token
+        }));
 
     /// <summary>The greedy translation of <paramref name="source"/> and the last decoder layer's cross-attention while
     /// writing it (head-averaged): source tokens, output tokens (EOS included) and weights[t, s].</summary>
@@ -134,25 +113,13 @@ public static class TranslateTask
         var outIds = GreedyIds(model, [srcIds])[0];
         var (src, pad) = SourceIds([srcIds]);
         var (input, _) = TargetIds([outIds]);
-        var last = Seq2SeqAttention.Capture(model, src, pad, input, Seq2SeqAttention.IsCross)[^1];     // (1, H, T, S)
-        var mean = AttentionAnalysis.Mean(last.Maps());
-        var weights = new float[mean.GetLength(0), mean.GetLength(1)];
-        for (int t = 0; t < weights.GetLength(0); t++)
-            for (int s = 0; s < weights.GetLength(1); s++) weights[t, s] = (float)mean[t, s];
-        return (Words(srcIds, cfg.Source), [.. Words(outIds, cfg.Target), "</s>"], weights);
+        return (Words(srcIds, cfg.Source), [.. Words(outIds, cfg.Target), "</s>"], Seq2SeqAttention.LastCrossMean(model, src, pad, input));
     }
 
     /// <summary>The token of every id ("&lt;unk&gt;" for unknown words).</summary>
     public static string[] Words(long[] ids, WordTokenizer v) => ids.Select(i => v.Tokens[(int)i]).ToArray();
 
     /// <summary>A model for translation from a checkpoint folder, in evaluation mode.</summary>
-    public static (Seq2Seq Model, TranslateConfig Config) Load(string dir)
-    {
-        using var data = ModelCheckpoint.Open(dir, "attend train translate --data PAIRS.tsv");
-        var cfg = TranslateConfig.FromJson(data.ConfigJson, dir);
-        var model = new Seq2Seq(cfg.Model);
-        model.LoadStateDict(data.Weights);
-        model.Eval();
-        return (model, cfg);
-    }
+    public static (Seq2Seq Model, TranslateConfig Config) Load(string dir) =>
+        ModelCheckpoint.Load(dir, "attend train translate --data PAIRS.tsv", TranslateConfig.FromJson, c => new Seq2Seq(c.Model));
 }

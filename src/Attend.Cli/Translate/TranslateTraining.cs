@@ -70,7 +70,7 @@ public static class TranslateTraining
             if (heatmap is not null && test.Count > 0)
             {
                 var (srcWords, outWords, w) = TranslateTask.CrossAttention(model, cfg, test[0].Source);
-                AttentionPng.Write(heatmap, srcWords, outWords, w);
+                Heatmap.Write(heatmap, Heatmap.Encode($"{test[0].Source}: cross-attention, head average", outWords, srcWords, w));
                 log.WriteLine($"Cross-attention of \"{test[0].Source}\" → \"{string.Join(' ', outWords[..^1])}\": wrote {heatmap}");
             }
         }

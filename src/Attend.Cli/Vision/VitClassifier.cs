@@ -1,3 +1,4 @@
+using Attend.Data;
 namespace Attend.Cli.Vision;
 
 /// <summary>One classified image: its most likely classes (best first) and what was done to fit it to the model.</summary>

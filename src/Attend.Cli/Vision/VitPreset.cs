@@ -1,3 +1,4 @@
+using Attend.Data;
 using System.Text.Json.Nodes;
 using Attend.Nn;
 

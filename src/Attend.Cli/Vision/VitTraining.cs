@@ -1,3 +1,4 @@
+using Attend.Data;
 using System.Globalization;
 using Attend.Cli.Ui;
 using Attend.Nn;
@@ -24,7 +25,7 @@ public sealed record VitTrainResult(int ExitCode, IReadOnlyList<(int Step, float
 /// <summary>
 /// Trains a <see cref="VisionTransformer"/> classifier with cross-entropy (see <see cref="VitPreset"/> for the optimizer
 /// and schedule). The checkpoint (--out) holds the weights, AdamW's state, the config (shape, classes, normalization), the
-/// step and the seconds trained; batches depend on (seed, step) only (<see cref="VisionBatches"/>), so --resume continues
+/// step and the seconds trained; batches depend on (seed, step) only (<see cref="ImageBatches"/>), so --resume continues
 /// exactly as if never stopped (a --minutes budget makes the learning-rate schedule follow the clock instead, as in
 /// <c>train translate</c>). Ctrl-C (<c>stop</c>) finishes the step, saves and returns 130; <c>afterStep</c> (tests) runs
 /// after each step with the number of steps done.
@@ -63,7 +64,7 @@ public static class VitTraining
             Dim: preset.Dim, Depth: preset.Depth, NHead: preset.Heads, MlpRatio: 4, Dropout: preset.Dropout);
         var cfg = new VitModelConfig(preset.Name, vit, train.Classes, mean, std, BorderMean(train), split.Name,
             $"batch {preset.Batch}, lr {preset.Lr:G4}, shift {preset.Shift}{(preset.Flip ? ", flip" : "")}, label smoothing {preset.LabelSmoothing:G3}, weight decay {preset.WeightDecay:G3}");
-        var batches = new VisionBatches(train, preset.Batch, (ulong)o.Seed, mean, std);
+        var batches = new ImageBatches(train, preset.Batch, (ulong)o.Seed, mean, std);
         int spe = batches.StepsPerEpoch, total = o.Steps ?? (o.Epochs ?? preset.Epochs) * spe;
         var model = new VisionTransformer(vit, new Random(o.Seed));
         using var trainer = new Trainer(model, new TrainerOptions
@@ -74,7 +75,7 @@ public static class VitTraining
             Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg),
             Extra = new Dictionary<string, string> { ["data"] = split.Name, ["shift"] = preset.Shift.ToString(CultureInfo.InvariantCulture) },
         });
-        batches = new VisionBatches(train, preset.Batch, trainer.Seed, mean, std);
+        batches = new ImageBatches(train, preset.Batch, trainer.Seed, mean, std);
         (double Accuracy, int[,] Confusion) last = (0, new int[0, 0]);
         trainer.Evaluate = _ => (last = Evaluate(model, cfg, test)) is var e ? [new Metric("test accuracy", e.Accuracy, $"{100 * e.Accuracy,6:F2}%")] : [];
         if (afterStep is not null) trainer.StepDone += s => afterStep((int)s.Step);
@@ -123,7 +124,7 @@ public static class VitTraining
         {
             using var scope = Tensor.NewScope();
             var idx = Enumerable.Range(from, Math.Min(256, set.Count - from)).ToArray();
-            var (x, _) = VisionBatches.Make(set, idx, null, cfg.Mean, cfg.Std);
+            var (x, _) = ImageBatches.Make(set, idx, null, cfg.Mean, cfg.Std);
             F.Softmax(model.Forward(x), 1).ToArray().CopyTo(probs, from * k);   // (n, K)
         }
         if (wasTraining) model.Train();
@@ -182,19 +183,8 @@ public static class VitTraining
     }
 
     /// <summary>Loads a ViT checkpoint for classification: the model (in evaluation mode) and its config.</summary>
-    public static (VisionTransformer Model, VitModelConfig Config) Load(string dir)
-    {
-        using var data = ModelCheckpoint.Open(dir, "attend train vit --data digits");
-        var cfg = VitModelConfig.FromJson(data.ConfigJson, dir);
-        var model = new VisionTransformer(cfg.Vit, new Random(0));
-        try { model.LoadStateDict(data.Weights); }
-        catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or KeyNotFoundException)
-        {
-            throw new VisionException($"'{dir}': the weights do not fit the ViT its config describes ({ex.Message})");
-        }
-        model.Eval();
-        return (model, cfg);
-    }
+    public static (VisionTransformer Model, VitModelConfig Config) Load(string dir) =>
+        ModelCheckpoint.Load(dir, "attend train vit --data digits", VitModelConfig.FromJson, c => new VisionTransformer(c.Vit));
 
     static void CheckResume(string json, string dir, VitModelConfig want)
     {

@@ -26,6 +26,30 @@ public static class Seq2SeqAttention
         finally { model.Train(wasTraining); }
     }
 
+    /// <summary>The last decoder layer's cross-attention on (src, tgt), averaged over heads: weights[t, s] of batch item 0,
+    /// how much the query that wrote token t looked at source position s.</summary>
+    public static float[,] LastCrossMean(Seq2Seq model, Tensor src, Tensor padMask, Tensor tgt)
+    {
+        var mean = AttentionAnalysis.Mean(Capture(model, src, padMask, tgt, IsCross)[^1].Maps());
+        var w = new float[mean.GetLength(0), mean.GetLength(1)];
+        for (int t = 0; t < w.GetLength(0); t++)
+            for (int j = 0; j < w.GetLength(1); j++) w[t, j] = (float)mean[t, j];
+        return w;
+    }
+
+    /// <summary>Sparsity and entropy of every decoder layer's cross-attention, per head, over teacher-forced batches
+    /// (src, padMask, tgt, which query rows count), padding keys left out.</summary>
+    public static AttentionStats CrossStats(Seq2Seq model, IEnumerable<(Tensor Src, Tensor PadMask, Tensor Tgt, Func<int, int, bool> RealQuery)> batches)
+    {
+        var stats = new AttentionStats();
+        foreach (var (src, pad, tgt, real) in batches)
+        {
+            var padv = pad.ToBoolArray();
+            foreach (var r in Capture(model, src, pad, tgt, IsCross)) stats.Add(r, padv, real);
+        }
+        return stats;
+    }
+
     /// <summary>True for a cross-attention site.</summary>
     public static bool IsCross(string site) => site.EndsWith(".multihead_attn", StringComparison.Ordinal);
 

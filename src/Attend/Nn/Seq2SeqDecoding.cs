@@ -1,7 +1,38 @@
+using Attend.Data;
+
 namespace Attend.Nn;
 
 public sealed partial class Seq2Seq
 {
+    /// <summary>
+    /// Greedy outputs (token ids, no BOS or EOS) for token-id sources, in evaluation mode without gradients: the sources
+    /// are sorted by length and decoded in batches of <paramref name="chunk"/> (each padded to its longest), source i's
+    /// output stopping at EOS or after <paramref name="maxLength"/>(its length) tokens. The model's mode is restored.
+    /// </summary>
+    public long[][] Generate(IReadOnlyList<long[]> sources, Func<int, int> maxLength, int chunk = 128, bool useCache = true)
+    {
+        var order = Enumerable.Range(0, sources.Count).OrderBy(i => sources[i].Length).ToArray();
+        var result = new long[sources.Count][];
+        bool wasTraining = Training;
+        Eval();
+        try
+        {
+            foreach (var part in order.Chunk(chunk))
+            {
+                using var scope = Tensor.NewScope();
+                using var noGrad = Autograd.NoGrad();
+                var (src, pad) = PadSources(part.Select(i => sources[i]).ToArray());
+                var outs = Greedy(Encode(src, pad), pad, part.Select(i => maxLength(sources[i].Length)).ToArray(), useCache);
+                for (int j = 0; j < part.Length; j++) result[part[j]] = outs[j];
+            }
+        }
+        finally { Train(wasTraining); }
+        return result;
+    }
+
+    /// <summary>Token-id sources padded to the longest (at most MaxSource): ids (B, S) and the padding mask (B, S).</summary>
+    public (Tensor Ids, Tensor PadMask) PadSources(IReadOnlyList<long[]> sources) => SequenceBatch.Pad(sources, Config.Pad, Config.MaxSource);
+
     /// <summary>
     /// Greedy decoding of every row of <paramref name="memory"/> (B, S, E) in one batch: each step feeds every row's last
     /// token and takes the most likely next one. Row b stops at EOS (not included) or after <paramref name="maxLengths"/>[b]

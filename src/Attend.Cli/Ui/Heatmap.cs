@@ -1,15 +1,15 @@
-using Attend.Cli.Dates;
 using SkiaSharp;
 
-namespace Attend.Cli.Explain;
+namespace Attend.Cli.Ui;
 
 /// <summary>
-/// PNG heatmaps with a token label on both axes (rows: queries, on the left; columns: keys, on top, rotated when longer
-/// than one character), in the quickstart's viridis colours (<see cref="AttentionViews"/>), scaled so that the largest
-/// weight is full colour.
+/// PNG heatmaps of attention weights, the one picture every command draws: a token label on both axes (rows: queries,
+/// on the left; columns: keys, on top, rotated when longer than one character), a title, viridis colours scaled so that
+/// the largest weight is full colour. Text is drawn with DejaVu Sans loaded by file (SkiaSharp draws no text without a font).
 /// </summary>
-public static class HeatmapPng
+public static class Heatmap
 {
+    public const string FontPath = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
     const int Margin = 12, TitleHeight = 30;
 
     public static byte[] Encode(string title, string[] rows, string[] cols, double[,] w)
@@ -17,7 +17,7 @@ public static class HeatmapPng
         if (w.GetLength(0) != rows.Length || w.GetLength(1) != cols.Length)
             throw new ArgumentException($"heatmap: a [{w.GetLength(0)}, {w.GetLength(1)}] map with {rows.Length} row and {cols.Length} column labels");
         int cell = Math.Clamp(640 / Math.Max(1, Math.Max(rows.Length, cols.Length)), 8, 24);
-        var typeface = AttentionViews.LoadFont();
+        var typeface = LoadFont();
         using var font = typeface is null ? null : new SKFont(typeface, Math.Min(14, cell - 2));
         float Width(string s) => font is null ? 0 : font.MeasureText(Show(s));
         bool rotate = cols.Any(c => Show(c).Length > 1);
@@ -35,7 +35,7 @@ public static class HeatmapPng
         for (int i = 0; i < rows.Length; i++)
             for (int j = 0; j < cols.Length; j++)
             {
-                fill.Color = AttentionViews.Viridis((float)(w[i, j] / max));
+                fill.Color = Viridis((float)(w[i, j] / max));
                 canvas.DrawRect(left + j * cell, top + i * cell, cell, cell, fill);
             }
         if (font is not null)
@@ -69,4 +69,43 @@ public static class HeatmapPng
     }
 
     static string Show(string t) => t switch { " " => "␣", "\n" => "⏎", "" => "∅", _ => t };
+
+    /// <summary>Writes <paramref name="png"/> to <paramref name="path"/> through a temporary file and a rename.</summary>
+    public static void Write(string path, byte[] png)
+    {
+        string temp = $"{path}.tmp-{Guid.NewGuid():N}";
+        try
+        {
+            File.WriteAllBytes(temp, png);
+            File.Move(temp, path, overwrite: true);
+        }
+        finally { if (File.Exists(temp)) File.Delete(temp); }
+    }
+
+    static SKTypeface? typeface;
+    static bool warned;
+
+    /// <summary>DejaVu Sans by file; null, with one message, if missing.</summary>
+    public static SKTypeface? LoadFont()
+    {
+        if (typeface is not null) return typeface;
+        if (File.Exists(FontPath)) typeface = SKTypeface.FromFile(FontPath);
+        if (typeface is null && !warned)
+        {
+            warned = true;
+            Console.Error.WriteLine($"note: no font at {FontPath} (Debian/Ubuntu: apt-get install fonts-dejavu-core); the PNG heatmaps have no labels.");
+        }
+        return typeface;
+    }
+
+    /// <summary>Linear interpolation between five samples of matplotlib's viridis (dark purple → yellow), v in [0, 1].</summary>
+    public static SKColor Viridis(float v)
+    {
+        (byte R, byte G, byte B)[] stops = { (68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98), (253, 231, 37) };
+        float x = Math.Clamp(v, 0, 1) * (stops.Length - 1);
+        int i = Math.Min((int)x, stops.Length - 2);
+        float f = x - i;
+        byte Mix(byte a, byte b) => (byte)(a + (b - a) * f + 0.5f);
+        return new SKColor(Mix(stops[i].R, stops[i + 1].R), Mix(stops[i].G, stops[i + 1].G), Mix(stops[i].B, stops[i + 1].B));
+    }
 }

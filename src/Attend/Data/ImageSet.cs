@@ -1,9 +1,4 @@
-using Attend.Data;
-
-namespace Attend.Cli.Vision;
-
-/// <summary>A user error of the vision commands (bad data, file, option or checkpoint): printed as one line, exit code 2.</summary>
-public sealed class VisionException(string message) : CliException(message);
+namespace Attend.Data;
 
 /// <summary>
 /// Labelled images in memory: N images of Ch × H × W pixels in [0, 1] (row-major, channel-major per image, as a
@@ -53,7 +48,7 @@ public sealed class ImageSet
         for (int k = 0; k < Classes.Length; k++)
         {
             var idx = Enumerable.Range(0, Count).Where(i => Labels[i] == k).ToArray();
-            Shuffle(idx, rng);
+            rng.Shuffle(idx);
             int nTest = (int)Math.Round(testFraction * idx.Length);
             test.AddRange(idx[..nTest]);
             train.AddRange(idx[nTest..]);
@@ -61,16 +56,6 @@ public sealed class ImageSet
         train.Sort();
         test.Sort();
         return (Subset(train), Subset(test));
-    }
-
-    /// <summary>Fisher–Yates with <paramref name="rng"/>.</summary>
-    public static void Shuffle(int[] a, SplitMix64 rng)
-    {
-        for (int i = a.Length - 1; i > 0; i--)
-        {
-            int j = rng.NextInt(i + 1);
-            (a[i], a[j]) = (a[j], a[i]);
-        }
     }
 
     /// <summary>Per-channel mean and standard deviation over all pixels (float64 sums).</summary>

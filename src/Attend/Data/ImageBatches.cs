@@ -1,21 +1,17 @@
-using Attend.Data;
-
-namespace Attend.Cli.Vision;
+namespace Attend.Data;
 
 /// <summary>
 /// Batches of normalized images. The order, the shifts and the flips are functions of (seed, step) alone: epoch e visits the
-/// training images in a Fisher–Yates permutation drawn by <c>SplitMix64(seed ⊕ mix(e))</c>, and the shifts and flips of
-/// step s come from <c>SplitMix64(seed ⊕ mix(s) ⊕ 1)</c>, so a resumed run sees exactly the batches an uninterrupted one would.
+/// training images in a Fisher–Yates permutation drawn by <c>SplitMix64.ForStep(seed, e)</c>, and the shifts and flips of
+/// step s come from <c>SplitMix64.ForStep(seed, s, stream: 1)</c>, so a resumed run sees exactly the batches an uninterrupted one would.
 /// Each epoch has ⌊N / B⌋ full batches (the last few images of a permutation wait for another epoch).
 /// </summary>
-public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] mean, float[] std)
+public sealed class ImageBatches(ImageSet data, int batch, ulong seed, float[] mean, float[] std)
 {
     private int permEpoch = -1;
     private int[] perm = [];
 
     public int StepsPerEpoch => Math.Max(1, data.Count / batch);
-
-    static ulong Mix(long v) => new SplitMix64((ulong)v * 0x9E3779B97F4A7C15UL).Next();
 
     /// <summary>The image indices of step <paramref name="step"/> (0-based).</summary>
     public int[] Indices(long step)
@@ -24,7 +20,7 @@ public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] 
         if (epoch != permEpoch)
         {
             perm = Enumerable.Range(0, data.Count).ToArray();
-            ImageSet.Shuffle(perm, new SplitMix64(seed ^ Mix(epoch)));
+            SplitMix64.ForStep(seed, epoch).Shuffle(perm);
             permEpoch = epoch;
         }
         int b = Math.Min(batch, data.Count);
@@ -36,7 +32,7 @@ public sealed class VisionBatches(ImageSet data, int batch, ulong seed, float[] 
     public (Tensor X, Tensor Y) Train(long step, int shift, bool flip = false)
     {
         var idx = Indices(step);
-        var rng = new SplitMix64(seed ^ Mix(step) ^ 1);
+        var rng = SplitMix64.ForStep(seed, step, stream: 1);
         var moves = idx.Select(_ =>
         {
             var (dy, dx) = shift == 0 ? (0, 0) : (rng.NextInt(2 * shift + 1) - shift, rng.NextInt(2 * shift + 1) - shift);
