@@ -2,7 +2,7 @@ using Attend.Cli.Vision;
 using Attend.IO;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>
 /// <c>attend train vit</c> in-process on the tiny preset and the committed digits: it learns (far above chance), the
@@ -42,7 +42,7 @@ public sealed class VisionTrainingTests : IDisposable
             for (int i = 0; i < test.Count; i++)
             {
                 using var scope = Tensor.NewScope();
-                var (x, _) = VisionBatches.Make(test, [i], null, cfg.Mean, cfg.Std);
+                var (x, _) = ImageBatches.Make(test, [i], null, cfg.Mean, cfg.Std);
                 var logits = model.Forward(x).ToArray();
                 confusion[test.Labels[i], Array.IndexOf(logits, logits.Max())]++;
             }
@@ -69,18 +69,23 @@ public sealed class VisionTrainingTests : IDisposable
     [Fact]
     public void Bad_options_and_checkpoints_are_clear_errors()
     {
-        VisionException Fails(VitTrainOptions o) => Assert.Throws<VisionException>(() => VitTraining.Run(o, TextWriter.Null, CancellationToken.None));
-        Assert.Contains("patch size 3 must divide the image size 8", Fails(Tiny(P("b"), 5) with { PatchSize = 3 }).Message);
-        Assert.Contains("--dim 30 must be a positive multiple of --heads 4", Fails(Tiny(P("b"), 5) with { Dim = 30, Heads = 4 }).Message);
-        Assert.Contains("--steps must be positive", Fails(Tiny(P("b"), 0)).Message);
-        Assert.Contains("unknown preset 'huge'", Fails(Tiny(P("b"), 5) with { Preset = "huge" }).Message);
+        string Fails(VitTrainOptions o)                                          // the one line the CLI prints
+        {
+            var e = Record.Exception(() => VitTraining.Run(o, TextWriter.Null, CancellationToken.None));
+            Assert.True(e is CliException or TrainingException, $"expected a user error, got {e}");
+            return CliChecks.Message(e!);
+        }
+        Assert.Contains("patch size 3 must divide the image size 8", Fails(Tiny(P("b"), 5) with { PatchSize = 3 }));
+        Assert.Contains("--dim 30 must be a positive multiple of --heads 4", Fails(Tiny(P("b"), 5) with { Dim = 30, Heads = 4 }));
+        Assert.Contains("--steps must be positive", Fails(Tiny(P("b"), 0)));
+        Assert.Contains("unknown preset 'huge'", Fails(Tiny(P("b"), 5) with { Preset = "huge" }));
         Assert.False(Directory.Exists(P("b")));
 
         VitTraining.Run(Tiny(P("c"), 5), TextWriter.Null, CancellationToken.None);
-        Assert.Contains("already holds a checkpoint: add --resume", Fails(Tiny(P("c"), 10)).Message);
-        Assert.Contains("already at step 5", Fails(Tiny(P("c"), 5, resume: true)).Message);
-        Assert.Contains("cannot resume", Fails(Tiny(P("c"), 10, resume: true) with { Lr = 1e-2 }).Message);
-        Assert.Contains("holds no checkpoint", Assert.Throws<VisionException>(() => VitTraining.Load(P("none"))).Message);
+        Assert.Contains("already holds a checkpoint: add --resume", Fails(Tiny(P("c"), 10)));
+        Assert.Contains("already at step 5", Fails(Tiny(P("c"), 5, resume: true)));
+        Assert.Contains("cannot resume", Fails(Tiny(P("c"), 10, resume: true) with { Lr = 1e-2 }));
+        Assert.Contains("holds no checkpoint", Assert.Throws<CliException>(() => VitTraining.Load(P("none"))).Message);
     }
 
     [Fact]

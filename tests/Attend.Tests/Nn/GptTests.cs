@@ -120,7 +120,7 @@ public sealed class GptTests(ITestOutputHelper output)
         var idx = Tensor.FromArray(ids, new[] { 2, 13 });
         using var _ = Autograd.NoGrad();
         var full = model.Forward(idx).Logits.ToArray();                // (2, 13, V)
-        using var cache = new GptKvCache(model.Config, batch: 2);
+        using var cache = model.NewCache();
         var pieces = new List<float[]>();
         foreach (var (start, len) in new[] { (0, 5), (5, 1), (6, 1), (7, 3), (10, 1), (11, 1), (12, 1) })
             pieces.Add(model.Forward(idx.Narrow(1, start, len).Contiguous(), cache).ToArray());   // (2, len, V)

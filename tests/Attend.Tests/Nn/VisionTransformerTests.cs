@@ -26,17 +26,17 @@ public sealed class VisionTransformerTests(ITestOutputHelper output)
     [Fact]
     public void LastBlockComputingOnlyTheClsTokenGivesTheFullBlocksLogitsAndGradients()
     {
-        // With a capture open the last block runs on every token (the capture wants its whole map); without, on [CLS] only.
+        // allTokens: the last block runs on every token (its map has a row per token); by default on [CLS] only (one row).
         var vit = new VisionTransformer(new VitConfig(ImageSize: 16, PatchSize: 4, Channels: 1, NumClasses: 5, Dim: 32, Depth: 2, NHead: 4), new Random(3));
         var x = Tensor.Randn(new[] { 3, 1, 16, 16 }, new Random(4));
         var y = Tensor.FromArray(new long[] { 0, 3, 4 }, new[] { 3 });
         (float[] Logits, Dictionary<string, float[]> Grads) Run(bool full)
         {
             foreach (var p in vit.Parameters()) p.ZeroGrad();
-            using var capture = full ? Interpret.AttentionCapture.Start(vit) : null;
-            var logits = vit.Forward(x);
+            using var capture = Interpret.AttentionCapture.Start(vit);
+            var logits = vit.Forward(x, allTokens: full);
             Functional.CrossEntropy(logits, y).Backward();
-            if (capture is not null) Assert.Equal(new[] { 17, 17 }, new[] { capture.Records[^1].Queries, capture.Records[^1].Keys });
+            Assert.Equal(new[] { full ? 17 : 1, 17 }, new[] { capture.Records[^1].Queries, capture.Records[^1].Keys });
             return (logits.ToArray(), vit.NamedParameters().ToDictionary(p => p.Name, p => p.Param.Grad!.ToArray()));
         }
         var (fullLogits, fullGrads) = Run(full: true);

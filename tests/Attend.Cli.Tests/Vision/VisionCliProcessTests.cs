@@ -2,7 +2,7 @@ using Attend.Cli.Vision;
 using Attend.IO;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>
 /// <c>attend train vit</c> and <c>attend classify</c> run as processes on the tiny preset, as CI and users run them:

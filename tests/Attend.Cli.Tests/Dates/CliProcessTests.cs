@@ -1,7 +1,7 @@
 using Attend.IO;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>
 /// Every `attend` command run as a process on a tiny preset, as CI and users run it: exit codes, what reaches stdout and

@@ -9,7 +9,7 @@ using Attend.Interpret;
 using Attend.Nn;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>
 /// attend explain / serve: the adapters' views against the models' own weights, labels and shapes; the checkpoint round
@@ -22,8 +22,8 @@ public sealed class ExplainTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
     [Fact]
     public void DateViewsHaveLabelsAndTheCrossViewEqualsTheDecodersOwnWeights()
     {
-        var e = new DateExplainer(tiny.Model).Explain(Input);
-        var (output, want) = tiny.Model.CrossAttention(Input);                  // KeepCrossAttnWeights: the decoder's own path
+        var e = new DateExplainer(tiny.Model, DateConfig.Tiny).Explain(Input);
+        var (output, want) = DateTask.CrossAttention(tiny.Model, Input);        // what the quickstart draws (AttentionCaptureTests check captures against float64)
         Assert.Equal(output, e.Output);
         Assert.Equal(new[] { "encoder 0", "decoder 0 self", "decoder 0 cross" }, e.Views.Select(v => v.Label));
         var cross = e.Views[2];
@@ -44,10 +44,10 @@ public sealed class ExplainTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
         string dir = Path.Combine(Path.GetTempPath(), $"attend-explain-{Guid.NewGuid():N}");
         try
         {
-            DateCheckpoint.Save(tiny.Model, Path.Combine(dir, "model"));
+            DateTask.Save(tiny.Model, DateConfig.Tiny, Path.Combine(dir, "model"));
             var loaded = Explainers.Load(Path.Combine(dir, "model"));
             Assert.IsType<DateExplainer>(loaded);
-            Assert.Equal(new DateExplainer(tiny.Model).Explain(Input).ToJson(), loaded.Explain(Input).ToJson());
+            Assert.Equal(new DateExplainer(tiny.Model, DateConfig.Tiny).Explain(Input).ToJson(), loaded.Explain(Input).ToJson());
 
             var files = ExplainCommand.Write(loaded.Explain(Input), Path.Combine(dir, "out"), TextWriter.Null);
             Assert.Contains(files, f => f.EndsWith("explain.html"));
@@ -71,7 +71,7 @@ public sealed class ExplainTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
     [InlineData("28 Nov 2026 §", "'§' at position 13")]
     public void BadDateInputSaysWhatIsWrong(string input, string says)
     {
-        var e = Assert.Throws<ArgumentException>(() => new DateExplainer(tiny.Model).Explain(input));
+        var e = Assert.Throws<ArgumentException>(() => new DateExplainer(tiny.Model, DateConfig.Tiny).Explain(input));
         Assert.Contains(says, e.Message);
     }
 
@@ -79,7 +79,7 @@ public sealed class ExplainTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
     public void LmViewsCoverPromptAndContinuationCausally()
     {
         var tok = new CharTokenizer(" abcdefgh");
-        var gpt = new Gpt(new GptConfig(BlockSize: 32, VocabSize: tok.Size, NLayer: 2, NHead: 2, NEmbd: 16), new Random(1));
+        var gpt = new Gpt(new GptConfig(BlockSize: 32, VocabSize: tok.VocabSize, NLayer: 2, NHead: 2, NEmbd: 16), new Random(1));
         gpt.Eval();
         var x = new LmExplainer((gpt, tok));
         var e = x.Explain("a bad");
@@ -97,21 +97,21 @@ public sealed class ExplainTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
     [Fact]
     public void TranslationViewsMarkUnknownWords()
     {
-        var cfg = new TranslateConfig(TranslatePreset.Tiny, new Vocab(new[] { "God", "light", "said", "." }), new Vocab(new[] { "Dios", "luz", "dijo", "." }));
-        var model = new TranslateModel(cfg, new Random(2));
+        var cfg = new TranslateConfig(TranslatePreset.Tiny, new WordTokenizer(new[] { "God", "light", "said", "." }), new WordTokenizer(new[] { "Dios", "luz", "dijo", "." }));
+        var model = new Seq2Seq(cfg.Model, new Random(2));
         model.Eval();
-        var e = new TranslateExplainer(model).Explain("God said light zebra .");
+        var e = new TranslateExplainer(model, cfg).Explain("God said light zebra .");
         Assert.Equal(new[] { "encoder 0", "decoder 0 self", "decoder 0 cross" }, e.Views.Select(v => v.Label));
         Assert.Equal(new[] { "God", "said", "light", "zebra (unk)", "." }, e.Views[0].Keys);
         Assert.Equal("</s>", e.Views[2].Queries[^1]);
         Assert.Equal(e.Views[2].Queries.Length, e.Views[1].Queries.Length);
-        Assert.Throws<ArgumentException>(() => new TranslateExplainer(model).Explain("   "));
+        Assert.Throws<ArgumentException>(() => new TranslateExplainer(model, cfg).Explain("   "));
     }
 
     [Fact]
     public async Task ServeAnswersThePageTheApiAndClearErrors()
     {
-        var explainer = new DateExplainer(tiny.Model);
+        var explainer = new DateExplainer(tiny.Model, DateConfig.Tiny);
         await using var app = ServeCommand.Build(explainer, IPAddress.Loopback, 0);
         await app.StartAsync();
         try

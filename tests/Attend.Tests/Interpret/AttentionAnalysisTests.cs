@@ -114,7 +114,7 @@ public sealed class AttentionAnalysisTests
         Assert.DoesNotContain("https://", html);
         Assert.Contains("Attend.render", html);
         Assert.DoesNotContain("a<b", html);                                  // '<' in the data is escaped inside the script
-        Assert.Throws<ArgumentException>(() => AttentionView.From(new CapturedAttention("s", null, 1, new[] { 0 }, 1, 2, 2, new float[4]), "l", "self", "x", new[] { "a" }, new[] { "a", "b" }));
+        Assert.Throws<ArgumentException>(() => AttentionView.From(new CapturedAttention("s", 1, new[] { 0 }, 1, 2, 2, new float[4]), "l", "self", "x", new[] { "a" }, new[] { "a", "b" }));
     }
 }
 

@@ -3,13 +3,6 @@ using Xunit;
 
 namespace Attend.Tests;
 
-/// <summary>Tests that touch global state (the storage pool, the default generator) run alone, after the parallel ones.</summary>
-[CollectionDefinition(Name, DisableParallelization = true)]
-public sealed class SerialCollection
-{
-    public const string Name = "Serial (global state)";
-}
-
 /// <summary>
 /// Pooled storage and lifetimes: disposed blocks come back from the pool, scopes dispose their temporaries (but not
 /// what they Keep, nor leaf gradients), views keep storage alive, disposed tensors refuse use.

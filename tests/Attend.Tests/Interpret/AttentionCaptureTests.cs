@@ -101,7 +101,7 @@ public sealed class AttentionCaptureTests(ITestOutputHelper output)
             }, all.Records.Select(r => r.Site));
             var cross = all.Records[5];
             Assert.Equal((4, 6), (cross.Queries, cross.Keys));
-            Assert.Same(model.Decoder.Layers[1].MultiheadAttn, cross.Module);
+            Assert.Equal(model.Decoder.Layers[1].MultiheadAttn.Path, cross.Site);                // a site is its module's path
             var self = all.Records[2].Map(0);                                // causal: nothing above the diagonal
             for (int i = 0; i < 4; i++)
                 for (int j = i + 1; j < 4; j++) Assert.Equal(0f, self[i, j]);

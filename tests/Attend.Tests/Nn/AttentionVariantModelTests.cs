@@ -1,15 +1,11 @@
 using Attend;
-using Attend.Cli;
-using Attend.Cli.Dates;
-using Attend.Cli.Lm;
-using Attend.Cli.Translate;
 using Attend.Nn;
 using Xunit;
 
 namespace Attend.Tests;
 
-/// <summary>The attention variant through the modules (MultiheadAttention, Gpt, ViT), the training loops' REINFORCE reward,
-/// and the checkpoint configs and CLI options that carry it.</summary>
+/// <summary>The attention variant through the modules (MultiheadAttention, GroupedQueryAttention, Gpt, ViT) and the
+/// REINFORCE reward the training loop gives (the CLI's side: tests/Attend.Cli.Tests/Cli/AttentionVariantCliTests.cs).</summary>
 public class AttentionVariantModelTests
 {
     private static Tensor Rand(int seed, params int[] shape) => Tensor.Randn(shape, new Random(seed));
@@ -102,7 +98,7 @@ public class AttentionVariantModelTests
         var ids = Tensor.FromArray(Enumerable.Range(0, 9).Select(i => (long)(i * 7 % 11)).ToArray(), new[] { 1, 9 });
         using var noGrad = Autograd.NoGrad();
         var full = model.Forward(ids).Logits.ToArray();                                                // (1, 9, 11)
-        using var cache = new GptKvCache(cfg, 1);
+        using var cache = model.NewCache();
         var first = model.Forward(ids.Narrow(1, 0, 5).Contiguous(), cache).ToArray();
         var rest = model.Forward(ids.Narrow(1, 5, 4).Contiguous(), cache).ToArray();
         Close(full, first.Concat(rest).ToArray(), 1e-5);
@@ -129,54 +125,9 @@ public class AttentionVariantModelTests
     {
         var logits = Tensor.FromArray(new[] { 0f, 1f, 2f, 0f, 0f, 0f, 3f, 0f, -1f, 1f, 1f, 1f }, new[] { 2, 2, 3 });
         var labels = Tensor.FromArray(new long[] { 2, 0, 1, 0 }, new[] { 2, 2 });                // sequence 1: token 2 is padding (0)
-        var r = AttentionChoice.Reward(logits, labels, ignoreIndex: 0).ToArray();
+        var r = Attend.Training.Rewards.NegativeTokenLoss(logits, labels, ignoreIndex: 0).ToArray();
         double Ce(double[] z, int y) => Math.Log(z.Sum(Math.Exp)) - z[y];
         Assert.Equal(-Ce(new double[] { 0, 1, 2 }, 2), r[0], 5);                                  // the second token (0) is ignored
         Assert.Equal(-Ce(new double[] { 3, 0, -1 }, 1), r[1], 5);
-    }
-
-    /// <summary>The date model trains with REINFORCE attention (reward supplied by the loop): losses stay finite and fall.</summary>
-    [Fact]
-    public void DateModelTrainsWithReinforceAttention()
-    {
-        var model = new DateModel(DateConfig.Tiny with { Attention = AttentionVariant.Reinforce }, new Random(0));
-        var losses = DateTraining.Train(model, new Random(1), steps: 40, seconds: null);
-        Assert.All(losses, l => Assert.True(float.IsFinite(l)));
-        Assert.True(losses.TakeLast(5).Average() < losses.Take(5).Average() - 0.3, $"loss {losses.Take(5).Average():F3} → {losses.TakeLast(5).Average():F3}");
-        var stats = model.CrossAttentionStats(DateTraining.HeldOut(20, 3));
-        Assert.Equal(0.0, stats.MeanEntropy, 6);                                                    // one-hot rows in evaluation
-        Assert.True(stats.ZeroFraction > 0.8);
-    }
-
-    [Fact]
-    public void CheckpointConfigsRecordTheVariantAndOldOnesAreSoft()
-    {
-        var v = new Vocab(new[] { "a", "b" });
-        var tr = new TranslateConfig(TranslatePreset.Tiny, v, v, AttentionVariant.Gumbel(0.5f));
-        Assert.Equal(AttentionVariant.Gumbel(0.5f), TranslateConfig.FromJson(tr.ToJson(), "d").Variant);
-        var legacy = tr.ToJson().Replace("\"attention\":\"gumbel:0.5\",", "");
-        Assert.DoesNotContain("attention", legacy);
-        Assert.Equal(AttentionVariant.Soft, TranslateConfig.FromJson(legacy, "d").Variant);
-        Assert.Contains("unknown attention variant 'bogus'", Assert.Throws<TranslateException>(() => TranslateConfig.FromJson(tr.ToJson().Replace("gumbel:0.5", "bogus"), "d")).Message);
-
-        var lm = new LmModelConfig(LmPreset.Tiny, "abc", AttentionVariant.TopK(2));
-        Assert.Equal(AttentionVariant.TopK(2), LmModelConfig.FromJson(lm.ToJson(), "d").Variant);
-        Assert.Equal(AttentionVariant.TopK(2), LmModelConfig.FromJson(lm.ToJson(), "d").Gpt.Attention);
-        Assert.Equal(AttentionVariant.Soft, LmModelConfig.FromJson(lm.ToJson().Replace(",\"attention\":\"topk:2\"", ""), "d").Variant);
-    }
-
-    [Theory]
-    [InlineData("bogus", "unknown attention variant 'bogus'")]
-    [InlineData("topk:0", "k must be ≥ 1, got 0")]
-    [InlineData("gumbel:-0.5", "temperature must be > 0 and finite, got -0.5")]
-    public void TrainingCommandsRejectBadVariants(string attention, string message)
-    {
-        var tr = Assert.Throws<TranslateException>(() => TranslateTraining.Run(
-            new TranslateTrainOptions("/nonexistent.tsv", "/tmp/unused", "tiny", 10, null, 0, false, Attention: attention), TextWriter.Null, CancellationToken.None));
-        Assert.Contains("--attention", tr.Message);
-        Assert.Contains(message, tr.Message);
-        var lm = Assert.Throws<LmException>(() => LmTraining.Run(
-            new LmTrainOptions("/nonexistent.txt", "/tmp/unused", "tiny", 10, 0, false, Attention: attention), TextWriter.Null, CancellationToken.None));
-        Assert.Contains(message, lm.Message);
     }
 }

@@ -9,7 +9,7 @@ using Attend.Nn;
 using SkiaSharp;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>
 /// attend explain / serve for the issue-7 models: Whisper's DTW against a brute-force search and hand-made alignments;
@@ -149,7 +149,11 @@ public sealed class ExplainMediaTests
 
     static readonly string[] Tokens = ["<pad>", "<bos>", "<eos>", "<unk>", "s", "E", "v", "@", "n", "V", "#seven", "#of"];
 
-    static SpeechExplainer TinySpeech() => new(new SpeechModel(new SpeechConfig(SpeechPreset.Tiny, new SpeechVocab(Tokens)), new Random(2)));
+    static SpeechExplainer TinySpeech()
+    {
+        var cfg = new SpeechConfig(SpeechPreset.Tiny, new PhonemeTokenizer(Tokens));
+        return new(new SpeechRecognizer(new Seq2Seq(cfg.Model, new Random(2)), cfg));
+    }
 
     /// <summary>0.8 s of a rising tone at 22.05 kHz as WAV bytes (16-bit, or <paramref name="bits"/> in the header).</summary>
     static byte[] Wave(int bits = 16)
@@ -179,7 +183,7 @@ public sealed class ExplainMediaTests
         Assert.Equal(S, cross.Keys.Length);
         Assert.Equal("</s>", cross.Queries[^1]);
         Assert.Equal(e.Views[1].Queries.Length, cross.Queries.Length);
-        Assert.Equal(cross.Queries.Where(SpeechVocab.IsWord).Select(q => q[1..]), e.WordTimings!.Select(w => w.Word));
+        Assert.Equal(cross.Queries.Where(PhonemeTokenizer.IsWord).Select(q => q[1..]), e.WordTimings!.Select(w => w.Word));
         Assert.Equal(string.Join(' ', e.WordTimings!.Select(w => w.Word)), e.Output);
         for (int w = 0; w < e.WordTimings!.Count; w++)
         {

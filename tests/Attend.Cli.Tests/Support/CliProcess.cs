@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>The `attend` command run as a real process (`dotnet Attend.Cli.dll …`, the build next to the tests), as a user
 /// or CI runs it: exit code, stdout and stderr, with a time limit after which the process is killed and the test fails.</summary>
@@ -42,7 +42,7 @@ public sealed class CliProcess : IDisposable
 
     private static string FindCli()
     {
-        var bin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));      // tests/Attend.Tests/bin/CONFIG/net10.0
+        var bin = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd('/'));      // tests/Attend.Cli.Tests/bin/CONFIG/net10.0
         string config = bin.Parent!.Name, tfm = bin.Name;
         for (var d = bin; d is not null; d = d.Parent)
         {

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using Attend.Cli.Speech;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>The speech front end against float64 references computed here: WAV reading, resampling, the HTK mel filterbank,
 /// log-mel frames (a direct DFT), the bad-audio errors, and the WER / edit-path helpers.</summary>
@@ -163,30 +163,17 @@ public class SpeechFrontEndTests
     }
 
     [Fact]
-    public void Wer_and_edit_paths_match_hand_examples()
-    {
-        // "a b c d" → "a x c": b substituted by x, d deleted: 2 errors over 4 words
-        Assert.Equal(0.5, SpeechEval.Wer(["a b c d"], ["a x c"]));
-        Assert.Equal(0.0, SpeechEval.Wer(["seven of hearts"], ["seven of hearts"]));
-        Assert.Equal(4.0, SpeechEval.Wer(["two"], ["one five three four"]));      // 3 insertions + 1 substitution over 1 word
-        Assert.Equal(3, SpeechEval.EditDistance("kitten".ToArray(), "sitting".ToArray()));
-        Assert.Equal([(1, 1), (2, 2), (3, 3), (5, 5)], SpeechEval.Matches("kitten".ToArray(), "sitting".ToArray()));
-        Assert.Equal(40, SpeechEval.Median([50, 10, 40, 90, 30]));
-        Assert.Throws<ArgumentException>(() => SpeechEval.Wer([""], [""]));
-    }
-
-    [Fact]
     public void Model_batches_pad_to_whole_encoder_frames_and_mask_them()
     {
-        var (mel, pad) = Attend.Cli.Speech.SpeechModel.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)], 4);
+        var (mel, pad) = SpeechTask.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)], 4);
         Assert.Equal(new[] { 2, 12, 80 }, mel.Shape);
         Assert.Equal(new[] { false, false, false, false, true, true }, pad.ToBoolArray());
-        (mel, pad) = Attend.Cli.Speech.SpeechModel.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)], 2);
+        (mel, pad) = SpeechTask.Batch([(new float[9 * 80], 9), (new float[3 * 80], 3)], 2);
         Assert.Equal(new[] { 2, 10, 80 }, mel.Shape);
         Assert.Equal(new[] { false, false, false, false, false, false, false, true, true, true }, pad.ToBoolArray());
         Assert.Equal(27.5, SpeechEval.FrameMs(0, 4));                       // windows centred at 12.5, 22.5, 32.5, 42.5 ms
         Assert.Equal(57.5, SpeechEval.FrameMs(2, 2));                       // windows 4 and 5: 52.5 and 62.5 ms
-        var (input, labels) = Attend.Cli.Speech.SpeechModel.Targets([[7, 8], [9]]);
+        var (input, labels) = SpeechTask.Targets([[7, 8], [9]]);
         Assert.Equal(new long[] { 1, 7, 8, 1, 9, 0 }, input.ToInt64Array());
         Assert.Equal(new long[] { 7, 8, 2, 9, 2, 0 }, labels.ToInt64Array());
     }
@@ -198,7 +185,7 @@ public class SpeechFrontEndTests
         // [6, 9) (the first most to frame 1), EOS (row 5) to 9; frames 10, 11 are padding. Layer 1, head 0 puts row 1's
         // largest weight on frame 8: a stray peak the path ignores. The path takes frame 0 for the first phoneme, whose
         // start is then its own peak.
-        var vocab = new SpeechVocab(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "#one"]);
+        var vocab = new PhonemeTokenizer(["<pad>", "<bos>", "<eos>", "<unk>", "a", "b", "#one"]);
         long[] tokens = [4, 5, 6, 4, 6];
         const int H = 2, T = 6, S = 12, frames = 10;
         var span = new Dictionary<int, (int From, int To)> { [0] = (1, 3), [1] = (3, 6), [3] = (6, 9), [5] = (9, 10), [2] = (0, 10), [4] = (0, 10) };

@@ -1,19 +1,22 @@
 using System.Text.RegularExpressions;
 using Attend.Cli.Dates;
+using Attend.Cli.Ui;
+using Attend.Nn;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>The tiny-preset model, trained once for the tests that need one (under a second).</summary>
 public sealed class TinyDateModel
 {
-    public DateModel Model { get; }
+    public Seq2Seq Model { get; }
     public List<float> Losses { get; }
 
     public TinyDateModel()
     {
-        Model = new DateModel(DateConfig.Tiny, new Random(0));
-        Losses = DateTraining.Train(Model, new Random(1), steps: 120, seconds: null);
+        Model = new Seq2Seq(DateConfig.Tiny.Model, new Random(0));
+        Losses = DateTask.Train(Model, DateConfig.Tiny, seed: 1, steps: 120, seconds: null, reportSeconds: 1000, DateTask.HeldOut(10, 2), TextWriter.Null)
+            .Losses.Select(l => l.Loss).ToList();
     }
 }
 
@@ -55,7 +58,7 @@ public class DateQuickstartTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
             foreach (var (name, write) in DateFormats.All)
             {
                 var s = write(d);
-                Assert.True(s.Length <= DateModel.MaxSource && s.All(c => DateFormats.Alphabet.Contains(c)), $"{name}: '{s}'");
+                Assert.True(s.Length <= DateConfig.MaxSource && s.All(c => DateFormats.Alphabet.Contains(c)), $"{name}: '{s}'");
                 Assert.True(Parse(s) == d, $"{name}: '{s}' parsed as {Parse(s)}, not {d}");
             }
         Assert.Equal("2026-11-24", DateFormats.Iso(new DateOnly(2026, 11, 24)));
@@ -70,7 +73,7 @@ public class DateQuickstartTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
         Assert.Equal(DateFormats.Last.DayNumber - DateFormats.First.DayNumber + 1, heldOut.Length + train.Length);
         Assert.InRange(heldOut.Length / (double)(heldOut.Length + train.Length), 0.08, 0.12);
         var iso = heldOut.Select(DateFormats.Iso).ToHashSet();
-        Assert.All(DateTraining.HeldOut(500, 3), e => Assert.Contains(e.Target, iso));
+        Assert.All(DateTask.HeldOut(500, 3), e => Assert.Contains(e.Target, iso));
     }
 
     [Fact]
@@ -85,19 +88,19 @@ public class DateQuickstartTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
     [Fact]
     public void GreedyDecodingWithTheKvCacheEqualsDecodingWithout()
     {
-        var sources = DateTraining.HeldOut(40, 5).Select(e => e.Source).ToArray();
-        var cached = tiny.Model.Translate(sources, useCache: true);
-        var full = tiny.Model.Translate(sources, useCache: false);
+        var sources = DateTask.HeldOut(40, 5).Select(e => e.Source).ToArray();
+        var cached = DateTask.Predict(tiny.Model, sources, useCache: true);
+        var full = DateTask.Predict(tiny.Model, sources, useCache: false);
         Assert.Equal(full, cached);
-        Assert.All(cached, s => Assert.Equal(DateModel.TargetLength, s.Length));
+        Assert.All(cached, s => Assert.Equal(DateConfig.TargetLength, s.Length));
     }
 
     [Fact]
     public void CrossAttentionRowsAreDistributionsAndThePngHasTheExpectedSize()
     {
         var source = AttentionViews.Examples()[0];
-        var (output, w) = tiny.Model.CrossAttention(source);
-        Assert.Equal((DateModel.TargetLength, source.Length), (w.GetLength(0), w.GetLength(1)));
+        var (output, w) = DateTask.CrossAttention(tiny.Model, source);
+        Assert.Equal((DateConfig.TargetLength, source.Length), (w.GetLength(0), w.GetLength(1)));
         for (int t = 0; t < w.GetLength(0); t++)
             Assert.InRange(Enumerable.Range(0, source.Length).Sum(s => w[t, s]), 0.999f, 1.001f);
 
@@ -108,12 +111,15 @@ public class DateQuickstartTests(TinyDateModel tiny) : IClassFixture<TinyDateMod
         var path = Path.Combine(Path.GetTempPath(), $"attend-dates-{Guid.NewGuid():N}.png");
         try
         {
-            AttentionViews.WritePng(path, source, output, w);
+            string[] Chars(string t) => t.Select(c => c.ToString()).ToArray();
+            Heatmap.Write(path, Heatmap.Encode($"{source} → {output}", Chars(output), Chars(source), w));
             var bytes = File.ReadAllBytes(path);
             Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A }, bytes[..8]);
             Assert.Equal("IHDR", System.Text.Encoding.ASCII.GetString(bytes, 12, 4));
             int BigEndian(int at) => (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
-            Assert.Equal(AttentionViews.PngSize(output.Length, source.Length), (BigEndian(16), BigEndian(20)));
+            var (width, height) = (BigEndian(16), BigEndian(20));                  // 24-pixel cells, labels and a title around them
+            Assert.InRange(width, 24 * source.Length, 24 * source.Length + 200);
+            Assert.InRange(height, 24 * output.Length, 24 * output.Length + 200);
         }
         finally { File.Delete(path); }
     }

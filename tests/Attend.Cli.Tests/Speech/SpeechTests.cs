@@ -1,9 +1,8 @@
-using Attend.Cli.Lm;
 using Attend.Cli.Speech;
 using Attend.IO;
 using Xunit;
 
-namespace Attend.Tests;
+namespace Attend.Cli.Tests;
 
 /// <summary>A tiny speech model trained in-process on espeak-ng utterances, shared by the speech tests.</summary>
 public sealed class TinySpeechRun : IDisposable
@@ -16,11 +15,12 @@ public sealed class TinySpeechRun : IDisposable
     public TinySpeechRun()
     {
         Directory.CreateDirectory(Root);
-        Result = SpeechTraining.Run(Options(Dir, Steps), TextWriter.Null, CancellationToken.None);
+        Result = Run(Dir, Steps);
     }
 
-    public SpeechTrainOptions Options(string dir, int steps, bool resume = false) =>
-        new(dir, "tiny", steps, Minutes: null, Seed: 5, resume, EvalEvery: 15, SaveEvery: 1000, TestSize: 8);
+    /// <summary>The tiny run into <paramref name="dir"/>.</summary>
+    public static SpeechTrainResult Run(string dir, int steps, bool resume = false, CancellationToken stop = default, Action<int>? afterStep = null) =>
+        SpeechTraining.Run(new TrainArgs(dir, "tiny", steps, Seed: 5, Resume: resume, EvalEvery: 15, SaveEvery: 1000), TextWriter.Null, stop, testSize: 8, afterStep);
 
     public void Dispose() { try { Directory.Delete(Root, recursive: true); } catch (IOException) { } }
 }
@@ -72,13 +72,13 @@ public class SpeechTests(TinySpeechRun tiny) : IClassFixture<TinySpeechRun>
     [Fact]
     public void Vocabulary_writes_each_words_phonemes_then_the_word()
     {
-        var vocab = SpeechVocab.Build();
+        var vocab = SpeechTask.Vocabulary();
         var s = Espeak.Synthesize("seven of", "en-us", 175, 50);
-        var (ids, phone) = vocab.Encode(["seven", "of"], s.Phones);
+        var (ids, phone) = SpeechTask.Encode(vocab, ["seven", "of"], s.Phones);
         Assert.Equal(["s", "E", "v", "@", "n", "#seven", "V", "v", "#of"], ids.Select(i => vocab.Tokens[(int)i]));
         Assert.Equal([0, 1, 2, 3, 4, -1, 5, 6, -1], phone);
         Assert.Equal(["seven", "of"], vocab.Words(ids));
-        Assert.DoesNotContain(SpeechVocab.Unk, ids);
+        Assert.DoesNotContain(PhonemeTokenizer.Unk, ids);
     }
 
     [Fact]

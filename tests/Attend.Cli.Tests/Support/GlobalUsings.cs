@@ -1,0 +1,3 @@
+global using Attend.Attention;
+global using Attend.Data;
+global using Attend.Training;

@@ -1,0 +1,2 @@
+global using Attend.Attention;
+global using Attend.Data;
