@@ -42,13 +42,7 @@ public static class CliChecks
     public static void RequireWritableFolder(string dir, string option = "--out")
     {
         if (File.Exists(dir)) throw new CliException($"{option} '{dir}' is a file, not a folder");
-        try
-        {
-            Directory.CreateDirectory(dir);
-            string probe = Path.Combine(dir, $".attend-write-test-{Guid.NewGuid():N}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
+        try { Checkpoint.RequireWritableFolder(dir); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CliException($"{option} folder '{dir}' is not writable: {ex.Message}");

@@ -133,6 +133,18 @@ public static class Checkpoint
         TryDeleteDirectory(old);
     }
 
+    /// <summary>Creates <paramref name="dir"/> if needed and proves that a file can be written in it (written, then
+    /// deleted): call it before work whose result would otherwise be lost at the first save.</summary>
+    /// <exception cref="IOException">the folder cannot be created or written (the message says why).</exception>
+    /// <exception cref="UnauthorizedAccessException">no permission to write there.</exception>
+    public static void RequireWritableFolder(string dir)
+    {
+        Directory.CreateDirectory(dir);
+        string probe = Path.Combine(dir, $".attend-write-test-{Guid.NewGuid():N}");
+        File.WriteAllText(probe, "");
+        File.Delete(probe);
+    }
+
     /// <summary>Reads the checkpoint in <paramref name="dir"/>. Writes nothing.</summary>
     /// <exception cref="DirectoryNotFoundException">no such directory (the message names a leftover of an interrupted save).</exception>
     /// <exception cref="FileNotFoundException">the manifest or a file it lists is missing.</exception>

@@ -20,13 +20,7 @@ internal static class Checkpoints
         if (Directory.Exists(dir) && Directory.EnumerateFileSystemEntries(dir).Any())
             throw new TrainingException($"'{dir}' exists and is not empty", TrainingProblem.FolderInUse);
         string parent = Path.GetDirectoryName(dir) ?? dir;
-        try
-        {
-            Directory.CreateDirectory(parent);
-            string probe = Path.Combine(parent, $".attend-write-test-{Guid.NewGuid():N}");
-            File.WriteAllText(probe, "");
-            File.Delete(probe);
-        }
+        try { Checkpoint.RequireWritableFolder(parent); }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new TrainingException($"the folder '{parent}' that will hold the checkpoint is not writable: {ex.Message}", TrainingProblem.FolderInUse);
