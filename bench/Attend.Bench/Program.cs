@@ -11,7 +11,7 @@
 //   mha-fwd                  MultiheadAttention self-attention forward, E=512, 8 heads, batch 8, seq 256, batch-first, eval, no grad
 //   mha-fwd:capture          the same inside an AttentionCapture of all 8 heads (bench/capture-overhead.sh compares capture off
 //                            with the build before the capture existed)
-//   capture-check            10⁸ calls of the check every attention call makes when no AttentionCapture is open (ns per
+//   capture-check            10⁸ calls of the check every attention call makes when no observer (AttentionCapture) is open (ns per
 //                            call on stderr; an upper bound: each goes through a non-inlined call)
 //   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
 //   gpt-profile              the gpt-step timed per phase and per op (stderr)
@@ -79,7 +79,7 @@ static unsafe class Program
     internal readonly record struct Result(double Med, double Min, int Reps, double Flops = 0);
 
     [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
-    static bool CaptureProbe() => Attend.Interpret.AttentionCapture.Current is not null;
+    static bool CaptureProbe() => Attend.Attention.AttentionObserver.Current is not null;
 
     static Result CaptureCheck()
     {
