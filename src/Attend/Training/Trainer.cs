@@ -23,6 +23,8 @@ namespace Attend.Training;
 /// Each step: lr from the schedule; for each micro-batch the loss (plus REINFORCE's surrogate), divided by the micro-batch
 /// count, is backpropagated; the gradient norm is clipped; AdamW steps. Steps run inside a <see cref="TensorScope"/>.
 /// Evaluations run in evaluation mode without gradients, at <see cref="TrainerOptions.EvalEvery"/> and at the end.
+/// A NaN or ∞ loss (or gradient, when clipping) stops the run with <see cref="TrainingProblem.Diverged"/> before that
+/// step changes a weight; the last checkpoint stays as it was.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -157,7 +159,9 @@ public sealed class Trainer : IDisposable
         {
             StepLoss s;
             using (o.Reinforce?.Collect()) s = step(index, micro);
-            shown += (s.Shown ?? s.Loss.Item()) / n;
+            float value = s.Shown ?? s.Loss.Item();
+            if (!float.IsFinite(value)) throw Diverged($"the loss of step {index + 1}{(n > 1 ? $" (micro-batch {micro})" : "")} is {value}");
+            shown += value / n;
             items += s.Items;
             var loss = s.Loss;
             if (o.Reinforce is { } rl)
@@ -166,10 +170,18 @@ public sealed class Trainer : IDisposable
             foreach (var (k, v) in s.Metrics ?? new Dictionary<string, double>())
                 (metrics ??= new())[k] = metrics.GetValueOrDefault(k) + v / n;
         }
-        if (o.ClipNorm > 0) Gradients.ClipGradNorm(parameters, o.ClipNorm);
+        if (o.ClipNorm > 0)
+        {
+            try { Gradients.ClipGradNorm(parameters, o.ClipNorm); }
+            catch (InvalidOperationException) { throw Diverged($"a gradient of step {index + 1} holds NaN or ∞"); }
+        }
         Optimizer.Step();
         return ((float)shown, items, metrics);
     }
+
+    private TrainingException Diverged(string what) => new(
+        $"training diverged: {what}; the step was not taken{(dir is null ? "" : $" and the last checkpoint in '{dir}' is unchanged")} (try a lower learning rate or look at the data)",
+        TrainingProblem.Diverged);
 
     private IReadOnlyList<Metric> RunEvaluation(long step)
     {

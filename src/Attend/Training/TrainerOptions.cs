@@ -4,7 +4,19 @@ namespace Attend.Training;
 
 /// <summary>Why a run cannot start: bad options, a folder that already holds a checkpoint (resume it, or choose
 /// another), a folder in use otherwise (a file, other files in it, not writable), or a checkpoint that cannot be resumed.</summary>
-public enum TrainingProblem { Options, HoldsCheckpoint, FolderInUse, CannotResume }
+public enum TrainingProblem
+{
+    /// <summary>The options ask for something impossible.</summary>
+    Options,
+    /// <summary>A fresh run's folder already holds a checkpoint.</summary>
+    HoldsCheckpoint,
+    /// <summary>The folder is a file, is not empty, or cannot be written.</summary>
+    FolderInUse,
+    /// <summary>The checkpoint to resume is missing, unreadable or does not fit the model.</summary>
+    CannotResume,
+    /// <summary>A loss or a gradient became NaN or ∞: the step was not taken and nothing was saved.</summary>
+    Diverged,
+}
 
 /// <summary>A training run that cannot start or go on (a checkpoint folder in the way, a checkpoint that does not fit):
 /// the message says what and where. Nothing has been written when it is thrown before the first step.</summary>

@@ -1,3 +1,4 @@
+using Attend.IO;
 using Attend.Nn;
 using Attend.Training;
 using Xunit;
@@ -172,5 +173,31 @@ public sealed class TrainerTests : IDisposable
         var other = new Sequential(new Linear(4, 3));
         Assert.Contains("does not fit this model", Assert.Throws<TrainingException>(() => new Trainer(other, new TrainerOptions { Steps = 4, CheckpointDir = P("done"), Resume = true })).Message);
         Assert.Contains("holds no checkpoint", Assert.Throws<TrainingException>(() => new Trainer(m, new TrainerOptions { Steps = 4, CheckpointDir = P("none"), Resume = true })).Message);
+    }
+
+    [Theory]
+    [InlineData(false)]                                   // the loss itself is NaN
+    [InlineData(true)]                                    // the loss is finite, a gradient is not (d√u/du at u = 0)
+    public void ANonFiniteLossOrGradientStopsTheRunBeforeItsStep(bool inGradient)
+    {
+        var m = Model(8);
+        using var t = new Trainer(m, new TrainerOptions { Steps = 10, Lr = 1e-2, CheckpointDir = P("nan"), SaveEvery = 2 });
+        float[] before = [];
+        t.StepDone += s => before = m.StateDict()["0.weight"].ToArray();
+        var ok = Step(m, t);
+        var e = Assert.Throws<TrainingException>(() => t.Run((step, micro) =>
+        {
+            var s = ok(step, micro);
+            if (step < 4) return s;
+            var w = m.StateDict()["0.weight"];
+            return s with { Loss = inGradient ? s.Loss + (w * 0f).Sum().Sqrt() : s.Loss * float.NaN };
+        }));
+        Assert.Equal(TrainingProblem.Diverged, e.Problem);
+        Assert.Contains("step 5", e.Message);
+        Assert.Contains(inGradient ? "a gradient of step 5 holds NaN" : "the loss of step 5 is NaN", e.Message);
+        Assert.Equal(before, m.StateDict()["0.weight"].ToArray());                   // step 5 was not taken
+        using var saved = Checkpoint.Load(P("nan"));
+        Assert.Equal("4", saved.Extra[Checkpoints.StepKey]);                          // the checkpoint of step 4 stands
+        Assert.DoesNotContain(saved.Weights["0.weight"].ToArray(), v => !float.IsFinite(v));
     }
 }
