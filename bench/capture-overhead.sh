@@ -10,16 +10,9 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 base_rev=${1:-$(git -C "$root" merge-base HEAD main)}
 rounds=${2:-3}
 read -r -a cases <<< "${CASES:-sdpa-fwd:64:full sdpa-fwd:1024:causal mha-fwd gpt-step}"   # CASES="…" to choose
-base_dir=$(mktemp -d /tmp/attend-capture-base.XXXXXX)
-trap 'rm -rf "$base_dir"' EXIT
-git -C "$root" archive "$base_rev" | tar -x -C "$base_dir"
-for d in "$base_dir" "$root"; do
-  dotnet build -c Release "$d/bench/Attend.Bench/Attend.Bench.csproj" -v q -nologo > "$base_dir/build.log" 2>&1 || { tail -20 "$base_dir/build.log" >&2; exit 1; }
-done
-base_dll="$base_dir/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
-ours_dll="$root/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
+source "$root/bench/build-two.sh"
+build_two "$root" "$base_rev"
 median() { dotnet "$1" "$2" | tail -1 | cut -f2; }
-best() { python3 -c 'import sys; print(f"{min(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
 echo "base $(git -C "$root" rev-parse --short "$base_rev") vs this tree ($(git -C "$root" rev-parse --short HEAD)), $rounds rounds, best of medians"
 printf '%-22s %10s %10s %9s\n' case base_ms off_ms overhead
 for c in "${cases[@]}"; do

@@ -10,16 +10,9 @@ peer="$root/../shared/peers/torchsharp/run.sh"
 [ $# -ge 2 ] || { echo "usage: $0 BASE_REV CASE [CASE ...]" >&2; exit 2; }
 base_rev=$1; shift
 rounds=${ROUNDS:-3}
-base_dir=$(mktemp -d /tmp/attend-base.XXXXXX)
-trap 'rm -rf "$base_dir"' EXIT
-git -C "$root" archive "$base_rev" | tar -x -C "$base_dir"
-for d in "$base_dir" "$root"; do
-  dotnet build -c Release "$d/bench/Attend.Bench/Attend.Bench.csproj" -v q -nologo > "$base_dir/build.log" 2>&1 || { tail -20 "$base_dir/build.log" >&2; exit 1; }
-done
-base_dll="$base_dir/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
-ours_dll="$root/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
+source "$root/bench/build-two.sh"
+build_two "$root" "$base_rev"
 median() { "$@" | tail -1 | cut -f2; }
-best() { python3 -c 'import sys; print(f"{min(float(x) for x in sys.argv[1:]):.3f}")' "$@"; }
 ratio() { python3 -c 'import sys; a,b=map(float,sys.argv[1:]); print(f"{a/b:.2f}")' "$1" "$2"; }
 echo "peer libtorch vs base $(git -C "$root" rev-parse --short "$base_rev") vs this tree ($(git -C "$root" rev-parse --short HEAD)); $rounds rounds, best of medians (ms)"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores$(grep -q avx512_vp2intersect /proc/cpuinfo && echo ', avx512_vp2intersect (Zen 5)')"

@@ -6,7 +6,7 @@ namespace Attend.Attention;
 /// record (<see cref="Heads"/>) and, for those, hands it the weights the call used (<see cref="Record"/>):
 /// <c>P[b, n, i, j] = exp(q_i·k_j·scale + mods − LSE_i)</c>, recomputed after the fused forward from its saved
 /// log-sum-exp by the forward's own tile code, so the output stays bit-identical to an unobserved call.
-/// <para>This layer only defines the hook; <c>Attend.Interpret.AttentionCapture</c> is the observer users open. A call
+/// <para>This layer only defines the hook; the observers users open live in the layers above it. A call
 /// names its site by the string <see cref="AttentionOptions.Site"/> (a module's dotted path), never by a module object.
 /// When no observer is installed anywhere, a call pays one read of a static counter.</para>
 /// </summary>

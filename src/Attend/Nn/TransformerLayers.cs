@@ -70,7 +70,7 @@ public sealed class TransformerEncoderLayer : Module
 /// Submodule names as PyTorch: self_attn, multihead_attn, linear1, dropout, linear2, norm1, norm2, norm3, dropout1,
 /// dropout2, dropout3. For incremental decoding pass a <see cref="KvCache"/> with cross-attention and this layer's index
 /// in it: the self-attention keys/values of earlier positions are kept and the memory's keys/values are projected once.
-/// To see the attention weights, open an <c>Attend.Interpret.AttentionCapture</c> (sites <c>…self_attn</c>,
+/// To see the attention weights, install an <see cref="Attend.Attention.AttentionObserver"/> (sites <c>…self_attn</c>,
 /// <c>…multihead_attn</c>).
 /// </summary>
 public sealed class TransformerDecoderLayer : Module
