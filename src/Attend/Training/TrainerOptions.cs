@@ -2,8 +2,9 @@ using Attend.Attention;
 
 namespace Attend.Training;
 
-/// <summary>Why a run cannot start: bad options, a folder that already holds a checkpoint (resume it, or choose
-/// another), a folder in use otherwise (a file, other files in it, not writable), or a checkpoint that cannot be resumed.</summary>
+/// <summary>Why a run cannot start — bad options, a folder that already holds a checkpoint (resume it, or choose
+/// another), a folder in use otherwise (a file, other files in it, not writable), a checkpoint that cannot be resumed —
+/// or cannot go on (it diverged).</summary>
 public enum TrainingProblem
 {
     /// <summary>The options ask for something impossible.</summary>
