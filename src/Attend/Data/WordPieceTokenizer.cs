@@ -1,0 +1,104 @@
+using Microsoft.ML.Tokenizers;
+
+namespace Attend.Data;
+
+/// <summary>A BERT input: token ids with [CLS] first and [SEP] after each segment, the segment of each token
+/// (token_type_ids: 0 for the first text, 1 for the pair), and how many word pieces truncation dropped.</summary>
+public sealed record BertInput(long[] Ids, long[] TypeIds, int Dropped)
+{
+    public int Length => Ids.Length;
+}
+
+/// <summary>
+/// BERT's WordPiece tokenizer, read from a model's <c>vocab.txt</c> (one token per line, id = line number) through
+/// Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>: basic tokenization (whitespace, punctuation, CJK characters
+/// split apart), lower-casing and accent stripping for uncased models (Hugging Face's <c>do_lower_case</c>, whose
+/// <c>strip_accents</c> follows it), then greedy longest-match-first word pieces with the <c>##</c> prefix.
+/// <see cref="Encode(string, string?, int)"/> adds the specials as Hugging Face's BertTokenizer does:
+/// <c>[CLS] a [SEP]</c> or <c>[CLS] a [SEP] b [SEP]</c>, token types 0…0 1…1.
+/// </summary>
+public sealed class WordPieceTokenizer : ITokenizer
+{
+    private readonly BertTokenizer bert;
+    private readonly string[] tokens;
+
+    /// <summary>True when text is lower-cased and its accents stripped before tokenization (uncased models).</summary>
+    public bool LowerCase { get; }
+    public IReadOnlyList<string> Tokens => tokens;
+    public int VocabSize => tokens.Length;
+    public SpecialTokens Specials { get; }
+    public int ClsId => bert.ClassificationTokenId;
+    public int SepId => bert.SeparatorTokenId;
+
+    /// <exception cref="ArgumentException">the vocabulary is empty, repeats a token, or lacks [CLS], [SEP], [PAD] or [UNK].</exception>
+    public WordPieceTokenizer(IReadOnlyList<string> vocab, bool lowerCase = true)
+    {
+        ArgumentNullException.ThrowIfNull(vocab);
+        if (vocab.Count == 0) throw new ArgumentException("WordPiece: the vocabulary is empty");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (int i = 0; i < vocab.Count; i++)
+            if (!seen.Add(vocab[i])) throw new ArgumentException($"WordPiece: the vocabulary repeats '{vocab[i]}' (line {i + 1})");
+        foreach (var special in new[] { "[CLS]", "[SEP]", "[PAD]", "[UNK]" })
+            if (!seen.Contains(special)) throw new ArgumentException($"WordPiece: the vocabulary has no {special} token; is this a BERT vocab.txt?");
+        tokens = vocab.ToArray();
+        LowerCase = lowerCase;
+        using var stream = new MemoryStream(System.Text.Encoding.UTF8.GetBytes(string.Join("\n", tokens) + "\n"));
+        bert = BertTokenizer.Create(stream, new BertOptions { LowerCaseBeforeTokenization = lowerCase, RemoveNonSpacingMarks = lowerCase });
+        Specials = new SpecialTokens(Pad: bert.PaddingTokenId, Bos: bert.ClassificationTokenId, Eos: bert.SeparatorTokenId, Unk: bert.UnknownTokenId);
+    }
+
+    /// <summary>Reads <c>vocab.txt</c> (UTF-8, one token per line; a trailing empty line is ignored).</summary>
+    public static WordPieceTokenizer FromFile(string vocabPath, bool lowerCase = true)
+    {
+        if (!File.Exists(vocabPath)) throw new FileNotFoundException($"WordPiece: no vocabulary at {vocabPath}", vocabPath);
+        return FromLines(File.ReadAllText(vocabPath), lowerCase);
+    }
+
+    /// <summary>The vocabulary as the text of a <c>vocab.txt</c>.</summary>
+    public static WordPieceTokenizer FromLines(string vocabText, bool lowerCase = true)
+    {
+        var lines = vocabText.Replace("\r\n", "\n").Split('\n');
+        if (lines.Length > 0 && lines[^1].Length == 0) lines = lines[..^1];
+        return new WordPieceTokenizer(lines, lowerCase);
+    }
+
+    /// <summary>The word-piece ids of <paramref name="text"/>, no specials; <paramref name="unknown"/> counts [UNK]s.</summary>
+    public long[] Encode(string text, out int unknown)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var ids = bert.EncodeToIds(text, addSpecialTokens: false);
+        unknown = ids.Count(i => i == bert.UnknownTokenId);
+        return ids.Select(i => (long)i).ToArray();
+    }
+
+    /// <summary>The word pieces of <paramref name="text"/> as strings (<c>"play", "##ing"</c>), no specials.</summary>
+    public string[] Pieces(string text) => bert.EncodeToTokens(text, out _).Select(t => t.Value).ToArray();
+
+    /// <summary>
+    /// <c>[CLS] a [SEP]</c> (or <c>[CLS] a [SEP] b [SEP]</c>) of at most <paramref name="maxLength"/> tokens. Longer
+    /// inputs are cut at the end as Hugging Face's "longest_first" truncation does (a piece off the longer segment
+    /// at a time); <see cref="BertInput.Dropped"/> counts the pieces cut.
+    /// </summary>
+    public BertInput Encode(string text, string? pair = null, int maxLength = 512)
+    {
+        int specials = pair is null ? 2 : 3;
+        if (maxLength < specials + 1) throw new ArgumentOutOfRangeException(nameof(maxLength), $"WordPiece: maxLength {maxLength} leaves no room for text");
+        var a = Encode(text, out _).ToList();
+        var b = pair is null ? new List<long>() : Encode(pair, out _).ToList();
+        int dropped = 0;
+        while (a.Count + b.Count + specials > maxLength)
+        {
+            var longer = a.Count >= b.Count ? a : b;
+            longer.RemoveAt(longer.Count - 1);
+            dropped++;
+        }
+        long cls = ClsId, sep = SepId;
+        long[] ids = pair is null ? [cls, .. a, sep] : [cls, .. a, sep, .. b, sep];
+        var types = new long[ids.Length];
+        if (pair is not null) Array.Fill(types, 1L, a.Count + 2, b.Count + 1);
+        return new BertInput(ids, types, dropped);
+    }
+
+    public string Decode(IEnumerable<long> ids) =>
+        bert.Decode(ids.Where(i => i >= 0 && i < tokens.Length && i != ClsId && i != SepId && i != bert.PaddingTokenId).Select(i => (int)i)) ?? "";
+}
