@@ -124,9 +124,13 @@ public abstract class Module
     /// error; with <paramref name="strict"/>, so is any missing or unexpected name — one exception lists every problem
     /// with names and shapes. Without strict, the unmatched names are returned. Nothing is changed when it throws.
     /// </summary>
-    public LoadResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true)
+    public LoadResult LoadStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true) =>
+        LoadStateDictInto(StateDict(), stateDict, strict);
+
+    /// <summary><see cref="LoadStateDict"/> into <paramref name="own"/>: this module's tensors by name, some perhaps as
+    /// views in another layout (a checkpoint format's shapes), so that every check and message speaks that layout.</summary>
+    private protected LoadResult LoadStateDictInto(Dictionary<string, Tensor> own, IReadOnlyDictionary<string, Tensor> stateDict, bool strict)
     {
-        var own = StateDict();
         var missing = own.Keys.Where(k => !stateDict.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         var unexpected = stateDict.Keys.Where(k => !own.ContainsKey(k)).OrderBy(k => k, StringComparer.Ordinal).ToList();
         var problems = new List<string>();

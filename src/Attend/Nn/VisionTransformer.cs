@@ -80,9 +80,10 @@ internal sealed class VitBlock : Module
 /// <summary>
 /// ViT classifier: the image is cut into N = (ImageSize/P)² patches, each flattened in (Ch, P, P) order and projected by
 /// patch_embed.proj (a Linear, equivalent to timm's P×P stride-P convolution: its weight is the conv kernel
-/// flattened); a learned [CLS] token is prepended, learned positions pos_embed [1, N + 1, D] added, Depth pre-LN encoder
-/// blocks run, and the head classifies the final norm of the [CLS] token. Only that token of the last block is ever read,
-/// so by default the last block computes it alone (see VitBlock: the same logits and gradients, ~20% faster training);
+/// flattened; <see cref="LoadTimmStateDict"/> and <see cref="TimmStateDict"/> read and write timm's 4-D kernel); a learned
+/// [CLS] token is prepended, learned positions pos_embed [1, N + 1, D] added, Depth pre-LN encoder blocks run, and the
+/// head classifies the final norm of the [CLS] token. Only that token of the last block is ever read, so by default the
+/// last block computes it alone (see VitBlock: the same logits and gradients, ~20% faster training);
 /// <c>Forward(images, allTokens: true)</c> computes every token there too, for whoever reads the whole last attention
 /// map (explanations, rollout). Init: positions and [CLS] N(0, 0.02),
 /// Linear weights N(0, 0.02) (timm uses a truncated normal), biases 0.
@@ -113,6 +114,37 @@ public sealed class VisionTransformer : Module
             if (p.Rank == 2) { using var w = Init.Normal(p.Shape, 0.02f, rng); p.CopyFrom(w); }
             else if (name.EndsWith("bias")) p.Span.Clear();
     }
+
+    private const string PatchWeight = "patch_embed.proj.weight";
+
+    /// <summary>
+    /// The state dict under timm's names and shapes: as <see cref="Module.StateDict"/>, except that patch_embed.proj.weight
+    /// is timm's conv kernel W [D, Ch, P, P] — a view of the same storage as the Linear's [D, Ch·P·P] weight, not a
+    /// copy. The two layouts hold the same numbers: timm's <c>Conv2d(Ch, D, kernel P, stride P)</c> computes
+    /// <c>out[b, d, i, j] = bias[d] + Σ_{c,u,v} W[d, c, u, v] · img[b, c, iP + u, jP + v]</c>, which is the patch at grid
+    /// cell (i, j) flattened in (c, u, v) order (<see cref="Patchify"/>) times W read row-major as [D, Ch·P·P].
+    /// Keys and shapes are those of timm's VisionTransformer(class_token=True, global_pool='token') for this config, so
+    /// <c>SafeTensors.Save</c> of it writes a checkpoint in timm's layout.
+    /// </summary>
+    public Dictionary<string, Tensor> TimmStateDict()
+    {
+        var c = Config;
+        var d = StateDict();
+        var w = d[PatchWeight];                                        // (D, Ch·P·P), a contiguous parameter
+        var kernel = new[] { c.Dim, c.Channels, c.PatchSize, c.PatchSize };
+        d[PatchWeight] = w.ViewOf(w.Offset, kernel, Shapes.ContiguousStrides(kernel));   // (D, Ch, P, P), no autograd node
+        return d;
+    }
+
+    /// <summary>
+    /// Loads a state dict in timm's layout (timm's names, patch_embed.proj.weight the 4-D conv kernel [D, Ch, P, P]; see
+    /// <see cref="TimmStateDict"/> for why that is the Linear's weight). Otherwise as <see cref="Module.LoadStateDict(IReadOnlyDictionary{string, Tensor}, bool)"/>:
+    /// a tensor whose shape differs from timm's shape for this config is always an error; with <paramref name="strict"/>
+    /// so is a missing or unexpected key (e.g. fc_norm of a global_pool='avg' model). One <see cref="ArgumentException"/>
+    /// names every such tensor with the checkpoint's and this model's shape, and nothing is changed when it throws.
+    /// </summary>
+    public LoadResult LoadTimmStateDict(IReadOnlyDictionary<string, Tensor> stateDict, bool strict = true) =>
+        LoadStateDictInto(TimmStateDict(), stateDict, strict);
 
     /// <summary>images [B, Ch, H, W] → patches [B, N, Ch·P·P], each patch flattened in (Ch, P, P) order.</summary>
     public Tensor Patchify(Tensor images)
