@@ -13,6 +13,7 @@
 //                            with the build before the capture existed)
 //   capture-check            10⁸ calls of the check every attention call makes when no observer (AttentionCapture) is open (ns per
 //                            call on stderr; an upper bound: each goes through a non-inlined call)
+//   bert-encode:B:T[:minilm|arctic]  pretrained BERT encoder forward on B×T tokens, the ONNX Runtime peer's input (see BertCases)
 //   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
 //   gpt-profile              the gpt-step timed per phase and per op (stderr)
 //   linear:ROWS:IN:OUT[:fwd]  Functional.Linear forward + backward through autograd (or the forward alone)
@@ -36,6 +37,7 @@ static unsafe class Program
         foreach (var a in args.Where(a => a.StartsWith("--path=")))
             Sgemm.ForcedPath = Enum.Parse<GemmPath>(a["--path=".Length..], ignoreCase: true);
         int status = 0;
+        if (gflops) Console.Error.WriteLine($"host: {CpuModel()}, {Environment.ProcessorCount} cores");
         foreach (var c in args.Where(a => !a.StartsWith("--")))
         {
             var p = c.Split(':');
@@ -50,6 +52,7 @@ static unsafe class Program
                     "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
                     "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),
                     "gpt-step" => GptCases.Step(),
+                    "bert-encode" => BertCases.Encode(Int(p, 1), Int(p, 2), p.Length > 3 ? p[3] : "minilm"),
                     "gpt-profile" => GptCases.Profile(),
                     "linear" => LinearCases.Run(Int(p, 1), Int(p, 2), Int(p, 3), p.Length > 4 && p[4] == "fwd"),
                     "vit-profile" => VitCases.Profile(p.Length > 1 ? Int(p, 1) : 7, p.Length > 2 ? Int(p, 2) : 128),
@@ -71,9 +74,23 @@ static unsafe class Program
             }
             Console.WriteLine($"{c}\t{r.Med:F3}\t{r.Min:F3}\t{r.Reps}");
             if (gflops && r.Flops > 0)
-                Console.Error.WriteLine($"{c}\t{r.Flops / r.Med / 1e6:F1}\t{r.Flops / r.Min / 1e6:F1}\tGFLOP/s (median, best); path {Sgemm.Path}, {Workers.Count} threads");
+                Console.Error.WriteLine($"{c}\t{r.Flops / r.Med / 1e6:F1}\t{r.Flops / r.Min / 1e6:F1}\tGFLOP/s (median, best); path {Sgemm.Path}, {Workers.Count} threads; " +
+                    $"micro-kernel GFLOP/s per thread {HostWidth.Ceiling.V256:F0} (Vector256) / {HostWidth.Ceiling.V512:F0} (Vector512) GFLOP/s ({HostWidth.Reason})");
         }
         return status;
+    }
+
+    /// <summary>/proc/cpuinfo's model name, with "full-width AVX-512 flags" noted (avx512_vp2intersect, Zen 5).</summary>
+    static string CpuModel()
+    {
+        try
+        {
+            var lines = File.ReadAllLines("/proc/cpuinfo");
+            string model = lines.FirstOrDefault(l => l.StartsWith("model name"))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+            bool zen5 = lines.Any(l => l.StartsWith("flags") && l.Contains("avx512_vp2intersect"));
+            return model + (zen5 ? " (avx512_vp2intersect)" : "");
+        }
+        catch (IOException) { return "unknown CPU"; }
     }
 
     internal readonly record struct Result(double Med, double Min, int Reps, double Flops = 0);

@@ -32,10 +32,10 @@ internal static unsafe class Sgemm
     /// <summary>When set, every call uses this path (tests). Vector512 needs AVX-512F, Vector256 AVX2 + FMA.</summary>
     internal static GemmPath? ForcedPath { get; set; }
 
-    /// <summary>The path used when none is forced: Vector256 where AVX2 + FMA exist (on double-pumped AVX-512,
-    /// as on Zen 4, the 512-bit kernel is no faster), else Vector512, else Scalar.</summary>
-    internal static GemmPath DefaultPath { get; } =
-        MicroKernel256.IsSupported ? GemmPath.Vector256 : MicroKernel512.IsSupported ? GemmPath.Vector512 : GemmPath.Scalar;
+    /// <summary>The path used when none is forced: what <see cref="HostWidth"/> measures this host to run fastest
+    /// (Vector512 on full-width AVX-512, Vector256 where 512-bit vectors are double-pumped, as on Zen 4; Scalar
+    /// without AVX2/AVX-512), or <c>ATTEND_ISA</c>'s choice.</summary>
+    internal static GemmPath DefaultPath { get; } = HostWidth.Choose();
 
     /// <summary>The path the next call takes.</summary>
     internal static GemmPath Path => ForcedPath ?? DefaultPath;
