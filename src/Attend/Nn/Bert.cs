@@ -69,13 +69,12 @@ internal sealed class BertSelfAttention : AttentionModule
         value = RegisterModule("value", new Linear(c.HiddenSize, c.HiddenSize, true, rng));
     }
 
-    /// <summary>x (B, T, E), keep (B, 1, 1, T) bool or null → (B, T, E), heads side by side (before attention.output).
-    /// The three projections run as one product of x with [W_q; W_k; W_v] (B, T, 3E).</summary>
+    /// <summary>x (B, T, E), keep (B, 1, 1, T) bool or null → (B, T, E), heads side by side (before attention.output).</summary>
     public Tensor Forward(Tensor x, Tensor? keep)
     {
-        var w = Tensor.Cat(new[] { query.Weight, key.Weight, value.Weight }, 0);   // (3E, E)
-        var b = Tensor.Cat(new[] { query.Bias!, key.Bias!, value.Bias! }, 0);       // (3E)
-        var (q, k, v) = SplitQkv(Functional.Linear(x, w, b), batchFirst: true);    // (B, H, T, D) each
+        var q = SplitHeads(query.Forward(x), NumHeads, batchFirst: true);             // (B, H, T, D): strided views
+        var k = SplitHeads(key.Forward(x), NumHeads, batchFirst: true);
+        var v = SplitHeads(value.Forward(x), NumHeads, batchFirst: true);
         var (y, _, _) = Attend(q, k, v, keep);                                      // (B, H, T, D)
         return MergeHeads(y, batchFirst: true);                                     // (B, T, E)
     }

@@ -91,6 +91,7 @@ public sealed unsafe class GemmTests
         "Sgemm" => Sgemm.Run,
         "Blocked256" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => BlockedGemm<MicroKernel256>.Run(tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1),
         "Blocked512" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => BlockedGemm<MicroKernel512>.Run(tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1),
+        "Skinny" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => SkinnyGemm.Run(m, n, k, al, a, lda, b, ldb, be, c, ldc, 2),
         "BlockedScalar" => (tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc) => BlockedGemm<MicroKernelScalar>.Run(tA, tB, m, n, k, al, a, lda, b, ldb, be, c, ldc, 1),
         _ => throw new ArgumentException(name),
     };
@@ -260,6 +261,23 @@ public sealed unsafe class GemmTests
             for (int t = 0; t < batch; t++) // the gap between batch entries is untouched
                 for (long o = t * sc + (long)m * ldc; o < (t + 1) * sc; o++) Assert.Equal(c0[o], c[o]);
         }
+    }
+
+    /// <summary>The skinny A·Bᵀ kernel (few rows of A against a large B, read unpacked): every row count 1…13 and 45…48
+    /// (full 4×4 tiles and every leftover), column counts around the 4-column tiles and the two-thread split, depths
+    /// with and without a tail after the 16-wide steps; padded strides, alpha/beta both ways.</summary>
+    [Fact]
+    public void Skinny_MatchesFloat64()
+    {
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated) return;   // the kernel needs AVX-512 (Prefers says so)
+        var rng = new Random(17);
+        var run = Engine("Skinny");
+        foreach (int m in Enumerable.Range(1, 13).Concat(Enumerable.Range(45, 4)))
+            foreach (var (n, k) in new[] { (64, 64), (67, 83), (130, 384), (9, 16), (5, 15) })
+                Check(false, true, m, n, k, m % 2 == 0 ? 1f : 0.5f, m % 3 == 0 ? 0.75f : 0f, 3, 5, 2, rng, run: run);
+        Assert.True(SkinnyGemm.Prefers(false, true, 16, 1536, 384));
+        Assert.False(SkinnyGemm.Prefers(true, true, 16, 1536, 384));
+        Assert.False(SkinnyGemm.Prefers(false, true, SkinnyGemm.MaxRows + 1, 1536, 384));
     }
 
     [Fact]

@@ -101,7 +101,8 @@ internal static unsafe class Sgemm
         {
             case GemmPath.Vector512:
                 if (!MicroKernel512.IsSupported) throw new PlatformNotSupportedException("GemmPath.Vector512 needs AVX-512F.");
-                if (small) SmallGemm.RunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+                if (SkinnyGemm.Prefers(transA, transB, m, n, k)) SkinnyGemm.Run(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                else if (small) SmallGemm.RunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
                 else BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
                 return;
             case GemmPath.Vector256:
