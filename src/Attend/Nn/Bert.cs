@@ -190,6 +190,7 @@ public sealed class Bert : Module
         var k = keep.ToBoolArray();
         for (int b = 0; b < B; b++)
             if (!k.AsSpan(b * T, T).Contains(true)) throw new ArgumentException($"BERT: attention_mask of sequence {b} has no real token");
+        if (!k.AsSpan().Contains(false)) return (null, types);                     // nothing to mask: the kernel's unmasked path
         return (keep.View(B, 1, 1, T), types);
     }
 
