@@ -186,7 +186,12 @@ public sealed class Bert : Module
         if (mask is null) return (null, types);
         if (!Shapes.Equal(mask.ShapeRef, ids.ShapeRef))
             throw new ArgumentException($"BERT: attention_mask must be {Shapes.Str(ids.ShapeRef)}, got {Shapes.Str(mask.ShapeRef)}");
-        var keep = mask.DType == DType.Bool ? mask : mask.Ne(0f);                  // (B, T) bool
+        var keep = mask.DType switch                                                // (B, T) bool
+        {
+            DType.Bool => mask,
+            DType.Int64 => Tensor.FromArray(Array.ConvertAll(mask.ToInt64Array(), v => v != 0), [B, T]),   // Hugging Face's 0/1 int64
+            _ => mask.Ne(0f),
+        };
         var k = keep.ToBoolArray();
         for (int b = 0; b < B; b++)
             if (!k.AsSpan(b * T, T).Contains(true)) throw new ArgumentException($"BERT: attention_mask of sequence {b} has no real token");
