@@ -12,7 +12,8 @@ namespace Attend.Interop;
 /// <code>
 /// model.onnx                  a PyTorch ONNX export (see <see cref="BertOnnx"/>), vocab.txt beside it
 /// DIR/                        a Hugging Face folder: config.json, model.safetensors, vocab.txt (tokenizer_config.json's
-///                             do_lower_case when present); names with or without the "bert." prefix of BertFor* heads
+///                             do_lower_case and sentence-transformers' 1_Pooling/config.json when present); names with or
+///                             without the "bert." prefix of BertFor* heads
 /// </code>
 /// and <c>bert.SaveHuggingFace(dir)</c> writes such a folder back.
 /// </summary>
@@ -57,7 +58,7 @@ public static class BertLoading
                 .ToDictionary(kv => kv.Key, kv => kv.Value);
             config = config with { Pooler = state.ContainsKey("pooler.dense.weight") };
             var tok = WordPieceTokenizer.FromFile(Need("vocab.txt"), LowerCase(dir));
-            try { return Build(config, state, tok, dir); }
+            try { var bert = Build(config, state, tok, dir); bert.Pooling = Pooling(dir); return bert; }
             finally { foreach (var t in raw.Values) t.Dispose(); }
         }
     }
@@ -82,6 +83,12 @@ public static class BertLoading
             AtomicFile.WriteText(Path.Combine(dir, "config.json"), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             AtomicFile.WriteText(Path.Combine(dir, "tokenizer_config.json"), new JsonObject { ["do_lower_case"] = tok.LowerCase, ["tokenizer_class"] = "BertTokenizer" }.ToJsonString());
             AtomicFile.WriteText(Path.Combine(dir, "vocab.txt"), string.Join("\n", tok.Tokens) + "\n");
+            Directory.CreateDirectory(Path.Combine(dir, "1_Pooling"));
+            AtomicFile.WriteText(Path.Combine(dir, "1_Pooling", "config.json"), new JsonObject
+            {
+                ["word_embedding_dimension"] = c.HiddenSize, ["pooling_mode_cls_token"] = bert.Pooling == SentencePooling.Cls,
+                ["pooling_mode_mean_tokens"] = bert.Pooling == SentencePooling.Mean,
+            }.ToJsonString());
             SafeTensors.Save(Path.Combine(dir, "model.safetensors"), bert.StateDict(), new Dictionary<string, string> { ["format"] = "pt" });
         }
     }
@@ -119,6 +126,15 @@ public static class BertLoading
         {
             throw new InvalidDataException($"{path}: {ex.Message}", ex);
         }
+    }
+
+    /// <summary>sentence-transformers' 1_Pooling/config.json: [CLS] when pooling_mode_cls_token, else mean (also when absent).</summary>
+    private static SentencePooling Pooling(string dir)
+    {
+        string path = Path.Combine(dir, "1_Pooling", "config.json");
+        if (!File.Exists(path)) return SentencePooling.Mean;
+        try { return JsonNode.Parse(File.ReadAllText(path))?["pooling_mode_cls_token"]?.GetValue<bool>() == true ? SentencePooling.Cls : SentencePooling.Mean; }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException) { throw new InvalidDataException($"{path}: {ex.Message}", ex); }
     }
 
     /// <summary>tokenizer_config.json's do_lower_case; true (BERT-uncased, as Hugging Face's default) when absent.</summary>

@@ -33,6 +33,10 @@ public sealed record BertConfig(
     }
 }
 
+/// <summary>How <see cref="Bert.Encode"/> turns last hidden states into one sentence vector (sentence-transformers'
+/// pooling modes): the mean over real tokens (all-MiniLM-L6-v2), or the [CLS] token's row (snowflake-arctic-embed).</summary>
+public enum SentencePooling { Mean, Cls }
+
 /// <summary><c>x = LayerNorm(word[ids] + position[0…T−1] + token_type[types])</c> (embeddings.*).</summary>
 internal sealed class BertEmbeddings : Module
 {
@@ -114,9 +118,10 @@ internal sealed class BertLayer : Module
 /// <summary>
 /// A BERT encoder (Hugging Face's BertModel): embeddings, <see cref="BertConfig.NumHiddenLayers"/> post-LN layers, and
 /// optionally the pooler. <see cref="Forward"/> gives <c>last_hidden_state</c>; <see cref="Encode"/> gives sentence
-/// embeddings as sentence-transformers computes them for all-MiniLM-L6-v2:
+/// embeddings as sentence-transformers computes them, by <see cref="Pooling"/>:
 /// <code>
-/// e = normalize( Σₜ mask[t]·h[t] / Σₜ mask[t] )      mean of the last hidden states over real tokens, L2 norm 1
+/// Mean:  e = normalize( Σₜ mask[t]·h[t] / Σₜ mask[t] )      mean of the last hidden states over real tokens, L2 norm 1
+/// Cls:   e = normalize( h[0] )                              the [CLS] token's last hidden state
 /// </code>
 /// Load pretrained weights with <c>Attend.Interop.BertLoading</c> (<c>Bert.Load(path)</c>: an ONNX file or a Hugging
 /// Face folder). Initialization of a fresh model: N(0, 0.02) weights, zero biases, as BERT's <c>initializer_range</c>.
@@ -126,6 +131,8 @@ public sealed class Bert : Module
     public BertConfig Config { get; }
     /// <summary>The WordPiece tokenizer of the model's vocab.txt, when it was given (needed by <see cref="Encode"/>).</summary>
     public WordPieceTokenizer? Tokenizer { get; set; }
+    /// <summary>How <see cref="Encode"/> pools (mean by default).</summary>
+    public SentencePooling Pooling { get; set; } = SentencePooling.Mean;
     private readonly BertEmbeddings embeddings;
     private readonly BertLayer[] layers;
     private readonly Linear? pooler;
@@ -206,21 +213,21 @@ public sealed class Bert : Module
     }
 
     /// <summary>
-    /// Sentence embeddings (E floats each, L2-normalized mean of the last hidden states over real tokens) of
+    /// Sentence embeddings (E floats each, L2-normalized, pooled by <see cref="Pooling"/>) of
     /// <paramref name="texts"/>, in their order. Texts are tokenized with <see cref="Tokenizer"/>, cut to
     /// <paramref name="maxTokens"/> (default: the model's positions), sorted by length and run
     /// <paramref name="batchSize"/> at a time, each batch padded to its longest. <paramref name="progress"/> hears
     /// the number of texts done after each batch.
     /// </summary>
-    public float[][] Encode(IReadOnlyList<string> texts, int batchSize = 32, int? maxTokens = null, Action<int>? progress = null)
+    public float[][] Encode(IReadOnlyList<string> texts, int batchSize = 32, int? maxTokens = null, Action<int>? progress = null, SentencePooling? pooling = null)
     {
         var tok = Tokenizer ?? throw new InvalidOperationException("BERT: no tokenizer; load the model with its vocab.txt");
         var inputs = texts.Select(t => tok.Encode(t, null, maxTokens ?? Config.MaxPositionEmbeddings)).ToArray();
-        return Embed(inputs, batchSize, progress);
+        return Embed(inputs, batchSize, progress, pooling);
     }
 
-    /// <summary><see cref="Encode"/> on inputs already tokenized.</summary>
-    public float[][] Embed(IReadOnlyList<BertInput> inputs, int batchSize = 32, Action<int>? progress = null)
+    /// <summary><see cref="Encode"/> on inputs already tokenized (<paramref name="pooling"/>: null = <see cref="Pooling"/>).</summary>
+    public float[][] Embed(IReadOnlyList<BertInput> inputs, int batchSize = 32, Action<int>? progress = null, SentencePooling? pooling = null)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), $"BERT: batch size must be positive, got {batchSize}");
         var order = Enumerable.Range(0, inputs.Count).OrderBy(i => inputs[i].Length).ToArray();
@@ -229,14 +236,14 @@ public sealed class Bert : Module
         for (int s = 0; s < order.Length; s += batchSize)
         {
             var batch = order.Skip(s).Take(batchSize).Select(i => inputs[i]).ToArray();
-            var pooled = MeanPooled(batch);
+            var pooled = Pooled(batch, pooling ?? Pooling);
             for (int j = 0; j < batch.Length; j++) result[order[s + j]] = pooled[j];
             progress?.Invoke(Math.Min(s + batchSize, order.Length));
         }
         return result;
     }
 
-    private float[][] MeanPooled(BertInput[] batch)
+    private float[][] Pooled(BertInput[] batch, SentencePooling pooling)
     {
         int B = batch.Length, T = batch.Max(x => x.Length), E = Config.HiddenSize;
         var (ids, mask, types) = Pad(batch, Tokenizer?.Specials.Pad ?? 0);
@@ -246,7 +253,7 @@ public sealed class Bert : Module
         for (int b = 0; b < B; b++)
         {
             var e = new double[E];
-            int n = batch[b].Length;
+            int n = pooling == SentencePooling.Cls ? 1 : batch[b].Length;                // Cls: row 0 alone
             for (int t = 0; t < n; t++)
                 for (int i = 0; i < E; i++) e[i] += h[((long)b * T + t) * E + i];
             double norm = Math.Sqrt(e.Sum(v => (v / n) * (v / n)));

@@ -80,6 +80,26 @@ public sealed class HuggingFaceFolderTests(ITestOutputHelper output) : IDisposab
         }
     }
 
+    /// <summary>sentence-transformers' 1_Pooling/config.json carries the pooling mode: written by SaveHuggingFace,
+    /// read back by FromHuggingFace; a folder without it pools by the mean.</summary>
+    [Fact]
+    public void PoolingModeTravelsWithTheFolder()
+    {
+        var arctic = Bert.FromOnnx(new MemoryStream(Pretrained.Get("arctic").Onnx), Attend.Data.WordPieceTokenizer.FromLines(Pretrained.Get("arctic").Vocab));
+        arctic.Pooling = SentencePooling.Cls;
+        string dir = Path.Combine(root, "pooling");
+        arctic.SaveHuggingFace(dir);
+        Assert.Contains("\"pooling_mode_cls_token\":true", File.ReadAllText(Path.Combine(dir, "1_Pooling", "config.json")));
+        var back = Bert.FromHuggingFace(dir);
+        Assert.Equal(SentencePooling.Cls, back.Pooling);
+        string[] texts = ["In the beginning God created the heaven and the earth.", "Jesus wept."];
+        var a = arctic.Encode(texts); var b = back.Encode(texts);
+        Assert.Equal(0.0, MaxAbs(a[0], b[0]));
+        Assert.Equal(0.0, MaxAbs(a[1], b[1]));
+        Directory.Delete(Path.Combine(dir, "1_Pooling"), recursive: true);
+        Assert.Equal(SentencePooling.Mean, Bert.FromHuggingFace(dir).Pooling);
+    }
+
     [Fact]
     public void BertPrefixedNamesWithPretrainingHeadsLoad()
     {
