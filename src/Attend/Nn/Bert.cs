@@ -112,12 +112,22 @@ internal sealed class BertLayer : Module
     }
 }
 
+/// <summary>How <see cref="Bert.Encode"/> turns the last hidden states of a text into one vector (then L2-normalized).</summary>
+public enum BertPooling
+{
+    /// <summary>The mean over real tokens (sentence-transformers' pooling_mode_mean_tokens: all-MiniLM-L6-v2).</summary>
+    Mean,
+    /// <summary>The hidden state of [CLS], the first token (pooling_mode_cls_token: snowflake-arctic-embed).</summary>
+    Cls,
+}
+
 /// <summary>
 /// A BERT encoder (Hugging Face's BertModel): embeddings, <see cref="BertConfig.NumHiddenLayers"/> post-LN layers, and
 /// optionally the pooler. <see cref="Forward"/> gives <c>last_hidden_state</c>; <see cref="Encode"/> gives sentence
 /// embeddings as sentence-transformers computes them for all-MiniLM-L6-v2:
 /// <code>
 /// e = normalize( Σₜ mask[t]·h[t] / Σₜ mask[t] )      mean of the last hidden states over real tokens, L2 norm 1
+/// e = normalize( h[0] )                                <see cref="BertPooling.Cls"/>: the [CLS] state (arctic-embed)
 /// </code>
 /// Load pretrained weights with <c>Attend.Interop.BertLoading</c> (<c>Bert.Load(path)</c>: an ONNX file or a Hugging
 /// Face folder). Initialization of a fresh model: N(0, 0.02) weights, zero biases, as BERT's <c>initializer_range</c>.
@@ -205,17 +215,18 @@ public sealed class Bert : Module
     /// <paramref name="texts"/>, in their order. Texts are tokenized with <see cref="Tokenizer"/>, cut to
     /// <paramref name="maxTokens"/> (default: the model's positions), sorted by length and run
     /// <paramref name="batchSize"/> at a time, each batch padded to its longest. <paramref name="progress"/> hears
-    /// the number of texts done after each batch.
+    /// the number of texts done after each batch. <paramref name="pooling"/>: the mean over tokens (default) or [CLS].
     /// </summary>
-    public float[][] Encode(IReadOnlyList<string> texts, int batchSize = 32, int? maxTokens = null, Action<int>? progress = null)
+    public float[][] Encode(IReadOnlyList<string> texts, int batchSize = 32, int? maxTokens = null, Action<int>? progress = null,
+        BertPooling pooling = BertPooling.Mean)
     {
         var tok = Tokenizer ?? throw new InvalidOperationException("BERT: no tokenizer; load the model with its vocab.txt");
         var inputs = texts.Select(t => tok.Encode(t, null, maxTokens ?? Config.MaxPositionEmbeddings)).ToArray();
-        return Embed(inputs, batchSize, progress);
+        return Embed(inputs, batchSize, progress, pooling);
     }
 
     /// <summary><see cref="Encode"/> on inputs already tokenized.</summary>
-    public float[][] Embed(IReadOnlyList<BertInput> inputs, int batchSize = 32, Action<int>? progress = null)
+    public float[][] Embed(IReadOnlyList<BertInput> inputs, int batchSize = 32, Action<int>? progress = null, BertPooling pooling = BertPooling.Mean)
     {
         if (batchSize <= 0) throw new ArgumentOutOfRangeException(nameof(batchSize), $"BERT: batch size must be positive, got {batchSize}");
         var order = Enumerable.Range(0, inputs.Count).OrderBy(i => inputs[i].Length).ToArray();
@@ -224,14 +235,14 @@ public sealed class Bert : Module
         for (int s = 0; s < order.Length; s += batchSize)
         {
             var batch = order.Skip(s).Take(batchSize).Select(i => inputs[i]).ToArray();
-            var pooled = MeanPooled(batch);
+            var pooled = Pooled(batch, pooling);
             for (int j = 0; j < batch.Length; j++) result[order[s + j]] = pooled[j];
             progress?.Invoke(Math.Min(s + batchSize, order.Length));
         }
         return result;
     }
 
-    private float[][] MeanPooled(BertInput[] batch)
+    private float[][] Pooled(BertInput[] batch, BertPooling pooling)
     {
         int B = batch.Length, T = batch.Max(x => x.Length), E = Config.HiddenSize;
         var (ids, mask, types) = Pad(batch, Tokenizer?.Specials.Pad ?? 0);
@@ -241,7 +252,7 @@ public sealed class Bert : Module
         for (int b = 0; b < B; b++)
         {
             var e = new double[E];
-            int n = batch[b].Length;
+            int n = pooling == BertPooling.Cls ? 1 : batch[b].Length;                  // Cls: the mean of token 0 alone
             for (int t = 0; t < n; t++)
                 for (int i = 0; i < E; i++) e[i] += h[((long)b * T + t) * E + i];
             double norm = Math.Sqrt(e.Sum(v => (v / n) * (v / n)));
