@@ -1,3 +1,4 @@
+using Attend.Cli.Embeddings;
 using Attend.Cli.Ui;
 using System.CommandLine;
 using System.Text;
@@ -18,18 +19,24 @@ namespace Attend.Cli.Explain;
 /// DIR/png/spectrogram-alignment.png                         speech: log-mel, DTW word boundaries, alignment heads
 /// </code>
 /// Image and speech models read a file as --input (an image; a .wav); a speech model also takes words to synthesize.
+/// A pretrained BERT encoder (--model minilm, arctic, an ONNX file, a Hugging Face folder) reads a sentence, or a pair
+/// given by --pair (or typed "A [SEP] B"): every layer and head over its WordPiece tokens, segment B's labelled "B:…".
 /// Every file is written to a temporary name and renamed.
 /// </summary>
 public static class ExplainCommand
 {
+    /// <summary>The --model help of explain and serve.</summary>
+    public const string ModelHelp = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out), or a pretrained BERT encoder: " + BertModels.Help;
+
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out)", Required = true };
-        var input = new Option<string>("--input") { Description = "the text to run the model on (a date, a prompt, a sentence), or for a ViT an image file, for a speech model a .wav file or words to synthesize", Required = true };
+        var model = new Option<string>("--model") { Description = ModelHelp, Required = true };
+        var input = new Option<string>("--input") { Description = "the text to run the model on (a date, a prompt, a sentence; BERT: a sentence or \"A [SEP] B\"), or for a ViT an image file, for a speech model a .wav file or words to synthesize", Required = true };
+        var pair = new Option<string?>("--pair") { Description = "BERT encoders: the second sentence of a pair ([CLS] input [SEP] pair [SEP], token type 1; labelled B:…)" };
         var outDir = new Option<string>("--out") { Description = "folder for the HTML, JSON, summary and PNG heatmaps", DefaultValueFactory = _ => "attend-explain" };
         var cmd = new Command("explain", "Run a trained model on one input and write its attention: HTML head and model views, PNG heatmaps, rollout, flow, summaries.")
         {
-            model, input, outDir,
+            model, input, pair, outDir,
         };
         cmd.SetAction(pr =>
         {
@@ -37,6 +44,14 @@ public static class ExplainCommand
             {
                 var explainer = Explainers.Load(pr.GetValue(model)!);
                 string text = pr.GetValue(input)!;
+                if (pr.GetValue(pair) is { } second)
+                {
+                    if (explainer is not BertExplainer bert) throw new ArgumentException("--pair is for BERT encoders (--model minilm, arctic, an ONNX file or a Hugging Face folder)");
+                    var pe = bert.Explain(text, second);
+                    var written = Write(pe, pr.GetValue(outDir)!, Console.Out);
+                    Console.WriteLine($"wrote {written.Count} files to {pr.GetValue(outDir)}; open {Path.Combine(pr.GetValue(outDir)!, "explain.html")}");
+                    return 0;
+                }
                 if (explainer is IMediaExplainer && File.Exists(text) && new FileInfo(text).Length > 64 * 1024 * 1024)
                     throw new ArgumentException($"{text} is {new FileInfo(text).Length} bytes; explain reads files of at most 64 MiB");
                 var files = explainer is IMediaExplainer media

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Attend.Cli.Dates;
+using Attend.Cli.Embeddings;
 using Attend.Cli.Lm;
 using Attend.Cli.Speech;
 using Attend.Cli.Translate;
@@ -9,7 +10,8 @@ using Attend.IO;
 
 namespace Attend.Cli.Explain;
 
-/// <summary>Picks the adapter for a checkpoint by the "kind" in its config.</summary>
+/// <summary>Picks the adapter for a checkpoint by the "kind" in its config, or for a pretrained BERT encoder
+/// (minilm, arctic, an ONNX file, a Hugging Face folder: <see cref="BertModels"/>) the <see cref="BertExplainer"/>.</summary>
 public static class Explainers
 {
     public static readonly string[] Kinds = [DateConfig.Kind, LmModelConfig.Kind, TranslateConfig.Kind, VitModelConfig.Kind, SpeechConfig.Kind];
@@ -18,7 +20,13 @@ public static class Explainers
     public static IAttentionExplainer Load(string dir)
     {
         string manifest = Path.Combine(dir, Checkpoint.ManifestFile);
-        if (!File.Exists(manifest)) throw new ArgumentException($"'{dir}' holds no checkpoint ({Checkpoint.ManifestFile} is missing); train one with 'attend quickstart', 'attend train lm', 'attend train translate', 'attend train vit' or 'attend train speech'");
+        if (!File.Exists(manifest) && BertModels.IsBert(dir))
+        {
+            try { return new BertExplainer(BertModels.Load(dir, Console.Error)); }
+            catch (CliException ex) { throw new ArgumentException(ex.Message); }
+        }
+        if (!File.Exists(manifest)) throw new ArgumentException($"'{dir}' holds no checkpoint ({Checkpoint.ManifestFile} is missing); train one with 'attend quickstart', 'attend train lm', 'attend train translate', 'attend train vit' or 'attend train speech', " +
+                                                                $"or name a pretrained BERT encoder: {BertModels.Help}");
         string kind;
         try { kind = JsonNode.Parse(File.ReadAllText(manifest))?["config"]?["kind"]?.GetValue<string>() ?? "(none)"; }
         catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or IOException)

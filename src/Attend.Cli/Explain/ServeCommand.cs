@@ -18,6 +18,8 @@ namespace Attend.Cli.Explain;
 /// POST /api/explain   {"input": "…"} → the Explanation JSON (as explanation.json), or {"error": "…"} with 400/413
 ///                     image/speech models also {"file": base64, "name": "x.wav"} → the same with "images": [{"name", "png": base64}]
 /// </code>
+/// A BERT encoder (--model minilm, arctic, an ONNX file, a Hugging Face folder) takes a sentence, or a pair typed as
+/// "A [SEP] B" (the text box and {"input": …} alike).
 /// Bound to 127.0.0.1 unless --host says otherwise; request bodies over <see cref="MaxBody"/> bytes (image/speech models:
 /// <see cref="MaxUploadBody"/>, files of at most <see cref="MaxFile"/> bytes) are refused; no request touches the file
 /// system (the page is built in memory at start; uploads are decoded in memory). One request runs the model at a time.
@@ -33,7 +35,7 @@ public static class ServeCommand
 
     public static Command Create()
     {
-        var model = new Option<string>("--model") { Description = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out)", Required = true };
+        var model = new Option<string>("--model") { Description = ExplainCommand.ModelHelp, Required = true };
         var port = new Option<int>("--port") { Description = "TCP port (0: any free port; the address is printed)", DefaultValueFactory = _ => 5080 };
         var host = new Option<string>("--host") { Description = "IP address to listen on (default: loopback only)", DefaultValueFactory = _ => "127.0.0.1" };
         var cmd = new Command("serve", "Serve the attention explorer: type an input in the browser, see the model's output and every layer and head.") { model, port, host };

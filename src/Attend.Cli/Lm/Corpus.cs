@@ -60,12 +60,6 @@ public sealed record Corpus(string Name, string Train, string Validation, IReadO
     }
 
     /// <summary>data/kjv/kjv.txt.gz next to the program (copied at build), else found upward from it (a source checkout).</summary>
-    static string KjvPath()
-    {
-        string rel = Path.Combine("data", "kjv", "kjv.txt.gz");
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, rel))) return Path.Combine(dir.FullName, rel);
-        return Path.Combine(AppContext.BaseDirectory, rel);
-    }
+    static string KjvPath() => ShippedData.Kjv;
 }
 

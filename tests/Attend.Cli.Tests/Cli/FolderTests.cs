@@ -8,7 +8,7 @@ using static ArchUnitNET.Fluent.ArchRuleDefinition;
 namespace Attend.Cli.Tests;
 
 /// <summary>
-/// The CLI's folders: each task (Dates, Lm, Translate, Vision, Speech) keeps its data and front end and uses only the
+/// The CLI's folders: each task (Dates, Lm, Translate, Vision, Speech, Embeddings) keeps its data and front end and uses only the
 /// library and the shared command plumbing (Attend.Cli, Ui) — never another task (as Speech, Vision and Translate once
 /// imported Lm for its random generator) nor Explain (as the quickstart once went through the date explainer). Explain
 /// uses the tasks; Ui and the shared plumbing use no task.
@@ -16,7 +16,7 @@ namespace Attend.Cli.Tests;
 public class FolderTests
 {
     static readonly Architecture Cli = new ArchLoader().LoadAssemblies(typeof(CliException).Assembly).Build();
-    static readonly string[] Tasks = ["Dates", "Lm", "Translate", "Vision", "Speech"];
+    static readonly string[] Tasks = ["Dates", "Lm", "Translate", "Vision", "Speech", "Embeddings"];
 
     static IObjectProvider<IType> Ns(string name) => Types().That().ResideInNamespaceOrBelow($"Attend.Cli.{name}").As(name);
 
