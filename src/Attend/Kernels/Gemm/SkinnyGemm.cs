@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Attend.Kernels.Parallel;
 
 namespace Attend.Kernels.Gemm;
@@ -52,7 +53,8 @@ internal static unsafe class SkinnyGemm
         for (; j + 4 <= j1; j += 4)
         {
             int i = 0;
-            for (; i + 4 <= m; i += 4) Tile4x4(k, alpha, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j, ldc);
+            bool fetch = j + 8 <= j1;                                              // the next 4 rows of B exist
+            for (; i + 4 <= m; i += 4) Tile4x4(k, alpha, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j, ldc, fetch && i == 0);
             for (; i < m; i++)
                 for (int s = 0; s < 4; s++) Dot(k, alpha, a + i * lda, b + (j + s) * ldb, beta, c + i * ldc + j + s);
         }
@@ -60,14 +62,18 @@ internal static unsafe class SkinnyGemm
             for (int i = 0; i < m; i++) Dot(k, alpha, a + i * lda, b + j * ldb, beta, c + i * ldc + j);
     }
 
-    /// <summary>C[0:4, 0:4] from A rows a, a+lda, … and B rows b, b+ldb, …: 16 accumulators along k.</summary>
+    /// <summary>C[0:4, 0:4] from A rows a, a+lda, … and B rows b, b+ldb, …: 16 accumulators along k. With
+    /// <paramref name="prefetch"/>, the next 4 rows of B are fetched into cache meanwhile (B comes from memory once:
+    /// a weight too large to stay cached between calls, whose short rows the hardware prefetcher picks up late).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Tile4x4(int k, float alpha, float* a, long lda, float* b, long ldb, float beta, float* c, long ldc)
+    private static void Tile4x4(int k, float alpha, float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, bool prefetch)
     {
         Vector512<float> c00 = default, c01 = default, c02 = default, c03 = default, c10 = default, c11 = default, c12 = default, c13 = default;
         Vector512<float> c20 = default, c21 = default, c22 = default, c23 = default, c30 = default, c31 = default, c32 = default, c33 = default;
         float* a1 = a + lda, a2 = a1 + lda, a3 = a2 + lda, b1 = b + ldb, b2 = b1 + ldb, b3 = b2 + ldb;
         int p = 0;
+        if (prefetch)
+            for (long o = 4 * ldb; o < 8 * ldb; o += 16) Sse.Prefetch0(b + o);
         for (; p + 16 <= k; p += 16)
         {
             var w0 = Vector512.Load(b + p); var w1 = Vector512.Load(b1 + p); var w2 = Vector512.Load(b2 + p); var w3 = Vector512.Load(b3 + p);
