@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Side-by-side benchmark against the libtorch peer: bench/compare.sh CASE [CASE ...]
+# Side-by-side benchmark against a peer: bench/compare.sh CASE [CASE ...]
+# The peer is libtorch (../shared/peers/torchsharp), or ONNX Runtime with PEER=onnxruntime (the bert-encode cases).
 # Builds Attend.Bench (Release) once, then per case runs peer, ours, peer, ours (alternating, two rounds each, each run
 # a fresh process) and prints: case, peer median ms, ours median ms, ratio peer/ours (> 1: we are faster).
 # Each side's figure is the BEST (lowest) of its two rounds' medians, which discards a round hit by host noise.
 # The per-round medians are printed to stderr as they come. The peer builds itself on first use (takes a while).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-peer="$root/../shared/peers/torchsharp/run.sh"
+peer="$root/../shared/peers/${PEER:-torchsharp}/run.sh"
 [ $# -ge 1 ] || { echo "usage: $0 CASE [CASE ...]" >&2; exit 2; }
 [ -x "$peer" ] || [ -f "$peer" ] || { echo "peer not found: $peer" >&2; exit 2; }
 
 dotnet build -c Release "$root/bench/Attend.Bench/Attend.Bench.csproj" -v q -nologo >/tmp/attend-compare-build.log 2>&1 \
   || { tail -20 /tmp/attend-compare-build.log >&2; exit 1; }
+echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')$(grep -qm1 avx512_vp2intersect /proc/cpuinfo && echo ' (avx512_vp2intersect)'), $(nproc) cores; peer: ${PEER:-torchsharp}; $(date -u +%F)"
 ours_dll="$root/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
 
 median_of() { # run a command printing "CASE\tmedian\tmin\treps"; echo the median column
