@@ -19,6 +19,17 @@ static class AttentionCases
         return new Program.Result(med, min, reps, Flops(n, causal, 1));
     }
 
+    /// <summary>sdpa-shape:B:H:N:D: the forward on [B, H, N, D] from strided views of one (B, N, 3·H·D) projection, as the
+    /// BERT and ViT layers call it (BERT-base-like encoders: D = 32 or 64, N up to 512).</summary>
+    public static Program.Result Shape(int b, int h, int n, int d)
+    {
+        var qkv = Tensor.Randn(new[] { b, n, 3, h, d }, new Random(1));
+        var q = qkv.Select(2, 0).Permute(0, 2, 1, 3); var k = qkv.Select(2, 1).Permute(0, 2, 1, 3); var v = qkv.Select(2, 2).Permute(0, 2, 1, 3);
+        using var _ = Autograd.NoGrad();
+        var (med, min, reps) = Program.Bench(() => F.ScaledDotProductAttention(q, k, v).Dispose());
+        return new Program.Result(med, min, reps, 4.0 * b * h * n * (double)n * d);
+    }
+
     /// <summary>Forward and backward of out.Sum(): the backward recomputes QKᵀ and adds dV, dP, dQ, dK (2.5× the forward).</summary>
     public static Program.Result ForwardBackward(int n, bool causal)
     {

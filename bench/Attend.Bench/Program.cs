@@ -6,6 +6,7 @@
 // Cases:
 //   mm:N                     square matmul N×N×N through Tensor.Matmul (allocates C, as torch.mm)
 //   sdpa-fwd:N:full|causal   ScaledDotProductAttention forward at [1,8,N,64], no grad
+//   sdpa-shape:B:H:N:D       the forward on [B,H,N,D] strided views of one projection (as BERT calls it), no grad
 //   sdpa-fwdbwd:N:full|causal  forward + backward of out.Sum()
 //   mem-sdpa:N               one SDPA forward at [1,8,N,64]; the 'median' column is peak RSS growth in MiB
 //   mha-fwd                  MultiheadAttention self-attention forward, E=512, 8 heads, batch 8, seq 256, batch-first, eval, no grad
@@ -48,6 +49,7 @@ static unsafe class Program
                 {
                     "mm" => Mm(Int(p, 1)),
                     "sdpa-fwd" => AttentionCases.Forward(Int(p, 1), Causal(p)),
+                    "sdpa-shape" => AttentionCases.Shape(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4)),
                     "sdpa-fwdbwd" => AttentionCases.ForwardBackward(Int(p, 1), Causal(p)),
                     "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
                     "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),
