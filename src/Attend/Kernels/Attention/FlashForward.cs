@@ -25,6 +25,10 @@ internal static unsafe class FlashForward
     public const int Bc = 256;   // keys per tile
     private const int QG = TileKernels.QG;
 
+    /// <summary>True where the host runs 512-bit vectors at full width (<see cref="Gemm.HostWidth"/> chose them for the
+    /// GEMM): P·V then runs 12 rows a pass in zmm registers.</summary>
+    internal static bool Wide => Gemm.Sgemm.Path == Gemm.GemmPath.Vector512;
+
     public static void Run(in AttentionProblem pr, float* o, float* lse)
     {
         int blockRows = ChooseBlockRows(pr.B * pr.H, pr.L);
@@ -87,7 +91,7 @@ internal static unsafe class FlashForward
             var dst = new Span<float>(oOut + row * ev, ev);
             if (l[r] > 0)
             {
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + r * ldo, ev), 1f / l[r], dst);
+                Scale(acc + r * ldo, ev, 1f / l[r], oOut + row * ev);
                 lseOut[row] = m[r] * FastExp.Ln2 + MathF.Log(l[r]);
             }
             else
@@ -123,7 +127,10 @@ internal static unsafe class FlashForward
                 for (int c = 0; c < n; c++)
                     for (int r = 0; r < rows; r++) st[c * QG + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
             float* v = pr.VRow(b, hk, j0);
-            for (int r0 = 0; r0 < rows; r0 += MR)
+            int r0 = 0;
+            if (Wide && pr.Ev % 32 == 0)   // full-width AVX-512: 12 rows a pass (rows past `rows` are padding, never read)
+                for (; r0 + MR < rows; r0 += 2 * MR) TileKernels.AccumulatePV12(st + r0, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
+            for (; r0 < rows; r0 += MR)
                 TileKernels.AccumulatePV(st + r0, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
         }
     }
@@ -164,10 +171,10 @@ internal static unsafe class FlashForward
             n0.Store(m); n1.Store(m + 8); n2.Store(m + 16);
         }
         for (int q = 0; q < QG; q++)
-            if (alpha[q] != 1f)
+            if (alpha[q] != 1f && l[q] != 0f)                  // l = 0: nothing accumulated yet, the row is still 0
             {
                 l[q] *= alpha[q];
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(acc + q * ldo, ev), alpha[q], new Span<float>(acc + q * ldo, ev));
+                Scale(acc + q * ldo, ev, alpha[q], acc + q * ldo);
             }
         Vector256<float> s0 = default, s1 = default, s2 = default;
         for (int c = 0; c < n; c++)
@@ -178,6 +185,16 @@ internal static unsafe class FlashForward
             var p2 = FastExp.Exp2(Vector256.Load(s + 16) - sh2); p2.Store(s + 16); s2 += p2;
         }
         (Vector256.Load(l) + s0).Store(l); (Vector256.Load(l + 8) + s1).Store(l + 8); (Vector256.Load(l + 16) + s2).Store(l + 16);
+    }
+
+    /// <summary>dst[c] = a·x[c] for c &lt; n (dst may be x): short rows of one head, inline rather than a library call.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* x, int n, float a, float* dst)
+    {
+        var va = Vector256.Create(a);
+        int c = 0;
+        for (; c + 8 <= n; c += 8) (Vector256.Load(x + c) * va).Store(dst + c);
+        for (; c < n; c++) dst[c] = a * x[c];
     }
 
     /// <summary>x[c] = exp(x[c] − shift) in place; returns the sum.</summary>
