@@ -26,7 +26,7 @@ internal static unsafe class FlashForward
     private const int QG = TileKernels.QG;
 
     /// <summary>True where the host runs 512-bit vectors at full width (<see cref="Gemm.HostWidth"/> chose them for the
-    /// GEMM): P·V then runs 12 rows a pass in zmm registers.</summary>
+    /// GEMM): the scores then run in zmm + ymm registers and P·V 12 rows a pass in zmm.</summary>
     internal static bool Wide => Gemm.Sgemm.Path == Gemm.GemmPath.Vector512;
 
     public static void Run(in AttentionProblem pr, float* o, float* lse)
@@ -113,7 +113,8 @@ internal static unsafe class FlashForward
         {
             int n = Math.Min(Bc, j1 + 1 - j0);
             new Span<float>(tmax, QG).Fill(float.NegativeInfinity);
-            TileKernels.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
+            if (Wide) TileKernels.Scores512(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
+            else TileKernels.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
             if (mods)
             {
                 // The modifiers work in natural units.
