@@ -27,10 +27,9 @@ public static unsafe partial class Functional
             SmallRowsForward(y.Data, xc.Data, wc.Data, bc is null ? null : bc.Data, rows, inF, outF);
         else if (rows > 0 && outF > 0)
         {
-            if (bc is not null)
-                for (int r = 0; r < rows; r++) bc.Span.CopyTo(new Span<float>(y.Data + (long)r * outF, outF));
-            if (inF > 0) Sgemm.Run(false, true, rows, outF, inF, 1f, xc.Data, inF, wc.Data, inF, bc is null ? 0f : 1f, y.Data, outF);
-            else if (bc is null) y.Span.Clear();
+            if (inF == 0) { if (bc is null) y.Span.Clear(); else for (int r = 0; r < rows; r++) bc.Span.CopyTo(new Span<float>(y.Data + (long)r * outF, outF)); }
+            else if (bc is not null) Sgemm.RunWithBias(false, true, rows, outF, inF, 1f, xc.Data, inF, wc.Data, inF, bc.Data, y.Data, outF);
+            else Sgemm.Run(false, true, rows, outF, inF, 1f, xc.Data, inF, wc.Data, inF, 0f, y.Data, outF);
         }
         if (bc is not null && !ReferenceEquals(bc, bias)) bc.Dispose();
         return y.WithGrad("linear", new[] { x, weight, bias }, g =>

@@ -280,6 +280,30 @@ public sealed unsafe class GemmTests
         Assert.False(SkinnyGemm.Prefers(false, true, SkinnyGemm.MaxRows + 1, 1536, 384));
     }
 
+    /// <summary>C = A·Bᵀ + bias (Linear's forward) on every path: skinny (few rows), packed (edge tiles, more than one
+    /// depth block, more than one column block), small; against float64. C starts as NaN: it must be written, not read.</summary>
+    [Theory]
+    [MemberData(nameof(Paths))]
+    public void RunWithBias_AddsTheBiasToEveryRow(string path)
+    {
+        using var _ = new Forced(path);
+        var rng = new Random(5);
+        foreach (var (m, n, k) in new[] { (3, 70, 100), (16, 129, 384), (50, 33, 17), (131, 67, 900), (7, 5000, 64), (2, 3, 4) })
+        {
+            var a = RandomArray(m * k, rng); var b = RandomArray(n * k, rng); var bias = RandomArray(n, rng);
+            var c = new float[m * n];
+            Array.Fill(c, float.NaN);
+            fixed (float* pa = a, pb = b, pbias = bias, pc = c) Sgemm.RunWithBias(false, true, m, n, k, 0.5f, pa, k, pb, k, pbias, pc, n);
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double want = bias[j], mag = Math.Abs(bias[j]);
+                    for (int p = 0; p < k; p++) { double t = 0.5 * a[i * k + p] * b[j * k + p]; want += t; mag += Math.Abs(t); }
+                    Assert.True(Math.Abs(c[i * n + j] - want) <= 1e-5 * mag + 1e-6, $"{path} m={m} n={n} k={k}: C[{i},{j}] = {c[i * n + j]}, want {want}");
+                }
+        }
+    }
+
     [Fact]
     public void DefaultPath_IsTheFastestMeasured()
     {

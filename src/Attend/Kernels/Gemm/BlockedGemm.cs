@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Attend.Kernels.Parallel;
 
 namespace Attend.Kernels.Gemm;
@@ -22,9 +23,11 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
 {
     private const int MaxNC = 4096;
 
+    /// <summary>Runs the product; <paramref name="bias"/>: null, or [n] added to every row of C as the first depth block
+    /// stores its tiles (beta must be 0).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha, float* a, long lda,
-        float* b, long ldb, float beta, float* c, long ldc, int threads)
+        float* b, long ldb, float beta, float* c, long ldc, int threads, float* bias = null)
     {
         int mr = TK.MR, nr = TK.NR;
         int rowPanels = (m + mr - 1) / mr;
@@ -54,7 +57,7 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
                 {
                     TransA = transA, Alpha = alpha, A = a, Lda = lda, M = m, N = n, P0 = pc, Kc = kc, J0 = jc,
                     Bp = bPacked, ColPanels = colPanels, ColTasks = colTasks, RowPanels = rowPanels,
-                    PanelsPerTask = panelsPerTask, Beta = pc == 0 ? beta : 1f, C = c, Ldc = ldc,
+                    PanelsPerTask = panelsPerTask, Beta = pc == 0 ? beta : 1f, C = c, Ldc = ldc, Bias = pc == 0 ? bias : null,
                 };
                 if (threads > 1)
                 {
@@ -88,6 +91,7 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
     {
         public bool TransA; public float Alpha; public float* A; public long Lda; public int M, N, P0, Kc, J0;
         public float* Bp; public int ColPanels, ColTasks, RowPanels, PanelsPerTask; public float Beta; public float* C; public long Ldc;
+        public float* Bias;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Invoke(int index)
@@ -119,8 +123,21 @@ internal static unsafe class BlockedGemm<TK> where TK : struct, IMicroKernel
                         TK.Tile(kc, apan, bpan, tile, nrFull, 0f);
                         MergeEdge(tile, nrFull, cij, Ldc, mr, nr, Beta);
                     }
+                    if (Bias != null) AddRow(Bias + col, cij, Ldc, mr, nr);   // the tile is still in L1
                 }
             }
+        }
+    }
+
+    /// <summary>C[i, j] += bias[j] for the mr×nr tile at c.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddRow(float* bias, float* c, long ldc, int mr, int nr)
+    {
+        for (int i = 0; i < mr; i++, c += ldc)
+        {
+            int j = 0;
+            for (; j + 16 <= nr; j += 16) (Vector512.Load(c + j) + Vector512.Load(bias + j)).Store(c + j);
+            for (; j < nr; j++) c[j] += bias[j];
         }
     }
 

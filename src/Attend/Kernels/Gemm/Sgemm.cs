@@ -48,6 +48,29 @@ internal static unsafe class Sgemm
         RunCore(Path, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, Workers.IsInsideFor ? 1 : Workers.Count);
     }
 
+    /// <summary><c>C[m×n] = alpha·op(A)·op(B) + 1·biasᵀ</c>: <paramref name="bias"/> [n] added to every row of C (Linear's
+    /// forward). The packed and skinny kernels add it to each tile as it is stored (C is written once, never read);
+    /// the other paths fill C with the bias first and accumulate onto it.</summary>
+    public static void RunWithBias(bool transA, bool transB, int m, int n, int k, float alpha,
+        float* a, int lda, float* b, int ldb, float* bias, float* c, int ldc)
+    {
+        Validate(transA, transB, m, n, k, lda, ldb, ldc);
+        if (m == 0 || n == 0) return;
+        int threads = Workers.IsInsideFor || (long)m * n * k < ParallelWork ? 1 : Workers.Count;
+        var path = Path;
+        if (path == GemmPath.Vector512 && k > 0 && alpha != 0f)
+        {
+            if (SkinnyGemm.Prefers(transA, transB, m, n, k)) { SkinnyGemm.Run(m, n, k, alpha, a, lda, b, ldb, 0f, c, ldc, threads, bias); return; }
+            if (!(threads == 1 && SmallGemm.Prefers(transA, transB, m, n, k, ldb)))
+            {
+                BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0f, c, ldc, threads, bias);
+                return;
+            }
+        }
+        for (int r = 0; r < m; r++) new ReadOnlySpan<float>(bias, n).CopyTo(new Span<float>(c + (long)r * ldc, n));
+        RunCore(path, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1f, c, ldc, threads);
+    }
+
     /// <summary>Strided batched GEMM: for each batch index t, runs <see cref="Run"/> on A + t·strideA, B + t·strideB, C + t·strideC.</summary>
     /// <remarks>Small products (m·n·k below <see cref="BatchSplitWork"/>) run one per thread, the batch split across
     /// <see cref="Workers"/>; larger ones run one after the other, each split across the threads.</remarks>

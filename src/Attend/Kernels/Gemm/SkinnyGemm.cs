@@ -26,23 +26,28 @@ internal static unsafe class SkinnyGemm
     public static bool Prefers(bool transA, bool transB, int m, int n, int k) =>
         !transA && transB && m <= MaxRows && k >= 64 && n >= 64 && Vector512.IsHardwareAccelerated;
 
-    public static void Run(int m, int n, int k, float alpha, float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, int threads)
+    /// <summary>Runs the product, columns of C split over <paramref name="threads"/>; <paramref name="bias"/>: null, or
+    /// [n] added to every row of C (with beta = 0: Linear's forward).</summary>
+    public static void Run(int m, int n, int k, float alpha, float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, int threads, float* bias = null)
     {
         int quads = (n + 3) / 4;
         int tasks = threads > 1 ? Math.Min(quads, 4 * threads) : 1;
-        var item = new Item { M = m, N = n, K = k, Alpha = alpha, A = a, Lda = lda, B = b, Ldb = ldb, Beta = beta, C = c, Ldc = ldc, Quads = quads, Tasks = tasks };
+        var item = new Item { M = m, N = n, K = k, Alpha = alpha, A = a, Lda = lda, B = b, Ldb = ldb, Beta = beta, C = c, Ldc = ldc, Quads = quads, Tasks = tasks, Bias = bias };
         if (tasks > 1) Workers.For(tasks, in item);
         else item.Invoke(0);
     }
 
     private struct Item : IWorkItem
     {
-        public int M, N, K, Quads, Tasks; public float Alpha, Beta; public float* A, B, C; public long Lda, Ldb, Ldc;
+        public int M, N, K, Quads, Tasks; public float Alpha, Beta; public float* A, B, C, Bias; public long Lda, Ldb, Ldc;
 
         public readonly void Invoke(int index)
         {
             int j0 = (int)((long)Quads * index / Tasks) * 4, j1 = Math.Min(N, (int)((long)Quads * (index + 1) / Tasks) * 4);
             Columns(j0, j1, M, K, Alpha, A, Lda, B, Ldb, Beta, C, Ldc);
+            if (Bias != null)
+                for (int i = 0; i < M; i++)
+                    for (int j = j0; j < j1; j++) C[i * Ldc + j] += Bias[j];
         }
     }
 
