@@ -73,12 +73,24 @@ internal sealed class BertSelfAttention : AttentionModule
         value = RegisterModule("value", new Linear(c.HiddenSize, c.HiddenSize, true, rng));
     }
 
-    /// <summary>x (B, T, E), keep (B, 1, 1, T) bool or null → (B, T, E), heads side by side (before attention.output).</summary>
+    /// <summary>x (B, T, E), keep (B, 1, 1, T) bool or null → (B, T, E), heads side by side (before attention.output).
+    /// Many tokens: one product with [W_q; W_k; W_v] (B, T, 3E), x packed once; a few (one short sentence): three
+    /// products, each weight read once in place rather than copied into the stacked one.</summary>
     public Tensor Forward(Tensor x, Tensor? keep)
     {
-        var q = SplitHeads(query.Forward(x), NumHeads, batchFirst: true);             // (B, H, T, D): strided views
-        var k = SplitHeads(key.Forward(x), NumHeads, batchFirst: true);
-        var v = SplitHeads(value.Forward(x), NumHeads, batchFirst: true);
+        Tensor q, k, v;
+        if (x.Size(0) * x.Size(1) > 64)
+        {
+            var w = Tensor.Cat(new[] { query.Weight, key.Weight, value.Weight }, 0);   // (3E, E)
+            var b = Tensor.Cat(new[] { query.Bias!, key.Bias!, value.Bias! }, 0);       // (3E)
+            (q, k, v) = SplitQkv(Functional.Linear(x, w, b), batchFirst: true);       // (B, H, T, D) each, strided views
+        }
+        else
+        {
+            q = SplitHeads(query.Forward(x), NumHeads, batchFirst: true);             // (B, H, T, D): strided views
+            k = SplitHeads(key.Forward(x), NumHeads, batchFirst: true);
+            v = SplitHeads(value.Forward(x), NumHeads, batchFirst: true);
+        }
         var (y, _, _) = Attend(q, k, v, keep);                                      // (B, H, T, D)
         return MergeHeads(y, batchFirst: true);                                     // (B, T, E)
     }
