@@ -58,7 +58,7 @@ internal static unsafe class SkinnyGemm
         for (; j + 4 <= j1; j += 4)
         {
             int i = 0;
-            bool fetch = j + 8 <= j1;                                              // the next 4 rows of B exist
+            bool fetch = j + 12 <= j1;                                             // the next 8 rows of B exist
             for (; i + 4 <= m; i += 4) Tile4x4(k, alpha, a + i * lda, lda, b + j * ldb, ldb, beta, c + i * ldc + j, ldc, fetch && i == 0);
             for (; i < m; i++)
                 for (int s = 0; s < 4; s++) Dot(k, alpha, a + i * lda, b + (j + s) * ldb, beta, c + i * ldc + j + s);
@@ -79,8 +79,10 @@ internal static unsafe class SkinnyGemm
         int p = 0;
         if (prefetch)
             for (long o = 4 * ldb; o < 8 * ldb; o += 16) Sse.Prefetch0(b + o);
+        float* f0 = prefetch ? b + 8 * ldb : b, f1 = f0 + ldb, f2 = f1 + ldb, f3 = f2 + ldb;   // two tiles ahead, into L2
         for (; p + 16 <= k; p += 16)
         {
+            if (prefetch) { Sse.Prefetch1(f0 + p); Sse.Prefetch1(f1 + p); Sse.Prefetch1(f2 + p); Sse.Prefetch1(f3 + p); }
             var w0 = Vector512.Load(b + p); var w1 = Vector512.Load(b1 + p); var w2 = Vector512.Load(b2 + p); var w3 = Vector512.Load(b3 + p);
             var x = Vector512.Load(a + p);
             c00 = Vector512.FusedMultiplyAdd(x, w0, c00); c01 = Vector512.FusedMultiplyAdd(x, w1, c01); c02 = Vector512.FusedMultiplyAdd(x, w2, c02); c03 = Vector512.FusedMultiplyAdd(x, w3, c03);
