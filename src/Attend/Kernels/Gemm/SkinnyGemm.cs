@@ -31,7 +31,7 @@ internal static unsafe class SkinnyGemm
     public static void Run(int m, int n, int k, float alpha, float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, int threads, float* bias = null)
     {
         int quads = (n + 3) / 4;
-        int tasks = threads > 1 ? Math.Min(quads, 4 * threads) : 1;
+        int tasks = threads > 1 ? Math.Min(quads, threads) : 1;                     // one long stream of B per thread
         var item = new Item { M = m, N = n, K = k, Alpha = alpha, A = a, Lda = lda, B = b, Ldb = ldb, Beta = beta, C = c, Ldc = ldc, Quads = quads, Tasks = tasks, Bias = bias };
         if (tasks > 1) Workers.For(tasks, in item);
         else item.Invoke(0);
