@@ -79,7 +79,7 @@ internal sealed class BertSelfAttention : AttentionModule
     public Tensor Forward(Tensor x, Tensor? keep)
     {
         Tensor q, k, v;
-        if (x.Size(0) * x.Size(1) > 64)
+        if (x.Size(0) * x.Size(1) > 48)                                             // the skinny GEMM's row limit
         {
             var w = Tensor.Cat(new[] { query.Weight, key.Weight, value.Weight }, 0);   // (3E, E)
             var b = Tensor.Cat(new[] { query.Bias!, key.Bias!, value.Bias! }, 0);       // (3E)

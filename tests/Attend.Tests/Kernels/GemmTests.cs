@@ -6,8 +6,10 @@ namespace Attend.Tests;
 
 /// <summary>
 /// Sgemm against a double-accumulated triple loop, on every path this CPU has. Tolerance is relative to magnitude:
-/// |C − ref| ≤ 1e-5·Σ|alpha·a·b| + 1e-6·|beta·C₀| + 1e-6.
+/// |C − ref| ≤ 1e-5·Σ|alpha·a·b| + 1e-6·|beta·C₀| + 1e-6. Serial: forcing a path is global, and a model test running
+/// meanwhile would switch kernels (and rounding) mid-forward.
 /// </summary>
+[Collection(SerialCollection.Name)]
 public sealed unsafe class GemmTests
 {
     /// <summary>The paths this CPU can run, by name (GemmPath is internal, theory parameters must be public).</summary>
