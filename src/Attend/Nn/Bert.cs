@@ -260,14 +260,15 @@ public sealed class Bert : Module
         int B = batch.Length, T = batch.Max(x => x.Length), E = Config.HiddenSize;
         var (ids, mask, types) = Pad(batch, Tokenizer?.Specials.Pad ?? 0);
         using var scope = Tensor.NewScope();
-        var h = Forward(Tensor.FromArray(ids, [B, T]), Tensor.FromArray(mask, [B, T]), Tensor.FromArray(types, [B, T])).ToArray();   // (B, T, E)
+        var hidden = Forward(Tensor.FromArray(ids, [B, T]), Tensor.FromArray(mask, [B, T]), Tensor.FromArray(types, [B, T])).Contiguous();
+        ReadOnlySpan<float> h = hidden.Span;                                        // (B, T, E), read in place: no copy per batch
         var result = new float[B][];
         for (int b = 0; b < B; b++)
         {
             var e = new double[E];
             int n = pooling == SentencePooling.Cls ? 1 : batch[b].Length;                // Cls: row 0 alone
             for (int t = 0; t < n; t++)
-                for (int i = 0; i < E; i++) e[i] += h[((long)b * T + t) * E + i];
+                for (int i = 0; i < E; i++) e[i] += h[(b * T + t) * E + i];
             double norm = Math.Sqrt(e.Sum(v => (v / n) * (v / n)));
             result[b] = e.Select(v => (float)(v / n / Math.Max(norm, 1e-12))).ToArray();
         }
