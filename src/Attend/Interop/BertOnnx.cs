@@ -8,7 +8,7 @@ namespace Attend.Interop;
 /// MatMuls (torch exports <c>x @ Wᵀ</c> with Wᵀ as a fresh, unnamed constant), so each is placed by the graph:
 /// <code>
 /// MatMul(x, Wᵀ) → Add(…, "P.bias")     ⇒   P.weight = (Wᵀ)ᵀ           [in, out] → [out, in]
-/// Gemm(x, W, "P.bias", transB=1)        ⇒   P.weight = W               (the pooler)
+/// Gemm(x, "P.weight", "P.bias", transB=1) ⇒ read by name, [out, in]   (the pooler: named already)
 /// Div(Q·Kᵀ, c) | Mul(Q·Kᵀ, c)          ⇒   head size D = c² | 1/c²     (heads = hidden / D)
 /// Sqrt(Add(ReduceMean(…), ε))           ⇒   layer_norm_eps = ε
 /// </code>
