@@ -37,11 +37,7 @@ public static class CountProgress
             });
             return result;
         }
-        return console.Progress()
-            .AutoClear(false).HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                     new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
+        return Terminal.Bar(console).Start(ctx =>
             {
                 var task = ctx.AddTask(Markup.Escape(title), maxValue: 1000);
                 var result = body((done, f) =>

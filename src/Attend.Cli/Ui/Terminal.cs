@@ -24,6 +24,13 @@ public static class Terminal
         return console;
     }
 
+    /// <summary>The progress bar every long job shows on a terminal: description, bar, percentage, elapsed time, ETA; kept
+    /// on screen when done.</summary>
+    public static Progress Bar(IAnsiConsole console) => console.Progress()
+        .AutoClear(false).HideCompleted(false)
+        .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
+                 new ElapsedTimeColumn(), new RemainingTimeColumn());
+
     /// <summary>Writes <paramref name="table"/> to <paramref name="log"/> (rounded borders on a terminal, ASCII elsewhere).</summary>
     public static void Write(TextWriter log, Table table)
     {

@@ -24,11 +24,7 @@ public sealed class TrainingProgress
     public static T Run<T>(TextWriter log, string title, Func<TrainingProgress, T> body)
     {
         if (!Terminal.IsInteractive(log)) return body(new TrainingProgress(log, null));
-        return AnsiConsole.Progress()
-            .AutoClear(false).HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(),
-                     new ElapsedTimeColumn(), new RemainingTimeColumn())
-            .Start(ctx =>
+        return Terminal.Bar(AnsiConsole.Console).Start(ctx =>
             {
                 var t = ctx.AddTask(Markup.Escape(title), maxValue: 1000);
                 var p = new TrainingProgress(log, t);
