@@ -55,20 +55,7 @@ internal static unsafe class Sgemm
         float* a, int lda, float* b, int ldb, float* bias, float* c, int ldc)
     {
         Validate(transA, transB, m, n, k, lda, ldb, ldc);
-        if (m == 0 || n == 0) return;
-        int threads = Workers.IsInsideFor || (long)m * n * k < ParallelWork ? 1 : Workers.Count;
-        var path = Path;
-        if (path == GemmPath.Vector512 && k > 0 && alpha != 0f)
-        {
-            if (SkinnyGemm.Prefers(transA, transB, m, n, k)) { SkinnyGemm.Run(m, n, k, alpha, a, lda, b, ldb, 0f, c, ldc, threads, bias); return; }
-            if (!(threads == 1 && SmallGemm.Prefers(transA, transB, m, n, k, ldb)))
-            {
-                BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, 0f, c, ldc, threads, bias);
-                return;
-            }
-        }
-        for (int r = 0; r < m; r++) new ReadOnlySpan<float>(bias, n).CopyTo(new Span<float>(c + (long)r * ldc, n));
-        RunCore(path, transA, transB, m, n, k, alpha, a, lda, b, ldb, 1f, c, ldc, threads);
+        RunCore(Path, transA, transB, m, n, k, alpha, a, lda, b, ldb, 0f, c, ldc, Workers.IsInsideFor ? 1 : Workers.Count, bias);
     }
 
     /// <summary>Strided batched GEMM: for each batch index t, runs <see cref="Run"/> on A + t·strideA, B + t·strideB, C + t·strideC.</summary>
@@ -113,20 +100,28 @@ internal static unsafe class Sgemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RunCore(GemmPath path, bool transA, bool transB, int m, int n, int k, float alpha,
-        float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, int threads)
+        float* a, long lda, float* b, long ldb, float beta, float* c, long ldc, int threads, float* bias = null)
     {
         if (m == 0 || n == 0) return;
-        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
         long work = (long)m * n * k;
         if (work < ParallelWork) threads = 1;
         bool small = threads == 1 && SmallGemm.Prefers(transA, transB, m, n, k, ldb);
+        bool skinny = path == GemmPath.Vector512 && SkinnyGemm.Prefers(transA, transB, m, n, k);
+        // Only the skinny and the packed Vector512 kernels add a bias as they store; for the rest C starts as the bias.
+        if (bias != null && (k == 0 || alpha == 0f || path != GemmPath.Vector512 || (small && !skinny)))
+        {
+            for (int r = 0; r < m; r++) new ReadOnlySpan<float>(bias, n).CopyTo(new Span<float>(c + r * ldc, n));
+            beta = 1f;
+            bias = null;
+        }
+        if (k == 0 || alpha == 0f) { ScaleC(m, n, beta, c, ldc); return; }
         switch (path)
         {
             case GemmPath.Vector512:
                 if (!MicroKernel512.IsSupported) throw new PlatformNotSupportedException("GemmPath.Vector512 needs AVX-512F.");
-                if (SkinnyGemm.Prefers(transA, transB, m, n, k)) SkinnyGemm.Run(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                if (skinny) SkinnyGemm.Run(m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bias);
                 else if (small) SmallGemm.RunVector(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-                else BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads);
+                else BlockedGemm<MicroKernel512>.Run(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, threads, bias);
                 return;
             case GemmPath.Vector256:
                 if (!MicroKernel256.IsSupported) throw new PlatformNotSupportedException("GemmPath.Vector256 needs AVX2 and FMA.");
