@@ -10,12 +10,13 @@ namespace Attend.Interop;
 /// MatMul(x, Wᵀ) → Add(…, "P.bias")     ⇒   P.weight = (Wᵀ)ᵀ           [in, out] → [out, in]
 /// Gemm(x, "P.weight", "P.bias", transB=1) ⇒ read by name, [out, in]   (the pooler: named already)
 /// Div(Q·Kᵀ, c) | Mul(Q·Kᵀ, c)          ⇒   head size D = c² | 1/c²     (heads = hidden / D)
+/// Attention(q_num_heads = H)           ⇒   D = hidden / H               (opset 23, as OnnxExport writes it)
 /// Sqrt(Add(ReduceMean(…), ε))           ⇒   layer_norm_eps = ε
 /// </code>
 /// Sizes come from the tensors: vocabulary, hidden and positions from the embeddings, layers from the highest
 /// <c>encoder.layer.N</c>, intermediate size from <c>intermediate.dense.bias</c>.
 /// </summary>
-public static class BertOnnx
+public static partial class BertOnnx
 {
     /// <summary>The configuration and Hugging Face-named state dict of the BERT encoder in <paramref name="g"/>.</summary>
     /// <exception cref="InvalidDataException">the graph is not a BERT encoder, or a tensor is missing or misshapen
@@ -42,7 +43,7 @@ public static class BertOnnx
         int hidden = word.Size(1);
         int layers = state.Keys.Where(k => k.StartsWith("encoder.layer.")).Select(k => int.Parse(k.Split('.')[2])).DefaultIfEmpty(-1).Max() + 1;
         if (layers == 0) throw new InvalidDataException($"{g.Source}: not a BERT encoder: no encoder.layer.N tensors");
-        int headDim = HeadDim(g);
+        int headDim = HeadDim(g, hidden);
         if (headDim <= 0 || hidden % headDim != 0)
             throw new InvalidDataException($"{g.Source}: the attention scale gives head size {headDim}, which does not divide hidden size {hidden}");
         var config = new BertConfig(
@@ -58,9 +59,11 @@ public static class BertOnnx
         state.GetValueOrDefault(name) ?? throw new InvalidDataException($"{g.Source}: the BERT graph has no tensor '{name}'");
 
     /// <summary>D from the scale of the first attention's scores: the constant that divides (or multiplies) the
-    /// product feeding the Softmax.</summary>
-    private static int HeadDim(OnnxGraph g)
+    /// product feeding the Softmax; or, in an opset-23 graph, hidden / the Attention op's q_num_heads.</summary>
+    private static int HeadDim(OnnxGraph g, int hidden)
     {
+        foreach (var attention in g.Nodes("Attention"))
+            if (attention.Attribute.FirstOrDefault(a => a.Name == "q_num_heads") is { I: > 0 } heads) return hidden / (int)heads.I;
         foreach (var softmax in g.Nodes("Softmax"))
         {
             var node = g.Producer(softmax.Input[0]);

@@ -90,7 +90,7 @@ public sealed class RotaryEmbedding : Module
         (cos, sin) = Tables(Math.Max(1, maxPositions));
     }
 
-    private (Tensor Cos, Tensor Sin) Tables(int positions)
+    internal (Tensor Cos, Tensor Sin) Tables(int positions)
     {
         int half = HeadDim / 2;
         var c = new float[positions * half]; var s = new float[positions * half];
