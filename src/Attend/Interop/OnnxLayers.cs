@@ -124,6 +124,8 @@ internal static class OnnxLayers
         if (g.Opset >= 23)
         {
             if (rope is not null) (q, k) = (Rotary23(g, q, rope, H), Rotary23(g, k, rope, Hkv));
+            // ONNX Runtime 1.32 requires the mask's query axis to be L (it broadcasts batch and heads, not queries)
+            if (mask is not null) mask = g.Op("Expand", [mask, g.Op("Concat", [g.Ints([1, 1]), g.Dim(q, 1), g.Ints([1])], ("axis", 0L))]);
             var outs = g.OpN("Attention", [q, k, v, mask ?? "", past?.Key ?? "", past?.Value ?? ""],
                 [g.Fresh("Attention", 1)[0], present?.Key ?? "", present?.Value ?? ""],
                 ("q_num_heads", (long)H), ("kv_num_heads", (long)Hkv), ("scale", scale), ("is_causal", isCausal ? 1L : 0L));
