@@ -56,6 +56,18 @@ public static class CliChecks
 /// </summary>
 public static class ModelCheckpoint
 {
+    /// <summary>The "kind" in the config of the checkpoint in <paramref name="dir"/> ("(none)" when it has none).</summary>
+    /// <exception cref="ArgumentException">the manifest cannot be read.</exception>
+    public static string KindOf(string dir)
+    {
+        string manifest = Path.Combine(dir, Checkpoint.ManifestFile);
+        try { return JsonNode.Parse(File.ReadAllText(manifest))?["config"]?["kind"]?.GetValue<string>() ?? "(none)"; }
+        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or IOException)
+        {
+            throw new ArgumentException($"'{manifest}' is not a readable checkpoint manifest: {ex.Message}");
+        }
+    }
+
     /// <summary>The checkpoint in <paramref name="dir"/>; <paramref name="trainCommand"/> is how to make one.</summary>
     public static CheckpointData Open(string dir, string trainCommand)
     {

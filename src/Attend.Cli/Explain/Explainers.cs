@@ -27,12 +27,7 @@ public static class Explainers
         }
         if (!File.Exists(manifest)) throw new ArgumentException($"'{dir}' holds no checkpoint ({Checkpoint.ManifestFile} is missing); train one with 'attend quickstart', 'attend train lm', 'attend train translate', 'attend train vit' or 'attend train speech', " +
                                                                 $"or name a pretrained BERT encoder: {BertModels.Help}");
-        string kind;
-        try { kind = JsonNode.Parse(File.ReadAllText(manifest))?["config"]?["kind"]?.GetValue<string>() ?? "(none)"; }
-        catch (Exception ex) when (ex is System.Text.Json.JsonException or InvalidOperationException or IOException)
-        {
-            throw new ArgumentException($"'{manifest}' is not a readable checkpoint manifest: {ex.Message}");
-        }
+        string kind = ModelCheckpoint.KindOf(dir);
         try
         {
             return kind switch

@@ -16,6 +16,10 @@ public sealed record OnnxExportOptions
     /// <summary>Past/present key-value inputs and outputs (GPT; the Seq2Seq decoder), so that generation runs token
     /// by token: a Seq2Seq model is then written as an encoder and a decoder file.</summary>
     public bool KvCache { get; init; }
+
+    /// <summary>Key/value pairs written into every file's <c>metadata_props</c> (ONNX Runtime reads them as
+    /// <c>ModelMetadata.CustomMetadataMap</c>): the tokenizer, the training config, whatever a deployment needs.</summary>
+    public IReadOnlyDictionary<string, string>? Metadata { get; init; }
 }
 
 /// <summary>One file <see cref="OnnxExport.Save"/> wrote.</summary>
@@ -52,7 +56,8 @@ public static class OnnxExport
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentException.ThrowIfNullOrWhiteSpace(path);
-        var graphs = Build(model, options ?? new OnnxExportOptions());
+        options ??= new OnnxExportOptions();
+        var graphs = Build(model, options);
         string dir = System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(path))!;
         if (!Directory.Exists(dir)) throw new DirectoryNotFoundException($"ONNX export: the folder {dir} does not exist");
         string stem = path.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase) ? path[..^5] : path;
@@ -60,6 +65,8 @@ public static class OnnxExport
         foreach (var (role, proto) in graphs)
         {
             string file = role == "model" ? path : $"{stem}.{role}.onnx";
+            foreach (var (key, value) in options.Metadata ?? new Dictionary<string, string>())
+                proto.MetadataProps.Add(new StringStringEntryProto { Key = key, Value = value });
             long bytes = Write(proto, file);
             files.Add(new OnnxExportFile(file, role, bytes, Describe(proto.Graph.Input), Describe(proto.Graph.Output)));
         }
