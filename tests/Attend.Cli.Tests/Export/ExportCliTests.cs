@@ -57,18 +57,7 @@ public sealed class ExportCliTests(TinyDateModel dates, TinyLmRun lm, TinyTransl
                 NamedOnnxValue.CreateFromTensor("encoder_hidden_states", memory),
                 NamedOnnxValue.CreateFromTensor("encoder_attention_mask", new DenseTensor<long>(keep, [B, S])),
             };
-            for (int i = 0; i < c.DecoderLayers; i++)
-            {
-                feeds.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{i}.decoder.key", pasts[2 * i]));
-                feeds.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{i}.decoder.value", pasts[2 * i + 1]));
-            }
-            using var r = decoder.Run(feeds);
-            var logits = r.First(v => v.Name == "logits").AsTensor<float>();
-            for (int i = 0; i < c.DecoderLayers; i++)
-            {
-                pasts[2 * i] = r.First(v => v.Name == $"present.{i}.decoder.key").AsTensor<float>().ToDenseTensor();
-                pasts[2 * i + 1] = r.First(v => v.Name == $"present.{i}.decoder.value").AsTensor<float>().ToDenseTensor();
-            }
+            var logits = Step(decoder, feeds, pasts, ".decoder");
             int V = logits.Dimensions[2];
             for (int b = 0; b < B; b++)
             {
@@ -82,6 +71,18 @@ public sealed class ExportCliTests(TinyDateModel dates, TinyLmRun lm, TinyTransl
             }
         }
         return outputs.Select(o => o.ToArray()).ToArray();
+    }
+
+    /// <summary>One call of a KV-cache graph: the pasts (key, value per layer; names past_key_values.N{part}.key …)
+    /// join the feeds, the presents replace them; returns the logits.</summary>
+    private static DenseTensor<float> Step(InferenceSession s, List<NamedOnnxValue> feeds, DenseTensor<float>[] pasts, string part)
+    {
+        for (int i = 0; i < pasts.Length; i++)
+            feeds.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{i / 2}{part}.{(i % 2 == 0 ? "key" : "value")}", pasts[i]));
+        using var r = s.Run(feeds);
+        for (int i = 0; i < pasts.Length; i++)
+            pasts[i] = r.First(v => v.Name == $"present.{i / 2}{part}.{(i % 2 == 0 ? "key" : "value")}").AsTensor<float>().ToDenseTensor();
+        return r.First(v => v.Name == "logits").AsTensor<float>().ToDenseTensor();
     }
 
     private static (long[] Ids, long[] Keep, int S) Padded(IReadOnlyList<long[]> sources)
@@ -129,18 +130,7 @@ public sealed class ExportCliTests(TinyDateModel dates, TinyLmRun lm, TinyTransl
         for (int step = 0; step < n; step++)
         {
             var feeds = new List<NamedOnnxValue> { NamedOnnxValue.CreateFromTensor("input_ids", new DenseTensor<long>(input, [1, input.Length])) };
-            for (int i = 0; i < c.NLayer; i++)
-            {
-                feeds.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{i}.key", pasts[2 * i]));
-                feeds.Add(NamedOnnxValue.CreateFromTensor($"past_key_values.{i}.value", pasts[2 * i + 1]));
-            }
-            using var r = s.Run(feeds);
-            var logits = r.First(v => v.Name == "logits").AsTensor<float>();
-            for (int i = 0; i < c.NLayer; i++)
-            {
-                pasts[2 * i] = r.First(v => v.Name == $"present.{i}.key").AsTensor<float>().ToDenseTensor();
-                pasts[2 * i + 1] = r.First(v => v.Name == $"present.{i}.value").AsTensor<float>().ToDenseTensor();
-            }
+            var logits = Step(s, feeds, pasts, "");
             int last = input.Length - 1, best = 0;
             for (int v = 1; v < c.VocabSize; v++) if (logits[0, last, v] > logits[0, last, best]) best = v;
             seq.Add(best);
