@@ -55,8 +55,9 @@ public static class ExportCommand
         }
         if (vocab is not null)
         {
-            string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outFile))!, "vocab.txt");
-            File.WriteAllLines(path, vocab);
+            string path = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(outFile))!, "vocab.txt"), tmp = $"{path}.tmp-{Guid.NewGuid():N}";
+            File.WriteAllLines(tmp, vocab);                                     // then renamed: never a half-written vocabulary
+            File.Move(tmp, path, overwrite: true);
             stdout.WriteLine($"  {path}  (the WordPiece vocabulary: attend embed --model {outFile} reads the export back)");
         }
         return 0;

@@ -112,8 +112,8 @@ public static class OnnxExport
 
     private static string Why(AttentionKind kind) => kind switch
     {
-        AttentionKind.Gumbel or AttentionKind.Reinforce => "it samples its weights while training and its inference form, a hard argmax, has no gradient-free ONNX counterpart written here",
-        AttentionKind.Hard => "its one-hot argmax weights are not written as ONNX here",
+        AttentionKind.Gumbel or AttentionKind.Reinforce => "it samples its weights while training and takes a one-hot argmax at inference, which this exporter does not write",
+        AttentionKind.Hard => "its weights are a one-hot argmax, which this exporter does not write",
         _ => "its normalizer sorts the scores, which this exporter does not write",
     };
 

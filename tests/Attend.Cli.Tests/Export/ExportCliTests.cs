@@ -1,4 +1,5 @@
 using Attend.Cli.Dates;
+using Attend.Cli.Embeddings;
 using Attend.Cli.Export;
 using Attend.Cli.Lm;
 using Attend.Cli.Speech;
@@ -197,6 +198,20 @@ public sealed class ExportCliTests(TinyDateModel dates, TinyLmRun lm, TinyTransl
     }
 
     [Fact]
+    public void MiniLmExportReadsBackAsAnEncoderWithTheSameEmbeddings()
+    {
+        string file = Export("minilm", "minilm", 23, kvCache: false)[0];
+        Assert.True(File.Exists(Path.Combine(root, "vocab.txt")));
+        var original = BertModels.Load("minilm", TextWriter.Null);
+        var exported = BertModels.Load(file, TextWriter.Null);             // the export as --model PATH
+        string[] texts = ["In the beginning God created the heaven and the earth.", "Love your enemies."];
+        var a = original.Model.Encode(texts);
+        var b = exported.Model.Encode(texts);
+        for (int i = 0; i < texts.Length; i++) Assert.Equal(a[i], b[i]);           // same weights and config: the same numbers
+        Assert.Equal(original.Model.Config, exported.Model.Config);
+    }
+
+    [Fact]
     public void ErrorsNameWhatIsWrong()
     {
         var e = Assert.Throws<CliException>(() => ExportCommand.Run(root, Path.Combine(root, "x.onnx"), 17, false, TextWriter.Null, TextWriter.Null));
@@ -205,5 +220,7 @@ public sealed class ExportCliTests(TinyDateModel dates, TinyLmRun lm, TinyTransl
         Assert.NotEqual(0, exit);
         Assert.Contains("18", err);
         Assert.Empty(Directory.GetFiles(root, "*.onnx*"));
+        e = Assert.Throws<CliException>(() => ExportCommand.Run(lm.Dir, Path.Combine(root, "no", "such", "x.onnx"), 17, false, TextWriter.Null, TextWriter.Null));
+        Assert.Contains("does not exist", e.Message);
     }
 }
