@@ -104,6 +104,7 @@ public static unsafe partial class Functional
         var alibi = opt.AlibiSlopes is null ? null : Tensor.FromArray(opt.AlibiSlopes, new[] { H });
         var o = Tensor.Empty(new[] { B, H, L, Ev });
         var lse = Tensor.Empty(new[] { B, H, L });
+        var stats = Tensor.Empty(new[] { 2, B, H, L });                    // the rows' m and 1/l, for the weights and the backward
         AttentionProblem Problem()
         {
             var pr = new AttentionProblem
@@ -128,14 +129,14 @@ public static unsafe partial class Functional
         }
 
         var problem = Problem();
-        FlashForward.Run(problem, o.Data, lse.Data);
+        FlashForward.Run(problem, o.Data, lse.Data, stats.Data);
         Tensor? weights = null;
         if (opt.WeightsForHeads is { Length: > 0 } heads)
         {
             weights = Tensor.Empty(new[] { B, heads.Length, L, S });
-            AttentionWeights.Run(problem, lse.Data, heads, weights.Data);
+            AttentionWeights.Run(problem, stats.Data, heads, weights.Data);
         }
-        if (AttentionObserver.Current is { } observer) Observe(observer, problem, lse, opt.Site);
+        if (AttentionObserver.Current is { } observer) Observe(observer, problem, stats, opt.Site);
 
         Tensor output = batched ? o : Squeeze0(o);
         Tensor lseOut = batched ? lse.Detach() : Squeeze0(lse.Detach());
@@ -153,7 +154,7 @@ public static unsafe partial class Functional
             var dv = Tensor.Empty(new[] { B, Hkv, S, Ev });
             using var dMaskFull = maskGrad ? Tensor.Empty(new[] { B, H, L, S }) : null;
             using var scratch = Tensor.Empty(new[] { checked((int)FlashBackward.ScratchFloats(pr)) });
-            FlashBackward.Run(pr, o.Data, lse.Data, gc.Data, dq.Data, dk.Data, dv.Data, dMaskFull is null ? null : dMaskFull.Data, scratch.Data);
+            FlashBackward.Run(pr, o.Data, stats.Data, gc.Data, dq.Data, dk.Data, dv.Data, dMaskFull is null ? null : dMaskFull.Data, scratch.Data);
             if (!ReferenceEquals(gc, g)) gc.Dispose();
             GC.KeepAlive(alibi); GC.KeepAlive(maskView);
             return new[]
@@ -162,17 +163,18 @@ public static unsafe partial class Functional
                 dMaskFull is null ? null : dMaskFull.SumTo(mask!.ShapeRef).CloneRaw(),
             };
         });
+        if (output.GradFn is null) stats.Dispose();                        // no backward will read them
         GC.KeepAlive(alibi);
         return new AttentionResult(output, lseOut, weights);
     }
 
-    /// <summary>Hands this call's weights to the installed observer (the heads it asks for), recomputed from the LSE as
+    /// <summary>Hands this call's weights to the installed observer (the heads it asks for), recomputed from the forward's row statistics as
     /// <see cref="AttentionOptions.WeightsForHeads"/>.</summary>
-    private static void Observe(AttentionObserver observer, in AttentionProblem problem, Tensor lse, string? site)
+    private static void Observe(AttentionObserver observer, in AttentionProblem problem, Tensor stats, string? site)
     {
         if (observer.Heads(site, problem.H) is not { Length: > 0 } heads) return;
         var w = new float[(long)problem.B * heads.Length * problem.L * problem.S];
-        fixed (float* pw = w) AttentionWeights.Run(problem, lse.Data, heads, pw);
+        fixed (float* pw = w) AttentionWeights.Run(problem, stats.Data, heads, pw);
         observer.Record(site, problem.H, heads, problem.B, problem.L, problem.S, w);
     }
 

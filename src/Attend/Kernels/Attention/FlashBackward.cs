@@ -10,12 +10,15 @@ namespace Attend.Kernels.Attention;
 /// (owned by one work item, so dK_j, dV_j need no locks) and each query tile i:
 /// <code>
 /// D   = rowsum(dO ∘ O)                              (once per row, before the loop)
-/// P   = exp(S_ij − LSE_i),  S_ij = (scale·Q_i)K_jᵀ + mods;   P̃ = P ∘ Z  (dropout keep-scales, regenerated)
+/// P   = the forward's P, recomputed by <see cref="Probabilities"/>;   P̃ = P ∘ Z  (dropout keep-scales, regenerated)
 /// dV_j += P̃ᵀ dO_i;   dP = (dO_i V_jᵀ) ∘ Z;   dS = P ∘ (dP − D_i)   [· (1 − tanh²) under softcap]
 /// dQ_i += scale · dS K_j;   dK_j += scale · dSᵀ Q_i
 /// </code>
 /// Work items are (batch, kv head, chunk of key tiles); the query heads sharing a kv head (GQA) run in the same item.
 /// When a kv head's keys are split over several items, each accumulates its dQ privately and the parts are summed.
+/// <para>Accuracy: P is the forward's own (not <c>exp(S − LSE)</c>, which at scores in the hundreds is off by ~1e-4
+/// relative), and dP = dO·Vᵀ and D = dO·O are dot products in the same order (one FMA chain each), so where the
+/// mathematics is exact the gradients are too: one visible key gives P = 1, O = V, D = dP, dS = 0, dQ = dK = 0.</para>
 /// </summary>
 internal static unsafe class FlashBackward
 {
@@ -37,19 +40,18 @@ internal static unsafe class FlashBackward
 
     /// <param name="pr">The problem as in the forward.</param>
     /// <param name="o">Forward output, contiguous [B, H, L, Ev].</param>
-    /// <param name="lse">Saved log-sum-exp [B, H, L].</param>
+    /// <param name="stats">The forward's row statistics (<see cref="FlashForward.Run"/>).</param>
     /// <param name="dO">Upstream gradient, contiguous [B, H, L, Ev].</param>
     /// <param name="dq">Out: [B, H, L, E], contiguous.</param>
     /// <param name="dk">Out: [B, Hkv, S, E], contiguous.</param>
     /// <param name="dv">Out: [B, Hkv, S, Ev], contiguous.</param>
     /// <param name="dMask">Out, optional: gradient of the additive mask, [B, H, L, S] (dS itself).</param>
     /// <param name="scratch">The caller's scratch, at least <see cref="ScratchFloats"/> floats (contents undefined).</param>
-    public static void Run(in AttentionProblem pr, float* o, float* lse, float* dO, float* dq, float* dk, float* dv, float* dMask, float* scratch)
+    public static void Run(in AttentionProblem pr, float* o, float* stats, float* dO, float* dq, float* dk, float* dv, float* dMask, float* scratch)
     {
         long rowsAll = (long)pr.B * pr.H * pr.L;
-        float* d = scratch;                                            // D, one per query row
-        for (long r = 0; r < rowsAll; r++)
-            d[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(dO + r * pr.Ev, pr.Ev), new ReadOnlySpan<float>(o + r * pr.Ev, pr.Ev));
+        float* d = scratch;                                            // D, one per query row, in dP's order
+        for (long r = 0; r < rowsAll; r++) d[r] = Probabilities.ChainDot(dO + r * pr.Ev, o + r * pr.Ev, pr.Ev);
 
         int tiles = (pr.S + Bk - 1) / Bk;
         int heads = pr.B * pr.Hkv;
@@ -64,7 +66,7 @@ internal static unsafe class FlashBackward
         else new Span<float>(parts, checked((int)(chunks * dqCount))).Clear();
         var item = new Item
         {
-            Pr = pr, Lse = lse, D = d, DO = dO, DQ = dq, DQParts = parts, DK = dk, DV = dv, DMask = dMask,
+            Pr = pr, Stats = stats, D = d, DO = dO, DQ = dq, DQParts = parts, DK = dk, DV = dv, DMask = dMask,
             Chunks = chunks, TilesPerChunk = (tiles + chunks - 1) / chunks,
         };
         Workers.For(heads * chunks, in item);
@@ -78,7 +80,7 @@ internal static unsafe class FlashBackward
 
     private struct Item : IWorkItem
     {
-        public AttentionProblem Pr; public float* Lse, D, DO, DQ, DQParts, DK, DV, DMask; public int Chunks, TilesPerChunk;
+        public AttentionProblem Pr; public float* Stats, D, DO, DQ, DQParts, DK, DV, DMask; public int Chunks, TilesPerChunk;
 
         public void Invoke(int index)
         {
@@ -88,18 +90,14 @@ internal static unsafe class FlashBackward
             float* dq = DQParts == null ? DQ : DQParts + chunk * ((long)Pr.B * Pr.H * Pr.L * Pr.E);
             for (int h = hk * Pr.Group; h < (hk + 1) * Pr.Group; h++)
                 for (int j0 = js; j0 < je; j0 += Bk)
-                    KeyTile(Pr, b, h, hk, j0, Math.Min(Bk, je - j0), Lse, D, DO, dq, DK, DV, DMask);
+                    KeyTile(Pr, b, h, hk, j0, Math.Min(Bk, je - j0), Stats, D, DO, dq, DK, DV, DMask);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void KeyTile(in AttentionProblem pr, int b, int h, int hk, int j0, int n,
-        float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
+        float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
-        // Kᵀ and Vᵀ of this tile, once: the two products with them (S = Q·Kᵀ, dP = dO·Vᵀ) then run as plain GEMMs.
-        float* kt = Scratch.Get(4, (long)pr.E * Bk), vt = Scratch.Get(5, (long)pr.Ev * Bk);
-        Transpose(pr.KRow(b, hk, j0), pr.KsS, n, pr.E, kt);
-        Transpose(pr.VRow(b, hk, j0), pr.VsS, n, pr.Ev, vt);
         for (int i0 = 0; i0 < pr.L; i0 += Bq)
         {
             int mq = Math.Min(Bq, pr.L - i0);
@@ -112,28 +110,55 @@ internal static unsafe class FlashBackward
                 int rows = Math.Min(step, i0 + mq - a);
                 int k0 = Math.Max(j0, pr.Band(a).lo), k1 = Math.Min(j0 + n - 1, pr.Band(a + rows - 1).hi);
                 if (k1 < k0) continue;
-                Pair(pr, b, h, hk, a, rows, k0, k1 - k0 + 1, kt + (k0 - j0), vt + (k0 - j0), n, lse, dRow, dO, dq, dk, dv, dMask);
+                Pair(pr, b, h, hk, a, rows, k0, k1 - k0 + 1, stats, dRow, dO, dq, dk, dv, dMask);
             }
         }
     }
 
-    /// <summary><c>dst[c][r] = src[r][c]</c> for r &lt; rows (source row stride rs), c &lt; cols; dst rows are <paramref name="rows"/> long.</summary>
-    private static void Transpose(float* src, long rs, int rows, int cols, float* dst)
+    /// <summary>
+    /// P (the forward's, <see cref="Probabilities.Tile"/>) and dP = dO_i·V_jᵀ of a (query tile, key tile) pair, 24
+    /// queries at a time with the forward's score kernel, into row-major [mq × n] tiles (and tanh(S/c) under softcap).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n,
+        float* stats, float* dO, float* s, float* dp, float* th)
     {
-        for (int r = 0; r < rows; r++)
+        const int QG = TileKernels.QG;
+        float* qt = Scratch.Get(4, (long)QG * Math.Max(pr.E, pr.Ev));   // queries packed (scale·log₂e), then dO rows packed (1)
+        float* pt = Scratch.Get(5, (long)Bk * QG);
+        float* tt = th != null ? Scratch.Get(6, (long)Bk * QG) : null;
+        float* colMax = stackalloc float[QG];
+        long rowBase = ((long)b * pr.H + h) * pr.L;
+        for (int g0 = 0; g0 < mq; g0 += QG)
         {
-            float* s = src + r * rs;
-            for (int c = 0; c < cols; c++) dst[(long)c * rows + r] = s[c];
+            int rows = Math.Min(QG, mq - g0);
+            TileKernels.PackQueries(qt, pr.QRow(b, h, i0 + g0), pr.QsL, rows, pr.E, pr.Scale * FastExp.Log2E);
+            Probabilities.Tile(pr, b, h, i0 + g0, rows, j0, n, qt, stats, pt, tt);
+            Untranspose(pt, rows, n, s + (long)g0 * n);
+            if (tt != null) Untranspose(tt, rows, n, th + (long)g0 * n);
+            TileKernels.PackQueries(qt, dO + (rowBase + i0 + g0) * pr.Ev, pr.Ev, rows, pr.Ev, 1f);
+            Probabilities.Scores(qt, pr.Ev, pr.VRow(b, hk, j0), pr.VsS, n, pt, colMax);   // dPᵀ, one FMA chain each (as D)
+            Untranspose(pt, rows, n, dp + (long)g0 * n);
         }
     }
 
-    /// <summary>One (query tile, key tile) pair: the five products and the elementwise steps between them.</summary>
+    /// <summary><c>dst[r·n + c] = src[c·QG + r]</c> for r &lt; rows, c &lt; n: a transposed tile back to rows.</summary>
+    private static void Untranspose(float* src, int rows, int n, float* dst)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* d = dst + (long)r * n;
+            for (int c = 0; c < n; c++) d[c] = src[c * TileKernels.QG + r];
+        }
+    }
+
+    /// <summary>One (query tile, key tile) pair: P and dP recomputed, then three products and the elementwise steps.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pair(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n,
-        float* kt, float* vt, int ldt, float* lse, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
+        float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
         int e = pr.E, ev = pr.Ev;
-        float* s = Scratch.Get(0, (long)Bq * Bk);      // scores, then P
+        float* s = Scratch.Get(0, (long)Bq * Bk);      // P
         float* dp = Scratch.Get(1, (long)Bq * Bk);     // dP, then dS
         float* th = pr.Softcap > 0 ? Scratch.Get(2, (long)Bq * Bk) : null;   // tanh(s/c) under softcap
         float* pd = pr.DropP > 0 ? Scratch.Get(3, (long)Bq * Bk) : null;     // P ∘ Z under dropout
@@ -144,17 +169,7 @@ internal static unsafe class FlashBackward
         float* qi = pr.QRow(b, h, i0);
         float* dOi = dO + (rowBase + i0) * ev;
 
-        // S = scale·Q_i K_jᵀ (+ mods); P = exp(S − LSE).
-        Sgemm.Run(false, false, mq, n, e, pr.Scale, qi, (int)pr.QsL, kt, ldt, 0f, s, n);
-        bool inside = j0 >= pr.Band(i0 + mq - 1).lo && j0 + n - 1 <= pr.Band(i0).hi;
-        if (pr.HasMods || !inside) pr.ApplyMods(s, n, 1, mq, b, h, i0, j0, n, th);
-        for (int r = 0; r < mq; r++)
-        {
-            float l = lse[rowBase + i0 + r];
-            float* row = s + r * n;
-            if (float.IsNegativeInfinity(l)) new Span<float>(row, n).Clear();
-            else FlashForward.ExpShifted(row, n, l);
-        }
+        Recompute(pr, b, h, hk, i0, mq, j0, n, stats, dO, s, dp, th);
         float* pv = s;
         if (pd != null)
         {
@@ -163,9 +178,8 @@ internal static unsafe class FlashBackward
             pv = pd;
         }
 
-        // dV_j += P̃ᵀ dO_i;  dP = dO_i V_jᵀ.
+        // dV_j += P̃ᵀ dO_i.
         Sgemm.Run(true, false, n, ev, mq, 1f, pv, n, dOi, ev, 1f, dvj, ev);
-        Sgemm.Run(false, false, mq, n, ev, 1f, dOi, ev, vt, ldt, 0f, dp, n);
 
         // dS = P ∘ (dP∘Z − D), then through the softcap; dMask is dS before the softcap factor.
         for (int r = 0; r < mq; r++)

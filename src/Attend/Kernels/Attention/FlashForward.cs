@@ -14,6 +14,8 @@ namespace Attend.Kernels.Attention;
 /// O_i = exp(m − m')·O_i + P·V_j;   m = m'
 /// end:  O_i /= l;   LSE_i = m + log l      (l = 0, a fully masked row: O = 0, LSE = −∞)
 /// </code>
+/// Besides the LSE it keeps each row's final m (log₂ units) and 1/l, from which <see cref="Probabilities"/> recomputes
+/// exactly this forward's P for the backward and for the weights.
 /// The score tile is kept transposed (keys × queries), so max, exp and sums run along vectors of queries and the
 /// row max falls out of the score kernel. Scores are carried in log₂ units (log₂e folded into the query scale), so
 /// that P = 2^(S − m') needs no multiply and no ln2 reduction; the modifiers see natural units.
@@ -29,11 +31,15 @@ internal static unsafe class FlashForward
     /// GEMM): the scores then run in zmm + ymm registers and P·V 12 rows a pass in zmm.</summary>
     internal static bool Wide => Gemm.Sgemm.Path == Gemm.GemmPath.Vector512;
 
-    public static void Run(in AttentionProblem pr, float* o, float* lse)
+    /// <param name="pr">The problem.</param>
+    /// <param name="o">Out: [B, H, L, Ev], contiguous.</param>
+    /// <param name="lse">Out: [B, H, L], natural units.</param>
+    /// <param name="stats">Out: 2·B·H·L floats, the rows' m then their 1/l (<see cref="Probabilities"/>).</param>
+    public static void Run(in AttentionProblem pr, float* o, float* lse, float* stats)
     {
         int blockRows = ChooseBlockRows(pr.B * pr.H, pr.L);
         int blocks = (pr.L + blockRows - 1) / blockRows;
-        var item = new Item { Pr = pr, O = o, Lse = lse, BlockRows = blockRows, Blocks = blocks };
+        var item = new Item { Pr = pr, O = o, Lse = lse, Stats = stats, BlockRows = blockRows, Blocks = blocks };
         Workers.For(pr.B * pr.H * blocks, in item);
     }
 
@@ -49,18 +55,18 @@ internal static unsafe class FlashForward
 
     private struct Item : IWorkItem
     {
-        public AttentionProblem Pr; public float* O; public float* Lse; public int BlockRows, Blocks;
+        public AttentionProblem Pr; public float* O, Lse, Stats; public int BlockRows, Blocks;
         public void Invoke(int index)
         {
             int bh = index / Blocks, blk = index % Blocks;
             int end = Math.Min(Pr.L, (blk + 1) * BlockRows);
             for (int i0 = blk * BlockRows; i0 < end; i0 += QG)
-                Group(Pr, bh / Pr.H, bh % Pr.H, i0, Math.Min(QG, end - i0), O, Lse);
+                Group(Pr, bh / Pr.H, bh % Pr.H, i0, Math.Min(QG, end - i0), O, Lse, Stats);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Group(in AttentionProblem pr, int b, int h, int i0, int rows, float* oOut, float* lseOut)
+    private static void Group(in AttentionProblem pr, int b, int h, int i0, int rows, float* oOut, float* lseOut, float* stats)
     {
         int e = pr.E, ev = pr.Ev, hk = h / pr.Group;
         int ldo = (ev + 7) & ~7;
@@ -91,15 +97,19 @@ internal static unsafe class FlashForward
         {
             long row = ((long)b * pr.H + h) * pr.L + i0 + r;
             var dst = new Span<float>(oOut + row * ev, ev);
+            long all = (long)pr.B * pr.H * pr.L;
             if (l[r] > 0)
             {
-                Scale(acc + r * ldo, ev, 1f / l[r], oOut + row * ev);
+                float rl = 1f / l[r];
+                Scale(acc + r * ldo, ev, rl, oOut + row * ev);
                 lseOut[row] = m[r] * FastExp.Ln2 + MathF.Log(l[r]);
+                (stats[row], stats[all + row]) = (m[r], rl);
             }
             else
             {
                 dst.Clear();
                 lseOut[row] = float.NegativeInfinity;
+                (stats[row], stats[all + row]) = (0f, 0f);
             }
         }
     }
@@ -114,15 +124,10 @@ internal static unsafe class FlashForward
         for (; j0 <= j1; j0 += Bc)
         {
             int n = Math.Min(Bc, j1 + 1 - j0);
-            new Span<float>(tmax, QG).Fill(float.NegativeInfinity);
-            if (Wide) TileKernels.Scores512(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
-            else TileKernels.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
+            Probabilities.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
             if (mods)
             {
-                // The modifiers work in natural units.
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Ln2, new Span<float>(st, n * QG));
-                pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
-                TensorPrimitives.Multiply(new ReadOnlySpan<float>(st, n * QG), FastExp.Log2E, new Span<float>(st, n * QG));
+                Probabilities.Modify(pr, b, h, i0, rows, j0, n, st, null);   // in natural units when there are modifiers
                 ColumnMax(st, n, tmax);
             }
             OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, pr.Ev);

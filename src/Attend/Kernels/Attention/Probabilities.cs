@@ -1,0 +1,85 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Attend.Kernels.Attention;
+
+/// <summary>
+/// The attention weights P recomputed after the forward — for the backward and for the weights users ask for — with
+/// the forward's own arithmetic, so that they are the forward's numbers and not merely close to them:
+/// <code>
+/// s = Σ_e k[j][e]·(scale·log₂e·q[i][e])      the forward's score kernel: one fused multiply-add chain per score
+/// s = log₂e·mods(ln2·s)                        only when the problem has modifiers (masks, ALiBi, softcap); the band is −∞
+/// P = 2^(s − m_i) · r_i                        m_i the forward's final row max, r_i = 1 / l_i its row sum's reciprocal
+/// </code>
+/// Why not <c>exp(S − LSE)</c>: at large scores (|S| in the hundreds) the LSE and a score recomputed in another order
+/// each round by a few units in the last place of |S| (~3e-5 at 400), which moves every P by ~1e-4 relative; the
+/// backward's <c>dS = P ∘ (dP − D)</c> then cancels badly. Here the only rounding left is the score's own, as in any
+/// fp32 softmax, and where the mathematics is exact the result is too: a row with one visible key gets P = 2⁰·1 = 1.
+/// The row statistics are the forward's <c>stats</c>: m for every row [B·H·L], then r for every row; a row with no
+/// visible key has m = 0, r = 0 (so P = 0).
+/// </summary>
+internal static unsafe class Probabilities
+{
+    private const int QG = TileKernels.QG;
+
+    /// <summary>
+    /// P of queries i0 … i0 + rows − 1 (rows ≤ 24) of head h against keys j0 … j0 + n − 1, transposed:
+    /// <c>pt[c·QG + r]</c>. <paramref name="qt"/> holds the queries packed by <see cref="TileKernels.PackQueries"/> with
+    /// scale·log₂e; <paramref name="tanh"/> (same layout, may be null) receives tanh(S/softcap) for the backward.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void Tile(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* qt, float* stats, float* pt, float* tanh)
+    {
+        float* colMax = stackalloc float[QG];
+        Scores(qt, pr.E, pr.KRow(b, h / pr.Group, j0), pr.KsS, n, pt, colMax);
+        Modify(pr, b, h, i0, rows, j0, n, pt, tanh);
+        long row = ((long)b * pr.H + h) * pr.L + i0, all = (long)pr.B * pr.H * pr.L;
+        float* m = stackalloc float[QG];
+        float* r = stackalloc float[QG];
+        for (int q = 0; q < QG; q++) (m[q], r[q]) = q < rows ? (stats[row + q], stats[all + row + q]) : (0f, 0f);
+        Vector256<float> m0 = Vector256.Load(m), m1 = Vector256.Load(m + 8), m2 = Vector256.Load(m + 16);
+        Vector256<float> r0 = Vector256.Load(r), r1 = Vector256.Load(r + 8), r2 = Vector256.Load(r + 16);
+        for (int c = 0; c < n; c++)
+        {
+            float* s = pt + c * QG;
+            (FastExp.Exp2(Vector256.Load(s) - m0) * r0).Store(s);
+            (FastExp.Exp2(Vector256.Load(s + 8) - m1) * r1).Store(s + 8);
+            (FastExp.Exp2(Vector256.Load(s + 16) - m2) * r2).Store(s + 16);
+        }
+    }
+
+    /// <summary>The forward's score kernel for its host (both widths give the same numbers: one FMA chain per score).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax)
+    {
+        new Span<float>(colMax, QG).Fill(float.NegativeInfinity);
+        if (FlashForward.Wide) TileKernels.Scores512(qt, e, k0, ks, n, st, colMax);
+        else TileKernels.Scores(qt, e, k0, ks, n, st, colMax);
+    }
+
+    /// <summary>The modifiers on a transposed tile of scores in log₂ units, exactly as the forward applies them: through
+    /// natural units when the problem has any, the band alone (−∞, unit-free) otherwise.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static void Modify(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* st, float* tanh)
+    {
+        if (!pr.HasMods)
+        {
+            pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
+            return;
+        }
+        var tile = new Span<float>(st, n * QG);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(tile, FastExp.Ln2, tile);
+        pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, tanh);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(tile, FastExp.Log2E, tile);
+    }
+
+    /// <summary><c>Σ_x a[x]·b[x]</c> as one fused multiply-add chain from 0 in x order — the order in which the score
+    /// kernel computes each of its dot products, so that <c>D = dO·O</c> equals <c>dP = dO·V</c> bit for bit when O = V.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ChainDot(float* a, float* b, int n)
+    {
+        float acc = 0f;
+        for (int x = 0; x < n; x++) acc = MathF.FusedMultiplyAdd(b[x], a[x], acc);
+        return acc;
+    }
+}
