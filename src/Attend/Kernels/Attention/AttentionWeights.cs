@@ -38,7 +38,7 @@ internal static unsafe class AttentionWeights
             for (int j0 = 0; j0 < Pr.S; j0 += Bc)
             {
                 int cols = Math.Min(Bc, Pr.S - j0);
-                Probabilities.Tile(Pr, b, h, i0, rows, j0, cols, qt, Stats, pt, null);
+                Probabilities.Tile(Pr, b, h, i0, rows, j0, cols, qt, Stats, pt, QG, null);
                 for (int r = 0; r < rows; r++)
                 {
                     float* dst = wOut + (long)r * Pr.S + j0;

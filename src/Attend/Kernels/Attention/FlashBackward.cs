@@ -89,116 +89,115 @@ internal static unsafe class FlashBackward
             int js = chunk * TilesPerChunk * Bk, je = Math.Min(Pr.S, (chunk + 1) * TilesPerChunk * Bk);
             float* dq = DQParts == null ? DQ : DQParts + chunk * ((long)Pr.B * Pr.H * Pr.L * Pr.E);
             for (int h = hk * Pr.Group; h < (hk + 1) * Pr.Group; h++)
-                for (int j0 = js; j0 < je; j0 += Bk)
-                    KeyTile(Pr, b, h, hk, j0, Math.Min(Bk, je - j0), Stats, D, DO, dq, DK, DV, DMask);
-        }
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void KeyTile(in AttentionProblem pr, int b, int h, int hk, int j0, int n,
-        float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
-    {
-        for (int i0 = 0; i0 < pr.L; i0 += Bq)
-        {
-            int mq = Math.Min(Bq, pr.L - i0);
-            // A query tile the band cuts through (a diagonal tile) goes in quarter-height strips, each trimmed to the
-            // keys its rows may see, so the masked part is mostly not computed; other tiles go whole.
-            bool cut = pr.Band(i0 + mq - 1).lo > j0 || pr.Band(i0).hi < j0 + n - 1;
-            int step = cut ? Bq / 4 : Bq;
-            for (int a = i0; a < i0 + mq; a += step)
-            {
-                int rows = Math.Min(step, i0 + mq - a);
-                int k0 = Math.Max(j0, pr.Band(a).lo), k1 = Math.Min(j0 + n - 1, pr.Band(a + rows - 1).hi);
-                if (k1 < k0) continue;
-                Pair(pr, b, h, hk, a, rows, k0, k1 - k0 + 1, stats, dRow, dO, dq, dk, dv, dMask);
-            }
+                for (int i0 = 0; i0 < Pr.L; i0 += Bq)
+                    QueryTile(Pr, b, h, hk, i0, Math.Min(Bq, Pr.L - i0), js, je, Stats, D, DO, dq, DK, DV, DMask);
         }
     }
 
     /// <summary>
-    /// P (the forward's, <see cref="Probabilities.Tile"/>) and dP = dO_i·V_jᵀ of a (query tile, key tile) pair, 24
-    /// queries at a time with the forward's score kernel, into row-major [mq × n] tiles (and tanh(S/c) under softcap).
+    /// Query tile i0 against the item's key tiles js … je: its queries (scaled by scale·log₂e) and its rows of dO are
+    /// packed once, in groups of 24, for every key tile. A key tile the band cuts through (a diagonal tile) goes in
+    /// strips of two groups, each trimmed to the keys its rows may see, so the masked part is mostly not computed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n,
-        float* stats, float* dO, float* s, float* dp, float* th)
+    private static void QueryTile(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int js, int je,
+        float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
         const int QG = TileKernels.QG;
-        float* qt = Scratch.Get(4, (long)QG * Math.Max(pr.E, pr.Ev));   // queries packed (scale·log₂e), then dO rows packed (1)
-        float* pt = Scratch.Get(5, (long)Bk * QG);
-        float* tt = th != null ? Scratch.Get(6, (long)Bk * QG) : null;
-        float* colMax = stackalloc float[QG];
+        if (pr.Band(i0 + mq - 1).hi < js || pr.Band(i0).lo >= je) return;        // sees none of these keys
+        float* qp = Scratch.Get(4, (long)LdMax * pr.E), op = Scratch.Get(5, (long)LdMax * pr.Ev);
         long rowBase = ((long)b * pr.H + h) * pr.L;
         for (int g0 = 0; g0 < mq; g0 += QG)
         {
             int rows = Math.Min(QG, mq - g0);
-            TileKernels.PackQueries(qt, pr.QRow(b, h, i0 + g0), pr.QsL, rows, pr.E, pr.Scale * FastExp.Log2E);
-            Probabilities.Tile(pr, b, h, i0 + g0, rows, j0, n, qt, stats, pt, tt);
-            Untranspose(pt, rows, n, s + (long)g0 * n);
-            if (tt != null) Untranspose(tt, rows, n, th + (long)g0 * n);
-            TileKernels.PackQueries(qt, dO + (rowBase + i0 + g0) * pr.Ev, pr.Ev, rows, pr.Ev, 1f);
-            Probabilities.Scores(qt, pr.Ev, pr.VRow(b, hk, j0), pr.VsS, n, pt, colMax);   // dPᵀ, one FMA chain each (as D)
-            Untranspose(pt, rows, n, dp + (long)g0 * n);
+            TileKernels.PackQueries(qp + (long)g0 * pr.E, pr.QRow(b, h, i0 + g0), pr.QsL, rows, pr.E, pr.Scale * FastExp.Log2E);
+            TileKernels.PackQueries(op + (long)g0 * pr.Ev, dO + (rowBase + i0 + g0) * pr.Ev, pr.Ev, rows, pr.Ev, 1f);
         }
-    }
-
-    /// <summary><c>dst[r·n + c] = src[c·QG + r]</c> for r &lt; rows, c &lt; n: a transposed tile back to rows.</summary>
-    private static void Untranspose(float* src, int rows, int n, float* dst)
-    {
-        for (int r = 0; r < rows; r++)
+        for (int j0 = js; j0 < je; j0 += Bk)
         {
-            float* d = dst + (long)r * n;
-            for (int c = 0; c < n; c++) d[c] = src[c * TileKernels.QG + r];
+            int n = Math.Min(Bk, je - j0);
+            bool cut = pr.Band(i0 + mq - 1).lo > j0 || pr.Band(i0).hi < j0 + n - 1;
+            int step = cut ? 2 * QG : mq;
+            for (int a = 0; a < mq; a += step)
+            {
+                int rows = Math.Min(step, mq - a);
+                int k0 = Math.Max(j0, pr.Band(i0 + a).lo), k1 = Math.Min(j0 + n - 1, pr.Band(i0 + a + rows - 1).hi);
+                if (k1 < k0) continue;
+                Pair(pr, b, h, hk, i0 + a, rows, k0, k1 - k0 + 1, qp + (long)a * pr.E, op + (long)a * pr.Ev, stats, dRow, dO, dq, dk, dv, dMask);
+            }
         }
     }
 
-    /// <summary>One (query tile, key tile) pair: P and dP recomputed, then three products and the elementwise steps.</summary>
+    /// <summary>Row stride of the transposed tiles: a query tile's rows rounded up to whole groups of 24.</summary>
+    private const int LdMax = (Bq + TileKernels.QG - 1) / TileKernels.QG * TileKernels.QG;
+
+    /// <summary>
+    /// Pᵀ (the forward's P, <see cref="Probabilities.Tile"/>) and dPᵀ = (dO_i·V_jᵀ)ᵀ of a (query tile, key tile) pair,
+    /// transposed as the forward's score kernel writes them — <c>pt[c·ld + r]</c>, keys × queries — 24 queries at a
+    /// time from their packed groups (qp, op); and tanh(S/c)ᵀ under softcap.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pair(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n,
+    private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n, int ld,
+        float* qp, float* op, float* stats, float* pt, float* dpt, float* tht)
+    {
+        const int QG = TileKernels.QG;
+        float* colMax = stackalloc float[QG];
+        for (int g0 = 0; g0 < mq; g0 += QG)
+        {
+            int rows = Math.Min(QG, mq - g0);
+            Probabilities.Tile(pr, b, h, i0 + g0, rows, j0, n, qp + (long)g0 * pr.E, stats, pt + g0, ld, tht == null ? null : tht + g0);
+            Probabilities.Scores(op + (long)g0 * pr.Ev, pr.Ev, pr.VRow(b, hk, j0), pr.VsS, n, dpt + g0, colMax, ld);   // one FMA chain each, as D
+        }
+    }
+
+    /// <summary>One (query tile, key tile) pair on transposed tiles (keys × queries): Pᵀ and dPᵀ recomputed, dSᵀ
+    /// elementwise, and the three products.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Pair(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n, float* qp, float* op,
         float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
         int e = pr.E, ev = pr.Ev;
-        float* s = Scratch.Get(0, (long)Bq * Bk);      // P
-        float* dp = Scratch.Get(1, (long)Bq * Bk);     // dP, then dS
-        float* th = pr.Softcap > 0 ? Scratch.Get(2, (long)Bq * Bk) : null;   // tanh(s/c) under softcap
-        float* pd = pr.DropP > 0 ? Scratch.Get(3, (long)Bq * Bk) : null;     // P ∘ Z under dropout
+        int ld = (mq + TileKernels.QG - 1) / TileKernels.QG * TileKernels.QG;
+        float* pt = Scratch.Get(0, (long)Bk * LdMax);                              // Pᵀ
+        float* dst = Scratch.Get(1, (long)Bk * LdMax);                             // dPᵀ, then dSᵀ
+        float* tht = pr.Softcap > 0 ? Scratch.Get(2, (long)Bk * LdMax) : null;     // tanh(s/c)ᵀ under softcap
+        float* pdt = pr.DropP > 0 ? Scratch.Get(3, (long)Bk * LdMax) : null;       // (P ∘ Z)ᵀ under dropout
         long rowBase = ((long)b * pr.H + h) * pr.L;
         float* kj = pr.KRow(b, hk, j0);
         float* dkj = dk + (((long)b * pr.Hkv + hk) * pr.S + j0) * e;
         float* dvj = dv + (((long)b * pr.Hkv + hk) * pr.S + j0) * ev;
         float* qi = pr.QRow(b, h, i0);
         float* dOi = dO + (rowBase + i0) * ev;
+        var d = new ReadOnlySpan<float>(dRow + rowBase + i0, mq);
 
-        Recompute(pr, b, h, hk, i0, mq, j0, n, stats, dO, s, dp, th);
-        float* pv = s;
-        if (pd != null)
+        Recompute(pr, b, h, hk, i0, mq, j0, n, ld, qp, op, stats, pt, dst, tht);
+        float* pv = pt;
+        if (pdt != null)
         {
-            for (int r = 0; r < mq; r++)
-                for (int c = 0; c < n; c++) pd[r * n + c] = s[r * n + c] * pr.DropScale(b, h, i0 + r, j0 + c);
-            pv = pd;
+            for (int c = 0; c < n; c++)
+                for (int r = 0; r < mq; r++) pdt[c * ld + r] = pt[c * ld + r] * pr.DropScale(b, h, i0 + r, j0 + c);
+            pv = pdt;
         }
 
         // dV_j += P̃ᵀ dO_i.
-        Sgemm.Run(true, false, n, ev, mq, 1f, pv, n, dOi, ev, 1f, dvj, ev);
+        Sgemm.Run(false, false, n, ev, mq, 1f, pv, ld, dOi, ev, 1f, dvj, ev);
 
-        // dS = P ∘ (dP∘Z − D), then through the softcap; dMask is dS before the softcap factor.
-        for (int r = 0; r < mq; r++)
+        // dSᵀ = Pᵀ ∘ (dPᵀ∘Z − D), then through the softcap; dMask is dS before the softcap factor.
+        for (int c = 0; c < n; c++)
         {
-            float dr = dRow[rowBase + i0 + r];
-            float* pRow = s + r * n, dpRow = dp + r * n;
-            var dpSpan = new Span<float>(dpRow, n);
-            if (pd != null)
-                for (int c = 0; c < n; c++) dpRow[c] *= pr.DropScale(b, h, i0 + r, j0 + c);
-            TensorPrimitives.Subtract(dpSpan, dr, dpSpan);
-            TensorPrimitives.Multiply(dpSpan, new ReadOnlySpan<float>(pRow, n), dpSpan);
+            var row = new Span<float>(dst + (long)c * ld, mq);
+            if (pdt != null)
+                for (int r = 0; r < mq; r++) row[r] *= pr.DropScale(b, h, i0 + r, j0 + c);
+            TensorPrimitives.Subtract(row, d, row);
+            TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(pt + (long)c * ld, mq), row);
             if (dMask != null)
-                new ReadOnlySpan<float>(dpRow, n).CopyTo(new Span<float>(dMask + (rowBase + i0 + r) * pr.S + j0, n));
-            if (th != null)
-                for (int c = 0; c < n; c++) { float t = th[r * n + c]; dpRow[c] *= 1f - t * t; }
+                for (int r = 0; r < mq; r++) dMask[(rowBase + i0 + r) * pr.S + j0 + c] = row[r];
+            if (tht != null)
+                for (int r = 0; r < mq; r++) { float t = tht[c * ld + r]; row[r] *= 1f - t * t; }
         }
 
         // dQ_i += scale·dS K_j;  dK_j += scale·dSᵀ Q_i.
-        Sgemm.Run(false, false, mq, e, n, pr.Scale, dp, n, kj, (int)pr.KsS, 1f, dq + (rowBase + i0) * e, e);
-        Sgemm.Run(true, false, n, e, mq, pr.Scale, dp, n, qi, (int)pr.QsL, 1f, dkj, e);
+        Sgemm.Run(true, false, mq, e, n, pr.Scale, dst, ld, kj, (int)pr.KsS, 1f, dq + (rowBase + i0) * e, e);
+        Sgemm.Run(false, false, n, e, mq, pr.Scale, dst, ld, qi, (int)pr.QsL, 1f, dkj, e);
     }
 }

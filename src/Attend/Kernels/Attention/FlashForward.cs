@@ -127,7 +127,7 @@ internal static unsafe class FlashForward
             Probabilities.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
             if (mods)
             {
-                Probabilities.Modify(pr, b, h, i0, rows, j0, n, st, null);   // in natural units when there are modifiers
+                Probabilities.Modify(pr, b, h, i0, rows, j0, n, st, QG, null);   // in natural units when there are modifiers
                 ColumnMax(st, n, tmax);
             }
             OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, pr.Ev);

@@ -24,15 +24,16 @@ internal static unsafe class Probabilities
 
     /// <summary>
     /// P of queries i0 … i0 + rows − 1 (rows ≤ 24) of head h against keys j0 … j0 + n − 1, transposed:
-    /// <c>pt[c·QG + r]</c>. <paramref name="qt"/> holds the queries packed by <see cref="TileKernels.PackQueries"/> with
+    /// <c>pt[c·ld + r]</c>. <paramref name="qt"/> holds the queries packed by <see cref="TileKernels.PackQueries"/> with
     /// scale·log₂e; <paramref name="tanh"/> (same layout, may be null) receives tanh(S/softcap) for the backward.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Tile(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* qt, float* stats, float* pt, float* tanh)
+    public static void Tile(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* qt, float* stats,
+        float* pt, int ld, float* tanh)
     {
         float* colMax = stackalloc float[QG];
-        Scores(qt, pr.E, pr.KRow(b, h / pr.Group, j0), pr.KsS, n, pt, colMax);
-        Modify(pr, b, h, i0, rows, j0, n, pt, tanh);
+        Scores(qt, pr.E, pr.KRow(b, h / pr.Group, j0), pr.KsS, n, pt, colMax, ld);
+        Modify(pr, b, h, i0, rows, j0, n, pt, ld, tanh);
         long row = ((long)b * pr.H + h) * pr.L + i0, all = (long)pr.B * pr.H * pr.L;
         float* m = stackalloc float[QG];
         float* r = stackalloc float[QG];
@@ -41,36 +42,48 @@ internal static unsafe class Probabilities
         Vector256<float> r0 = Vector256.Load(r), r1 = Vector256.Load(r + 8), r2 = Vector256.Load(r + 16);
         for (int c = 0; c < n; c++)
         {
-            float* s = pt + c * QG;
+            float* s = pt + (long)c * ld;
             (FastExp.Exp2(Vector256.Load(s) - m0) * r0).Store(s);
             (FastExp.Exp2(Vector256.Load(s + 8) - m1) * r1).Store(s + 8);
             (FastExp.Exp2(Vector256.Load(s + 16) - m2) * r2).Store(s + 16);
         }
     }
 
-    /// <summary>The forward's score kernel for its host (both widths give the same numbers: one FMA chain per score).</summary>
+    /// <summary>The forward's score kernel for its host (both widths give the same numbers: one FMA chain per score),
+    /// into <c>st[j·ld + q]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax)
+    public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
     {
         new Span<float>(colMax, QG).Fill(float.NegativeInfinity);
-        if (FlashForward.Wide) TileKernels.Scores512(qt, e, k0, ks, n, st, colMax);
-        else TileKernels.Scores(qt, e, k0, ks, n, st, colMax);
+        if (FlashForward.Wide) TileKernels.Scores512(qt, e, k0, ks, n, st, colMax, ld);
+        else TileKernels.Scores(qt, e, k0, ks, n, st, colMax, ld);
     }
 
-    /// <summary>The modifiers on a transposed tile of scores in log₂ units, exactly as the forward applies them: through
-    /// natural units when the problem has any, the band alone (−∞, unit-free) otherwise.</summary>
+    /// <summary>The modifiers on a transposed tile of scores in log₂ units (<c>st[c·ld + r]</c>), exactly as the forward
+    /// applies them: through natural units when the problem has any, the band alone (−∞, unit-free) otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static void Modify(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* st, float* tanh)
+    public static void Modify(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* st, int ld, float* tanh)
     {
         if (!pr.HasMods)
         {
-            pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, null);
+            pr.ApplyMods(st, 1, ld, rows, b, h, i0, j0, n, null);
             return;
         }
-        var tile = new Span<float>(st, n * QG);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(tile, FastExp.Ln2, tile);
-        pr.ApplyMods(st, 1, QG, rows, b, h, i0, j0, n, tanh);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(tile, FastExp.Log2E, tile);
+        Scale(st, n, ld, FastExp.Ln2);
+        pr.ApplyMods(st, 1, ld, rows, b, h, i0, j0, n, tanh);
+        Scale(st, n, ld, FastExp.Log2E);
+    }
+
+    /// <summary>x·a on the 24 columns of n rows of stride ld (one rounding each, as any elementwise product).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Scale(float* st, int n, int ld, float a)
+    {
+        var va = Vector256.Create(a);
+        for (int c = 0; c < n; c++)
+        {
+            float* s = st + (long)c * ld;
+            (Vector256.Load(s) * va).Store(s); (Vector256.Load(s + 8) * va).Store(s + 8); (Vector256.Load(s + 16) * va).Store(s + 16);
+        }
     }
 
     /// <summary><c>Σ_x a[x]·b[x]</c> as one fused multiply-add chain from 0 in x order — the order in which the score

@@ -29,11 +29,12 @@ internal static unsafe class TileKernels
     }
 
     /// <summary>
-    /// <c>st[j·QG + q] = Σ_e k[j][e]·qt[e][q]</c> for keys 0 ≤ j &lt; n (K rows at k0 + j·ks), and
-    /// <c>colMax[q] = max(colMax[q], max_j st[j][q])</c>.
+    /// <c>st[j·ld + q] = Σ_e k[j][e]·qt[e][q]</c> for keys 0 ≤ j &lt; n (K rows at k0 + j·ks; ld ≥ QG, QG for a tile
+    /// of its own), and <c>colMax[q] = max(colMax[q], max_j st[j][q])</c>. Each score is one fused multiply-add chain
+    /// from 0 in e order, whatever the width (<see cref="Scores512"/> gives the same numbers).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax)
+    public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
     {
         var m0 = Vector256.Load(colMax); var m1 = Vector256.Load(colMax + 8); var m2 = Vector256.Load(colMax + 16);
         int j = 0;
@@ -61,13 +62,13 @@ internal static unsafe class TileKernels
                 w = Vector256.Create(kf[x]);
                 f0 = Vector256.FusedMultiplyAdd(w, q0, f0); f1 = Vector256.FusedMultiplyAdd(w, q1, f1); f2 = Vector256.FusedMultiplyAdd(w, q2, f2);
             }
-            float* o = st + j * QG;
-            a0.Store(o); a1.Store(o + 8); a2.Store(o + 16);
-            b0.Store(o + 24); b1.Store(o + 32); b2.Store(o + 40);
-            c0.Store(o + 48); c1.Store(o + 56); c2.Store(o + 64);
-            d0.Store(o + 72); d1.Store(o + 80); d2.Store(o + 88);
-            e0.Store(o + 96); e1.Store(o + 104); e2.Store(o + 112);
-            f0.Store(o + 120); f1.Store(o + 128); f2.Store(o + 136);
+            float* o = st + j * ld;
+            a0.Store(o); a1.Store(o + 8); a2.Store(o + 16); o += ld;
+            b0.Store(o); b1.Store(o + 8); b2.Store(o + 16); o += ld;
+            c0.Store(o); c1.Store(o + 8); c2.Store(o + 16); o += ld;
+            d0.Store(o); d1.Store(o + 8); d2.Store(o + 16); o += ld;
+            e0.Store(o); e1.Store(o + 8); e2.Store(o + 16); o += ld;
+            f0.Store(o); f1.Store(o + 8); f2.Store(o + 16);
             m0 = Vector256.Max(m0, Vector256.Max(Vector256.Max(Vector256.Max(a0, b0), Vector256.Max(c0, d0)), Vector256.Max(e0, f0)));
             m1 = Vector256.Max(m1, Vector256.Max(Vector256.Max(Vector256.Max(a1, b1), Vector256.Max(c1, d1)), Vector256.Max(e1, f1)));
             m2 = Vector256.Max(m2, Vector256.Max(Vector256.Max(Vector256.Max(a2, b2), Vector256.Max(c2, d2)), Vector256.Max(e2, f2)));
@@ -84,7 +85,7 @@ internal static unsafe class TileKernels
                 a1 = Vector256.FusedMultiplyAdd(w, Vector256.Load(q + 8), a1);
                 a2 = Vector256.FusedMultiplyAdd(w, Vector256.Load(q + 16), a2);
             }
-            float* o = st + j * QG;
+            float* o = st + j * ld;
             a0.Store(o); a1.Store(o + 8); a2.Store(o + 16);
             m0 = Vector256.Max(m0, a0); m1 = Vector256.Max(m1, a1); m2 = Vector256.Max(m2, a2);
         }
@@ -94,7 +95,7 @@ internal static unsafe class TileKernels
     /// <summary><see cref="Scores"/> on full-width AVX-512 hosts: the 24 queries as one zmm (0–15) and one ymm (16–23),
     /// 6 keys at a time (12 accumulators): two thirds of the instructions of the three-ymm form.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores512(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax)
+    public static void Scores512(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
     {
         var m0 = Vector512.Load(colMax); var m1 = Vector256.Load(colMax + 16);
         int j = 0;
@@ -114,9 +115,9 @@ internal static unsafe class TileKernels
                 w = ke[x]; e0 = Vector512.FusedMultiplyAdd(Vector512.Create(w), q0, e0); e1 = Vector256.FusedMultiplyAdd(Vector256.Create(w), q1, e1);
                 w = kf[x]; f0 = Vector512.FusedMultiplyAdd(Vector512.Create(w), q0, f0); f1 = Vector256.FusedMultiplyAdd(Vector256.Create(w), q1, f1);
             }
-            float* o = st + j * QG;
-            a0.Store(o); a1.Store(o + 16); b0.Store(o + 24); b1.Store(o + 40); c0.Store(o + 48); c1.Store(o + 64);
-            d0.Store(o + 72); d1.Store(o + 88); e0.Store(o + 96); e1.Store(o + 112); f0.Store(o + 120); f1.Store(o + 136);
+            float* o = st + j * ld;
+            a0.Store(o); a1.Store(o + 16); o += ld; b0.Store(o); b1.Store(o + 16); o += ld; c0.Store(o); c1.Store(o + 16); o += ld;
+            d0.Store(o); d1.Store(o + 16); o += ld; e0.Store(o); e1.Store(o + 16); o += ld; f0.Store(o); f1.Store(o + 16);
             m0 = Vector512.Max(m0, Vector512.Max(Vector512.Max(Vector512.Max(a0, b0), Vector512.Max(c0, d0)), Vector512.Max(e0, f0)));
             m1 = Vector256.Max(m1, Vector256.Max(Vector256.Max(Vector256.Max(a1, b1), Vector256.Max(c1, d1)), Vector256.Max(e1, f1)));
         }
@@ -130,7 +131,7 @@ internal static unsafe class TileKernels
                 a0 = Vector512.FusedMultiplyAdd(Vector512.Create(k[x]), Vector512.Load(q), a0);
                 a1 = Vector256.FusedMultiplyAdd(Vector256.Create(k[x]), Vector256.Load(q + 16), a1);
             }
-            float* o = st + j * QG;
+            float* o = st + j * ld;
             a0.Store(o); a1.Store(o + 16);
             m0 = Vector512.Max(m0, a0); m1 = Vector256.Max(m1, a1);
         }
