@@ -1,6 +1,5 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
-using Attend.Kernels.Gemm;
 using Attend.Kernels.Parallel;
 
 namespace Attend.Kernels.Attention;
@@ -180,9 +179,9 @@ internal static unsafe class FlashBackward
         }
 
         // dV_j += P̃ᵀ dO_i.
-        Sgemm.Run(false, false, n, ev, mq, 1f, pv, ld, dOi, ev, 1f, dvj, ev);
+        BackwardKernels.AccumulateRows(pv, ld, 1, n, mq, dOi, ev, ev, dvj, ev);
 
-        // dSᵀ = Pᵀ ∘ (dPᵀ∘Z − D), then through the softcap; dMask is dS before the softcap factor.
+        // dSᵀ = Pᵀ ∘ (dPᵀ∘Z − D), then through the softcap (dMask is dS before that), then × scale for both products.
         for (int c = 0; c < n; c++)
         {
             var row = new Span<float>(dst + (long)c * ld, mq);
@@ -194,10 +193,11 @@ internal static unsafe class FlashBackward
                 for (int r = 0; r < mq; r++) dMask[(rowBase + i0 + r) * pr.S + j0 + c] = row[r];
             if (tht != null)
                 for (int r = 0; r < mq; r++) { float t = tht[c * ld + r]; row[r] *= 1f - t * t; }
+            TensorPrimitives.Multiply(row, pr.Scale, row);
         }
 
-        // dQ_i += scale·dS K_j;  dK_j += scale·dSᵀ Q_i.
-        Sgemm.Run(true, false, mq, e, n, pr.Scale, dst, ld, kj, (int)pr.KsS, 1f, dq + (rowBase + i0) * e, e);
-        Sgemm.Run(false, false, n, e, mq, pr.Scale, dst, ld, qi, (int)pr.QsL, 1f, dkj, e);
+        // dQ_i += (scale·dS) K_j;  dK_j += (scale·dS)ᵀ Q_i.
+        BackwardKernels.AccumulateRows(dst, 1, ld, mq, n, kj, pr.KsS, e, dq + (rowBase + i0) * e, e);
+        BackwardKernels.AccumulateRows(dst, ld, 1, n, mq, qi, pr.QsL, e, dkj, e);
     }
 }

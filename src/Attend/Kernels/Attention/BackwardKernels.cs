@@ -1,0 +1,154 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace Attend.Kernels.Attention;
+
+/// <summary>
+/// The backward's three products on its transposed tiles (keys × queries, row stride ld), register-tiled in place —
+/// no packing, no GEMM call per tile pair:
+/// <code>
+/// dV_j += P̃ᵀ·dO_i        c[j][x] += Σ_i pt[j·ld + i]·dO[i][x]      a row-major,   rows = keys
+/// dK_j += dSᵀ·Q_i         c[j][x] += Σ_i st[j·ld + i]·Q[i][x]       a row-major,   rows = keys
+/// dQ_i += dS·K_j          c[i][x] += Σ_j st[j·ld + i]·K[j][x]       a transposed,  rows = queries
+/// </code>
+/// all of the form <c>c[r][x] += Σ_k a[r·rs + k·cs]·b[k·bs + x]</c>: six rows of c at a time, 32 columns (24 ymm
+/// accumulators) — 64 columns in 24 zmm on full-width AVX-512 hosts — one broadcast of a per row and four loads of b per k.
+/// </summary>
+internal static unsafe class BackwardKernels
+{
+    /// <summary><c>c[r][x] += Σ_{k &lt; kn} a[r·rs + k·cs]·b[k·bs + x]</c> for r &lt; rows, x &lt; w (b and c unit-stride in x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AccumulateRows(float* a, long rs, long cs, int rows, int kn, float* b, long bs, int w, float* c, long ldc)
+    {
+        int r0 = 0, wide = FlashForward.Wide ? w / 64 * 64 : 0;
+        for (; r0 + 6 <= rows; r0 += 6)
+        {
+            if (wide > 0) Six512(a + r0 * rs, rs, cs, kn, b, bs, wide, c + r0 * ldc, ldc);
+            if (wide < w) Six(a + r0 * rs, rs, cs, kn, b + wide, bs, w - wide, c + r0 * ldc + wide, ldc);
+        }
+        for (; r0 < rows; r0++) One(a + r0 * rs, cs, kn, b, bs, w, c + r0 * ldc);
+    }
+
+    /// <summary>Six rows: 32 columns a pass in 24 ymm accumulators, then 8 at a time, then single columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Six(float* a, long rs, long cs, int kn, float* b, long bs, int w, float* c, long ldc)
+    {
+        long r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs;
+        int x = 0;
+        for (; x + 32 <= w; x += 32)
+        {
+            float* c0 = c + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+            Vector256<float> a00 = Vector256.Load(c0), a01 = Vector256.Load(c0 + 8), a02 = Vector256.Load(c0 + 16), a03 = Vector256.Load(c0 + 24);
+            Vector256<float> a10 = Vector256.Load(c1), a11 = Vector256.Load(c1 + 8), a12 = Vector256.Load(c1 + 16), a13 = Vector256.Load(c1 + 24);
+            Vector256<float> a20 = Vector256.Load(c2), a21 = Vector256.Load(c2 + 8), a22 = Vector256.Load(c2 + 16), a23 = Vector256.Load(c2 + 24);
+            Vector256<float> a30 = Vector256.Load(c3), a31 = Vector256.Load(c3 + 8), a32 = Vector256.Load(c3 + 16), a33 = Vector256.Load(c3 + 24);
+            Vector256<float> a40 = Vector256.Load(c4), a41 = Vector256.Load(c4 + 8), a42 = Vector256.Load(c4 + 16), a43 = Vector256.Load(c4 + 24);
+            Vector256<float> a50 = Vector256.Load(c5), a51 = Vector256.Load(c5 + 8), a52 = Vector256.Load(c5 + 16), a53 = Vector256.Load(c5 + 24);
+            float* p = a, br = b + x;
+            for (int k = 0; k < kn; k++, p += cs, br += bs)
+            {
+                var v0 = Vector256.Load(br); var v1 = Vector256.Load(br + 8); var v2 = Vector256.Load(br + 16); var v3 = Vector256.Load(br + 24);
+                var s = Vector256.Create(p[0]);
+                a00 = Vector256.FusedMultiplyAdd(s, v0, a00); a01 = Vector256.FusedMultiplyAdd(s, v1, a01); a02 = Vector256.FusedMultiplyAdd(s, v2, a02); a03 = Vector256.FusedMultiplyAdd(s, v3, a03);
+                s = Vector256.Create(p[rs]);
+                a10 = Vector256.FusedMultiplyAdd(s, v0, a10); a11 = Vector256.FusedMultiplyAdd(s, v1, a11); a12 = Vector256.FusedMultiplyAdd(s, v2, a12); a13 = Vector256.FusedMultiplyAdd(s, v3, a13);
+                s = Vector256.Create(p[r2]);
+                a20 = Vector256.FusedMultiplyAdd(s, v0, a20); a21 = Vector256.FusedMultiplyAdd(s, v1, a21); a22 = Vector256.FusedMultiplyAdd(s, v2, a22); a23 = Vector256.FusedMultiplyAdd(s, v3, a23);
+                s = Vector256.Create(p[r3]);
+                a30 = Vector256.FusedMultiplyAdd(s, v0, a30); a31 = Vector256.FusedMultiplyAdd(s, v1, a31); a32 = Vector256.FusedMultiplyAdd(s, v2, a32); a33 = Vector256.FusedMultiplyAdd(s, v3, a33);
+                s = Vector256.Create(p[r4]);
+                a40 = Vector256.FusedMultiplyAdd(s, v0, a40); a41 = Vector256.FusedMultiplyAdd(s, v1, a41); a42 = Vector256.FusedMultiplyAdd(s, v2, a42); a43 = Vector256.FusedMultiplyAdd(s, v3, a43);
+                s = Vector256.Create(p[r5]);
+                a50 = Vector256.FusedMultiplyAdd(s, v0, a50); a51 = Vector256.FusedMultiplyAdd(s, v1, a51); a52 = Vector256.FusedMultiplyAdd(s, v2, a52); a53 = Vector256.FusedMultiplyAdd(s, v3, a53);
+            }
+            a00.Store(c0); a01.Store(c0 + 8); a02.Store(c0 + 16); a03.Store(c0 + 24);
+            a10.Store(c1); a11.Store(c1 + 8); a12.Store(c1 + 16); a13.Store(c1 + 24);
+            a20.Store(c2); a21.Store(c2 + 8); a22.Store(c2 + 16); a23.Store(c2 + 24);
+            a30.Store(c3); a31.Store(c3 + 8); a32.Store(c3 + 16); a33.Store(c3 + 24);
+            a40.Store(c4); a41.Store(c4 + 8); a42.Store(c4 + 16); a43.Store(c4 + 24);
+            a50.Store(c5); a51.Store(c5 + 8); a52.Store(c5 + 16); a53.Store(c5 + 24);
+        }
+        for (; x + 8 <= w; x += 8)
+        {
+            float* c0 = c + x;
+            Vector256<float> a0 = Vector256.Load(c0), a1 = Vector256.Load(c0 + ldc), a2 = Vector256.Load(c0 + 2 * ldc),
+                a3 = Vector256.Load(c0 + 3 * ldc), a4 = Vector256.Load(c0 + 4 * ldc), a5 = Vector256.Load(c0 + 5 * ldc);
+            float* p = a, br = b + x;
+            for (int k = 0; k < kn; k++, p += cs, br += bs)
+            {
+                var v = Vector256.Load(br);
+                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p[0]), v, a0);
+                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(p[rs]), v, a1);
+                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(p[r2]), v, a2);
+                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(p[r3]), v, a3);
+                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(p[r4]), v, a4);
+                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(p[r5]), v, a5);
+            }
+            a0.Store(c0); a1.Store(c0 + ldc); a2.Store(c0 + 2 * ldc); a3.Store(c0 + 3 * ldc); a4.Store(c0 + 4 * ldc); a5.Store(c0 + 5 * ldc);
+        }
+        for (; x < w; x++)
+            for (int r = 0; r < 6; r++) One1(a + r * rs, cs, kn, b + x, bs, c + r * ldc + x);
+    }
+
+    /// <summary><see cref="Six"/> on full-width AVX-512: 64 columns a pass in 24 zmm accumulators; w a multiple of 64.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Six512(float* a, long rs, long cs, int kn, float* b, long bs, int w, float* c, long ldc)
+    {
+        long r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs;
+        for (int x = 0; x < w; x += 64)
+        {
+            float* c0 = c + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
+            Vector512<float> a00 = Vector512.Load(c0), a01 = Vector512.Load(c0 + 16), a02 = Vector512.Load(c0 + 32), a03 = Vector512.Load(c0 + 48);
+            Vector512<float> a10 = Vector512.Load(c1), a11 = Vector512.Load(c1 + 16), a12 = Vector512.Load(c1 + 32), a13 = Vector512.Load(c1 + 48);
+            Vector512<float> a20 = Vector512.Load(c2), a21 = Vector512.Load(c2 + 16), a22 = Vector512.Load(c2 + 32), a23 = Vector512.Load(c2 + 48);
+            Vector512<float> a30 = Vector512.Load(c3), a31 = Vector512.Load(c3 + 16), a32 = Vector512.Load(c3 + 32), a33 = Vector512.Load(c3 + 48);
+            Vector512<float> a40 = Vector512.Load(c4), a41 = Vector512.Load(c4 + 16), a42 = Vector512.Load(c4 + 32), a43 = Vector512.Load(c4 + 48);
+            Vector512<float> a50 = Vector512.Load(c5), a51 = Vector512.Load(c5 + 16), a52 = Vector512.Load(c5 + 32), a53 = Vector512.Load(c5 + 48);
+            float* p = a, br = b + x;
+            for (int k = 0; k < kn; k++, p += cs, br += bs)
+            {
+                var v0 = Vector512.Load(br); var v1 = Vector512.Load(br + 16); var v2 = Vector512.Load(br + 32); var v3 = Vector512.Load(br + 48);
+                var s = Vector512.Create(p[0]);
+                a00 = Vector512.FusedMultiplyAdd(s, v0, a00); a01 = Vector512.FusedMultiplyAdd(s, v1, a01); a02 = Vector512.FusedMultiplyAdd(s, v2, a02); a03 = Vector512.FusedMultiplyAdd(s, v3, a03);
+                s = Vector512.Create(p[rs]);
+                a10 = Vector512.FusedMultiplyAdd(s, v0, a10); a11 = Vector512.FusedMultiplyAdd(s, v1, a11); a12 = Vector512.FusedMultiplyAdd(s, v2, a12); a13 = Vector512.FusedMultiplyAdd(s, v3, a13);
+                s = Vector512.Create(p[r2]);
+                a20 = Vector512.FusedMultiplyAdd(s, v0, a20); a21 = Vector512.FusedMultiplyAdd(s, v1, a21); a22 = Vector512.FusedMultiplyAdd(s, v2, a22); a23 = Vector512.FusedMultiplyAdd(s, v3, a23);
+                s = Vector512.Create(p[r3]);
+                a30 = Vector512.FusedMultiplyAdd(s, v0, a30); a31 = Vector512.FusedMultiplyAdd(s, v1, a31); a32 = Vector512.FusedMultiplyAdd(s, v2, a32); a33 = Vector512.FusedMultiplyAdd(s, v3, a33);
+                s = Vector512.Create(p[r4]);
+                a40 = Vector512.FusedMultiplyAdd(s, v0, a40); a41 = Vector512.FusedMultiplyAdd(s, v1, a41); a42 = Vector512.FusedMultiplyAdd(s, v2, a42); a43 = Vector512.FusedMultiplyAdd(s, v3, a43);
+                s = Vector512.Create(p[r5]);
+                a50 = Vector512.FusedMultiplyAdd(s, v0, a50); a51 = Vector512.FusedMultiplyAdd(s, v1, a51); a52 = Vector512.FusedMultiplyAdd(s, v2, a52); a53 = Vector512.FusedMultiplyAdd(s, v3, a53);
+            }
+            a00.Store(c0); a01.Store(c0 + 16); a02.Store(c0 + 32); a03.Store(c0 + 48);
+            a10.Store(c1); a11.Store(c1 + 16); a12.Store(c1 + 32); a13.Store(c1 + 48);
+            a20.Store(c2); a21.Store(c2 + 16); a22.Store(c2 + 32); a23.Store(c2 + 48);
+            a30.Store(c3); a31.Store(c3 + 16); a32.Store(c3 + 32); a33.Store(c3 + 48);
+            a40.Store(c4); a41.Store(c4 + 16); a42.Store(c4 + 32); a43.Store(c4 + 48);
+            a50.Store(c5); a51.Store(c5 + 16); a52.Store(c5 + 32); a53.Store(c5 + 48);
+        }
+    }
+
+    /// <summary>One row of c: 8 columns a pass, then single columns.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void One(float* a, long cs, int kn, float* b, long bs, int w, float* c)
+    {
+        int x = 0;
+        for (; x + 8 <= w; x += 8)
+        {
+            var acc = Vector256.Load(c + x);
+            float* p = a, br = b + x;
+            for (int k = 0; k < kn; k++, p += cs, br += bs) acc = Vector256.FusedMultiplyAdd(Vector256.Create(*p), Vector256.Load(br), acc);
+            acc.Store(c + x);
+        }
+        for (; x < w; x++) One1(a, cs, kn, b + x, bs, c + x);
+    }
+
+    private static void One1(float* a, long cs, int kn, float* b, long bs, float* c)
+    {
+        float acc = *c;
+        for (int k = 0; k < kn; k++) acc = MathF.FusedMultiplyAdd(a[k * cs], b[k * bs], acc);
+        *c = acc;
+    }
+}
