@@ -94,8 +94,8 @@ internal static unsafe class FlashBackward
     }
 
     /// <summary>
-    /// Query tile i0 against the item's key tiles js … je: its queries (scaled by scale·log₂e) and its rows of dO are
-    /// packed once, in groups of 24, for every key tile. A key tile the band cuts through (a diagonal tile) goes in
+    /// Query tile i0 against the item's key tiles js … je: its queries (scaled by scale·log₂e, as the forward packs
+    /// them) and its rows of dO are transposed once, [E × Bq] and [Ev × Bq], for every key tile. A key tile the band cuts through (a diagonal tile) goes in
     /// strips of two groups, each trimmed to the keys its rows may see, so the masked part is mostly not computed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -104,14 +104,10 @@ internal static unsafe class FlashBackward
     {
         const int QG = TileKernels.QG;
         if (pr.Band(i0 + mq - 1).hi < js || pr.Band(i0).lo >= je) return;        // sees none of these keys
-        float* qp = Scratch.Get(4, (long)LdMax * pr.E), op = Scratch.Get(5, (long)LdMax * pr.Ev);
+        float* qp = Scratch.Get(4, (long)Bq * pr.E), op = Scratch.Get(5, (long)Bq * pr.Ev);   // [E × Bq], [Ev × Bq]
         long rowBase = ((long)b * pr.H + h) * pr.L;
-        for (int g0 = 0; g0 < mq; g0 += QG)
-        {
-            int rows = Math.Min(QG, mq - g0);
-            TileKernels.PackQueries(qp + (long)g0 * pr.E, pr.QRow(b, h, i0 + g0), pr.QsL, rows, pr.E, pr.Scale * FastExp.Log2E);
-            TileKernels.PackQueries(op + (long)g0 * pr.Ev, dO + (rowBase + i0 + g0) * pr.Ev, pr.Ev, rows, pr.Ev, 1f);
-        }
+        Transpose(pr.QRow(b, h, i0), pr.QsL, mq, pr.E, pr.Scale * FastExp.Log2E, qp, Bq);        // as the forward packs them
+        Transpose(dO + (rowBase + i0) * pr.Ev, pr.Ev, mq, pr.Ev, 1f, op, Bq);
         for (int j0 = js; j0 < je; j0 += Bk)
         {
             int n = Math.Min(Bk, je - j0);
@@ -122,31 +118,42 @@ internal static unsafe class FlashBackward
                 int rows = Math.Min(step, mq - a);
                 int k0 = Math.Max(j0, pr.Band(i0 + a).lo), k1 = Math.Min(j0 + n - 1, pr.Band(i0 + a + rows - 1).hi);
                 if (k1 < k0) continue;
-                Pair(pr, b, h, hk, i0 + a, rows, k0, k1 - k0 + 1, qp + (long)a * pr.E, op + (long)a * pr.Ev, stats, dRow, dO, dq, dk, dv, dMask);
+                Pair(pr, b, h, hk, i0 + a, rows, k0, k1 - k0 + 1, qp + a, op + a, stats, dRow, dO, dq, dk, dv, dMask);
             }
         }
     }
 
-    /// <summary>Row stride of the transposed tiles: a query tile's rows rounded up to whole groups of 24.</summary>
-    private const int LdMax = (Bq + TileKernels.QG - 1) / TileKernels.QG * TileKernels.QG;
+    /// <summary><c>dst[x·ldd + r] = scale·src[r·rs + x]</c> for r &lt; rows, x &lt; cols.</summary>
+    private static void Transpose(float* src, long rs, int rows, int cols, float scale, float* dst, int ldd)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            float* s = src + r * rs;
+            for (int x = 0; x < cols; x++) dst[(long)x * ldd + r] = s[x] * scale;
+        }
+    }
+
+    /// <summary>Row stride of the transposed tiles: a query tile's rows rounded up to 16 floats.</summary>
+    private const int LdMax = (Bq + 15) & ~15;
 
     /// <summary>
-    /// Pᵀ (the forward's P, <see cref="Probabilities.Tile"/>) and dPᵀ = (dO_i·V_jᵀ)ᵀ of a (query tile, key tile) pair,
-    /// transposed as the forward's score kernel writes them — <c>pt[c·ld + r]</c>, keys × queries — 24 queries at a
-    /// time from their packed groups (qp, op); and tanh(S/c)ᵀ under softcap.
+    /// Pᵀ (the forward's P) and dPᵀ = (dO_i·V_jᵀ)ᵀ of a pair, transposed — <c>pt[c·ld + i]</c>, keys × queries — with
+    /// the products kernel on the transposed queries and dO (qp, op: row stride Bq): each score and each dP is one FMA
+    /// chain from 0 in e order, the forward's score kernel's order (so Pᵀ is the forward's P, <see cref="Probabilities"/>)
+    /// and D's (so D = dP where O = V). tanh(S/c)ᵀ under softcap.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n, int ld,
         float* qp, float* op, float* stats, float* pt, float* dpt, float* tht)
     {
-        const int QG = TileKernels.QG;
-        float* colMax = stackalloc float[QG];
-        for (int g0 = 0; g0 < mq; g0 += QG)
+        for (int c = 0; c < n; c++)
         {
-            int rows = Math.Min(QG, mq - g0);
-            Probabilities.Tile(pr, b, h, i0 + g0, rows, j0, n, qp + (long)g0 * pr.E, stats, pt + g0, ld, tht == null ? null : tht + g0);
-            Probabilities.Scores(op + (long)g0 * pr.Ev, pr.Ev, pr.VRow(b, hk, j0), pr.VsS, n, dpt + g0, colMax, ld);   // one FMA chain each, as D
+            new Span<float>(pt + (long)c * ld, mq).Clear();
+            new Span<float>(dpt + (long)c * ld, mq).Clear();
         }
+        BackwardKernels.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, mq, pt, ld);     // sᵀ, log₂ units
+        Probabilities.FromScores(pr, b, h, i0, mq, j0, n, stats, pt, ld, tht);
+        BackwardKernels.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, mq, dpt, ld);   // dPᵀ
     }
 
     /// <summary>One (query tile, key tile) pair on transposed tiles (keys × queries): Pᵀ and dPᵀ recomputed, dSᵀ
@@ -156,7 +163,7 @@ internal static unsafe class FlashBackward
         float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
         int e = pr.E, ev = pr.Ev;
-        int ld = (mq + TileKernels.QG - 1) / TileKernels.QG * TileKernels.QG;
+        int ld = (mq + 15) & ~15;
         float* pt = Scratch.Get(0, (long)Bk * LdMax);                              // Pᵀ
         float* dst = Scratch.Get(1, (long)Bk * LdMax);                             // dPᵀ, then dSᵀ
         float* tht = pr.Softcap > 0 ? Scratch.Get(2, (long)Bk * LdMax) : null;     // tanh(s/c)ᵀ under softcap

@@ -49,6 +49,50 @@ internal static unsafe class Probabilities
         }
     }
 
+    /// <summary>
+    /// P for a whole query tile at once, transposed (<c>pt[c·ld + i]</c>, i &lt; rows ≤ ld), from its scores in log₂ units
+    /// already in pt (computed in the forward's order: one FMA chain from 0 per score): the modifiers as the forward
+    /// applies them, then <c>P = 2^(s − m_i)·r_i</c> along each key's row of queries.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FromScores(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* stats, float* pt, int ld, float* tanh)
+    {
+        if (!pr.HasMods) pr.ApplyMods(pt, 1, ld, rows, b, h, i0, j0, n, null);
+        else
+        {
+            for (int c = 0; c < n; c++) ScaleRow(pt + (long)c * ld, rows, FastExp.Ln2);
+            pr.ApplyMods(pt, 1, ld, rows, b, h, i0, j0, n, tanh);
+            for (int c = 0; c < n; c++) ScaleRow(pt + (long)c * ld, rows, FastExp.Log2E);
+        }
+        long row = ((long)b * pr.H + h) * pr.L + i0, all = (long)pr.B * pr.H * pr.L;
+        float* m = stats + row, r = stats + all + row;
+        int full = rows & ~7;
+        float* tail = stackalloc float[24];                       // the last rows % 8 queries, padded to a vector
+        for (int c = 0; c < n; c++)
+        {
+            float* s = pt + (long)c * ld;
+            for (int i = 0; i < full; i += 8)
+                (FastExp.Exp2(Vector256.Load(s + i) - Vector256.Load(m + i)) * Vector256.Load(r + i)).Store(s + i);
+            if (full < rows)
+            {
+                int k = rows - full;
+                for (int q = 0; q < 8; q++) (tail[q], tail[8 + q], tail[16 + q]) = q < k ? (s[full + q], m[full + q], r[full + q]) : (0f, 0f, 0f);
+                (FastExp.Exp2(Vector256.Load(tail) - Vector256.Load(tail + 8)) * Vector256.Load(tail + 16)).Store(tail);
+                for (int q = 0; q < k; q++) s[full + q] = tail[q];
+            }
+        }
+    }
+
+    /// <summary>x·a on the first n floats of a row (vectors, then single floats: one rounding each either way).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ScaleRow(float* x, int n, float a)
+    {
+        var va = Vector256.Create(a);
+        int i = 0;
+        for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * va).Store(x + i);
+        for (; i < n; i++) x[i] *= a;
+    }
+
     /// <summary>The forward's score kernel for its host (both widths give the same numbers: one FMA chain per score),
     /// into <c>st[j·ld + q]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
