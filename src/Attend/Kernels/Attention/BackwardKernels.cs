@@ -130,11 +130,24 @@ internal static unsafe class BackwardKernels
         }
     }
 
-    /// <summary>One row of c: 8 columns a pass, then single columns.</summary>
+    /// <summary>One row of c: 64 columns a pass in zmm on full-width hosts, then 8, then single columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void One(float* a, long cs, int kn, float* b, long bs, int w, float* c)
     {
         int x = 0;
+        if (FlashForward.Wide)
+            for (; x + 64 <= w; x += 64)
+            {
+                Vector512<float> a0 = Vector512.Load(c + x), a1 = Vector512.Load(c + x + 16), a2 = Vector512.Load(c + x + 32), a3 = Vector512.Load(c + x + 48);
+                float* p = a, br = b + x;
+                for (int k = 0; k < kn; k++, p += cs, br += bs)
+                {
+                    var s = Vector512.Create(*p);
+                    a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br), a0); a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 16), a1);
+                    a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 32), a2); a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 48), a3);
+                }
+                a0.Store(c + x); a1.Store(c + x + 16); a2.Store(c + x + 32); a3.Store(c + x + 48);
+            }
         for (; x + 8 <= w; x += 8)
         {
             var acc = Vector256.Load(c + x);

@@ -96,13 +96,12 @@ internal static unsafe class FlashBackward
     /// <summary>
     /// Query tile i0 against the item's key tiles js … je: its queries (scaled by scale·log₂e, as the forward packs
     /// them) and its rows of dO are transposed once, [E × Bq] and [Ev × Bq], for every key tile. A key tile the band cuts through (a diagonal tile) goes in
-    /// strips of two groups, each trimmed to the keys its rows may see, so the masked part is mostly not computed.
+    /// strips of 64 queries, each trimmed to the keys its rows may see, so the masked part is mostly not computed.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void QueryTile(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int js, int je,
         float* stats, float* dRow, float* dO, float* dq, float* dk, float* dv, float* dMask)
     {
-        const int QG = TileKernels.QG;
         if (pr.Band(i0 + mq - 1).hi < js || pr.Band(i0).lo >= je) return;        // sees none of these keys
         float* qp = Scratch.Get(4, (long)Bq * pr.E), op = Scratch.Get(5, (long)Bq * pr.Ev);   // [E × Bq], [Ev × Bq]
         long rowBase = ((long)b * pr.H + h) * pr.L;
@@ -112,7 +111,7 @@ internal static unsafe class FlashBackward
         {
             int n = Math.Min(Bk, je - j0);
             bool cut = pr.Band(i0 + mq - 1).lo > j0 || pr.Band(i0).hi < j0 + n - 1;
-            int step = cut ? 2 * QG : mq;
+            int step = cut ? 64 : mq;                                              // 64: whole zmm rows in the products
             for (int a = 0; a < mq; a += step)
             {
                 int rows = Math.Min(step, mq - a);
