@@ -76,7 +76,10 @@ public class AttentionAccuracyTests(ITestOutputHelper output)
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void WithinOneUnitOfFloat64AndExactWhereTheMathematicsIs(string name)
+    public void WithinOneUnitOfFloat64AndExactWhereTheMathematicsIs(string name) => Check(name, output);
+
+    /// <summary>The checks of one fixture case (also run by <see cref="AttentionKernelPathTests"/> on each kernel width).</summary>
+    internal static void Check(string name, ITestOutputHelper output)
     {
         var c = Fixture.Value.Single(x => x.GetProperty("name").GetString() == name);
         int I(string k) => c.GetProperty(k).GetInt32();
@@ -131,4 +134,27 @@ public class AttentionAccuracyTests(ITestOutputHelper output)
     }
 
     private static double[] D(float[] x) => x.Select(v => (double)v).ToArray();
+}
+
+/// <summary>
+/// The accuracy cases that exercise every branch of the backward's products and of the recomputed weights, on the
+/// Vector256 kernels and on the Vector512 ones (full-width hosts pick those; elsewhere they run at half speed, with the
+/// same numbers): the kernel width is the GEMM path's, forced here, so this class runs alone.
+/// </summary>
+[Collection(SerialCollection.Name)]
+public class AttentionKernelPathTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("Vector256")]
+    [InlineData("Vector512")]
+    public void AccuracyAndExactZerosHoldOnEachWidth(string path)
+    {
+        Kernels.Gemm.Sgemm.ForcedPath = Enum.Parse<Kernels.Gemm.GemmPath>(path);
+        try
+        {
+            foreach (var name in new[] { "rect_e80_m10", "causal_bottom_right_m3", "gqa_causal_m10", "one_key_m10", "bool_one_key_rows_m10", "float_mask_m3", "key_padding_m10" })
+                AttentionAccuracyTests.Check(name, output);
+        }
+        finally { Kernels.Gemm.Sgemm.ForcedPath = null; }
+    }
 }
