@@ -4,9 +4,11 @@ using System.Runtime.Intrinsics;
 namespace Attend.Kernels.Attention;
 
 /// <summary>
-/// The backward's three products on its transposed tiles (keys × queries, row stride ld), register-tiled in place —
+/// The backward's five products on its transposed tiles (keys × queries, row stride ld), register-tiled in place —
 /// no packing, no GEMM call per tile pair:
 /// <code>
+/// Sᵀ = K_j·Q'_iᵀ          c[j][i] = Σ_e K[j][e]·Q'ᵀ[e][i]          from c = 0: one FMA chain per score, as the forward's
+/// dPᵀ = V_j·dO_iᵀ         c[j][i] = Σ_e V[j][e]·dOᵀ[e][i]          from c = 0: one FMA chain, as D = dO·O
 /// dV_j += P̃ᵀ·dO_i        c[j][x] += Σ_i pt[j·ld + i]·dO[i][x]      a row-major,   rows = keys
 /// dK_j += dSᵀ·Q_i         c[j][x] += Σ_i st[j·ld + i]·Q[i][x]       a row-major,   rows = keys
 /// dQ_i += dS·K_j          c[i][x] += Σ_j st[j·ld + i]·K[j][x]       a transposed,  rows = queries

@@ -5,14 +5,15 @@ using Attend.Kernels.Parallel;
 namespace Attend.Kernels.Attention;
 
 /// <summary>
-/// FlashAttention-2 backward: recomputes P from Q, K and the saved LSE instead of storing it. For each key tile j
-/// (owned by one work item, so dK_j, dV_j need no locks) and each query tile i:
+/// FlashAttention-2 backward: recomputes P from Q, K and the forward's row statistics instead of storing it. For each
+/// query tile i and each key tile j (key tiles owned by one work item, so dK_j, dV_j need no locks):
 /// <code>
 /// D   = rowsum(dO ∘ O)                              (once per row, before the loop)
 /// P   = the forward's P, recomputed by <see cref="Probabilities"/>;   P̃ = P ∘ Z  (dropout keep-scales, regenerated)
 /// dV_j += P̃ᵀ dO_i;   dP = (dO_i V_jᵀ) ∘ Z;   dS = P ∘ (dP − D_i)   [· (1 − tanh²) under softcap]
 /// dQ_i += scale · dS K_j;   dK_j += scale · dSᵀ Q_i
 /// </code>
+/// The tiles are kept transposed (keys × queries), and all five products run in <see cref="BackwardKernels"/>.
 /// Work items are (batch, kv head, chunk of key tiles); the query heads sharing a kv head (GQA) run in the same item.
 /// When a kv head's keys are split over several items, each accumulates its dQ privately and the parts are summed.
 /// <para>Accuracy: P is the forward's own (not <c>exp(S − LSE)</c>, which at scores in the hundreds is off by ~1e-4
@@ -95,8 +96,8 @@ internal static unsafe class FlashBackward
 
     /// <summary>
     /// Query tile i0 against the item's key tiles js … je: its queries (scaled by scale·log₂e, as the forward packs
-    /// them) and its rows of dO are transposed once, [E × Bq] and [Ev × Bq], for every key tile. A key tile the band cuts through (a diagonal tile) goes in
-    /// strips of 64 queries, each trimmed to the keys its rows may see, so the masked part is mostly not computed.
+    /// them) and its rows of dO are transposed once, [E × Bq] and [Ev × Bq], for every key tile. A key tile the band
+    /// cuts through (a diagonal tile) goes in strips of 64 queries, each trimmed to the keys its rows may see.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void QueryTile(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int js, int je,
