@@ -51,7 +51,7 @@ internal static unsafe class FlashBackward
     {
         long rowsAll = (long)pr.B * pr.H * pr.L;
         float* d = scratch;                                            // D, one per query row, in dP's order
-        for (long r = 0; r < rowsAll; r++) d[r] = Probabilities.ChainDot(dO + r * pr.Ev, o + r * pr.Ev, pr.Ev);
+        Probabilities.ChainDots(dO, o, rowsAll, pr.Ev, d);
 
         int tiles = (pr.S + Bk - 1) / Bk;
         int heads = pr.B * pr.Hkv;
