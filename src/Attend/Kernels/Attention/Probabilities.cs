@@ -5,7 +5,8 @@ namespace Attend.Kernels.Attention;
 
 /// <summary>
 /// The attention weights P recomputed after the forward — for the backward and for the weights users ask for — with
-/// the forward's own arithmetic, so that they are the forward's numbers and not merely close to them:
+/// the forward's own arithmetic: the scores are the forward's bit for bit, and P differs from the P inside the
+/// forward's output only by the online softmax's rescaling (~1e-7 relative):
 /// <code>
 /// s = Σ_e k[j][e]·(scale·log₂e·q[i][e])      the forward's score kernel: one fused multiply-add chain per score
 /// s = log₂e·mods(ln2·s)                        only when the problem has modifiers (masks, ALiBi, softcap); the band is −∞
