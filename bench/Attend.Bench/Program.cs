@@ -76,8 +76,12 @@ static unsafe class Program
             }
             Console.WriteLine($"{c}\t{r.Med:F3}\t{r.Min:F3}\t{r.Reps}");
             if (gflops && r.Flops > 0)
-                Console.Error.WriteLine($"{c}\t{r.Flops / r.Med / 1e6:F1}\t{r.Flops / r.Min / 1e6:F1}\tGFLOP/s (median, best); path {Sgemm.Path}, {Workers.Count} threads; " +
+            {
+                double ceiling = Workers.Count * (Sgemm.Path == GemmPath.Vector512 ? HostWidth.Ceiling.V512 : HostWidth.Ceiling.V256);
+                Console.Error.WriteLine($"{c}\t{r.Flops / r.Med / 1e6:F1}\t{r.Flops / r.Min / 1e6:F1}\tGFLOP/s (median, best) = {100 * r.Flops / r.Med / 1e6 / ceiling:F0}% of the " +
+                    $"measured micro-kernel rate ({ceiling:F0} GFLOP/s); path {Sgemm.Path}, {Workers.Count} threads; " +
                     $"micro-kernel GFLOP/s per thread {HostWidth.Ceiling.V256:F0} (Vector256) / {HostWidth.Ceiling.V512:F0} (Vector512) GFLOP/s ({HostWidth.Reason})");
+            }
         }
         return status;
     }
