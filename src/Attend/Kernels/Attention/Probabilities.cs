@@ -25,8 +25,8 @@ internal static unsafe class Probabilities
 
     /// <summary>
     /// P of queries i0 … i0 + rows − 1 (rows ≤ 24) of head h against keys j0 … j0 + n − 1, transposed:
-    /// <c>pt[c·ld + r]</c>. <paramref name="qt"/> holds the queries packed by <see cref="TileKernels.PackQueries"/> with
-    /// scale·log₂e; <paramref name="tanh"/> (same layout, may be null) receives tanh(S/softcap) for the backward.
+    /// <c>pt[c·ld + r]</c>, by the forward's score kernel on <paramref name="qt"/> (the queries packed by
+    /// <see cref="TileKernels.PackQueries"/> with scale·log₂e), then <see cref="FromScores"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Tile(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* qt, float* stats,
@@ -34,37 +34,19 @@ internal static unsafe class Probabilities
     {
         float* colMax = stackalloc float[QG];
         Scores(qt, pr.E, pr.KRow(b, h / pr.Group, j0), pr.KsS, n, pt, colMax, ld);
-        Modify(pr, b, h, i0, rows, j0, n, pt, ld, tanh);
-        long row = ((long)b * pr.H + h) * pr.L + i0, all = (long)pr.B * pr.H * pr.L;
-        float* m = stackalloc float[QG];
-        float* r = stackalloc float[QG];
-        for (int q = 0; q < QG; q++) (m[q], r[q]) = q < rows ? (stats[row + q], stats[all + row + q]) : (0f, 0f);
-        Vector256<float> m0 = Vector256.Load(m), m1 = Vector256.Load(m + 8), m2 = Vector256.Load(m + 16);
-        Vector256<float> r0 = Vector256.Load(r), r1 = Vector256.Load(r + 8), r2 = Vector256.Load(r + 16);
-        for (int c = 0; c < n; c++)
-        {
-            float* s = pt + (long)c * ld;
-            (FastExp.Exp2(Vector256.Load(s) - m0) * r0).Store(s);
-            (FastExp.Exp2(Vector256.Load(s + 8) - m1) * r1).Store(s + 8);
-            (FastExp.Exp2(Vector256.Load(s + 16) - m2) * r2).Store(s + 16);
-        }
+        FromScores(pr, b, h, i0, rows, j0, n, stats, pt, ld, tanh);
     }
 
     /// <summary>
-    /// P for a whole query tile at once, transposed (<c>pt[c·ld + i]</c>, i &lt; rows ≤ ld), from its scores in log₂ units
-    /// already in pt (computed in the forward's order: one FMA chain from 0 per score): the modifiers as the forward
-    /// applies them, then <c>P = 2^(s − m_i)·r_i</c> along each key's row of queries.
+    /// P from a transposed tile of scores in log₂ units (<c>pt[c·ld + i]</c>, i &lt; rows ≤ ld, each score computed in
+    /// the forward's order: one FMA chain from 0): the modifiers as the forward applies them (<see cref="Modify"/>), then
+    /// <c>P = 2^(s − m_i)·r_i</c> along each key's row of queries; <paramref name="tanh"/> (same layout, may be null)
+    /// receives tanh(S/softcap) for the backward.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FromScores(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* stats, float* pt, int ld, float* tanh)
     {
-        if (!pr.HasMods) pr.ApplyMods(pt, 1, ld, rows, b, h, i0, j0, n, null);
-        else
-        {
-            for (int c = 0; c < n; c++) ScaleRow(pt + (long)c * ld, rows, FastExp.Ln2);
-            pr.ApplyMods(pt, 1, ld, rows, b, h, i0, j0, n, tanh);
-            for (int c = 0; c < n; c++) ScaleRow(pt + (long)c * ld, rows, FastExp.Log2E);
-        }
+        Modify(pr, b, h, i0, rows, j0, n, pt, ld, tanh);
         long row = ((long)b * pr.H + h) * pr.L + i0, all = (long)pr.B * pr.H * pr.L;
         float* m = stats + row, r = stats + all + row;
         int full = rows & ~7;
@@ -84,16 +66,6 @@ internal static unsafe class Probabilities
         }
     }
 
-    /// <summary>x·a on the first n floats of a row (vectors, then single floats: one rounding each either way).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void ScaleRow(float* x, int n, float a)
-    {
-        var va = Vector256.Create(a);
-        int i = 0;
-        for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * va).Store(x + i);
-        for (; i < n; i++) x[i] *= a;
-    }
-
     /// <summary>The forward's score kernel for its host (both widths give the same numbers: one FMA chain per score),
     /// into <c>st[j·ld + q]</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -104,8 +76,8 @@ internal static unsafe class Probabilities
         else TileKernels.Scores(qt, e, k0, ks, n, st, colMax, ld);
     }
 
-    /// <summary>The modifiers on a transposed tile of scores in log₂ units (<c>st[c·ld + r]</c>), exactly as the forward
-    /// applies them: through natural units when the problem has any, the band alone (−∞, unit-free) otherwise.</summary>
+    /// <summary>The modifiers on a transposed tile of scores in log₂ units (<c>st[c·ld + r]</c>, r &lt; rows), exactly as
+    /// the forward applies them: through natural units when the problem has any, the band alone (−∞, unit-free) otherwise.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Modify(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* st, int ld, float* tanh)
     {
@@ -114,21 +86,19 @@ internal static unsafe class Probabilities
             pr.ApplyMods(st, 1, ld, rows, b, h, i0, j0, n, null);
             return;
         }
-        Scale(st, n, ld, FastExp.Ln2);
+        for (int c = 0; c < n; c++) ScaleRow(st + (long)c * ld, rows, FastExp.Ln2);
         pr.ApplyMods(st, 1, ld, rows, b, h, i0, j0, n, tanh);
-        Scale(st, n, ld, FastExp.Log2E);
+        for (int c = 0; c < n; c++) ScaleRow(st + (long)c * ld, rows, FastExp.Log2E);
     }
 
-    /// <summary>x·a on the 24 columns of n rows of stride ld (one rounding each, as any elementwise product).</summary>
+    /// <summary>x·a on the first n floats of a row (vectors, then single floats: one rounding each either way).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Scale(float* st, int n, int ld, float a)
+    private static void ScaleRow(float* x, int n, float a)
     {
         var va = Vector256.Create(a);
-        for (int c = 0; c < n; c++)
-        {
-            float* s = st + (long)c * ld;
-            (Vector256.Load(s) * va).Store(s); (Vector256.Load(s + 8) * va).Store(s + 8); (Vector256.Load(s + 16) * va).Store(s + 16);
-        }
+        int i = 0;
+        for (; i + 8 <= n; i += 8) (Vector256.Load(x + i) * va).Store(x + i);
+        for (; i < n; i++) x[i] *= a;
     }
 
     /// <summary><c>Σ_x a[x]·b[x]</c> as one fused multiply-add chain from 0 in x order — the order in which the score
