@@ -18,34 +18,35 @@ namespace Attend.Kernels.Attention;
 /// </summary>
 internal static unsafe class BackwardKernels
 {
-    /// <summary><c>c[r][x] += Σ_{k &lt; kn} a[r·rs + k·cs]·b[k·bs + x]</c> for r &lt; rows, x &lt; w (b and c unit-stride in x).</summary>
+    /// <summary><c>c[r][x] += Σ_{k &lt; kn} a[r·rs + k·cs]·b[k·bs + x]</c> for r &lt; rows, x &lt; w (b and c unit-stride
+    /// in x); with <paramref name="add"/> false, <c>c[r][x] = Σ …</c> — each element one FMA chain from 0 in k order.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AccumulateRows(float* a, long rs, long cs, int rows, int kn, float* b, long bs, int w, float* c, long ldc)
+    public static void AccumulateRows(float* a, long rs, long cs, int rows, int kn, float* b, long bs, int w, float* c, long ldc, bool add = true)
     {
         int r0 = 0, wide = FlashForward.Wide ? w / 64 * 64 : 0;
         for (; r0 + 6 <= rows; r0 += 6)
         {
-            if (wide > 0) Six512(a + r0 * rs, rs, cs, kn, b, bs, wide, c + r0 * ldc, ldc);
-            if (wide < w) Six(a + r0 * rs, rs, cs, kn, b + wide, bs, w - wide, c + r0 * ldc + wide, ldc);
+            if (wide > 0) Six512(a + r0 * rs, rs, cs, kn, b, bs, wide, c + r0 * ldc, ldc, add);
+            if (wide < w) Six(a + r0 * rs, rs, cs, kn, b + wide, bs, w - wide, c + r0 * ldc + wide, ldc, add);
         }
-        for (; r0 < rows; r0++) One(a + r0 * rs, cs, kn, b, bs, w, c + r0 * ldc);
+        for (; r0 < rows; r0++) One(a + r0 * rs, cs, kn, b, bs, w, c + r0 * ldc, add);
     }
 
     /// <summary>Six rows: 32 columns a pass in 24 ymm accumulators, then 8 at a time, then single columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Six(float* a, long rs, long cs, int kn, float* b, long bs, int w, float* c, long ldc)
+    private static void Six(float* a, long rs, long cs, int kn, float* b, long bs, int w, float* c, long ldc, bool add)
     {
         long r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs;
         int x = 0;
         for (; x + 32 <= w; x += 32)
         {
             float* c0 = c + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
-            Vector256<float> a00 = Vector256.Load(c0), a01 = Vector256.Load(c0 + 8), a02 = Vector256.Load(c0 + 16), a03 = Vector256.Load(c0 + 24);
-            Vector256<float> a10 = Vector256.Load(c1), a11 = Vector256.Load(c1 + 8), a12 = Vector256.Load(c1 + 16), a13 = Vector256.Load(c1 + 24);
-            Vector256<float> a20 = Vector256.Load(c2), a21 = Vector256.Load(c2 + 8), a22 = Vector256.Load(c2 + 16), a23 = Vector256.Load(c2 + 24);
-            Vector256<float> a30 = Vector256.Load(c3), a31 = Vector256.Load(c3 + 8), a32 = Vector256.Load(c3 + 16), a33 = Vector256.Load(c3 + 24);
-            Vector256<float> a40 = Vector256.Load(c4), a41 = Vector256.Load(c4 + 8), a42 = Vector256.Load(c4 + 16), a43 = Vector256.Load(c4 + 24);
-            Vector256<float> a50 = Vector256.Load(c5), a51 = Vector256.Load(c5 + 8), a52 = Vector256.Load(c5 + 16), a53 = Vector256.Load(c5 + 24);
+            Vector256<float> a00 = L(c0, add), a01 = L(c0 + 8, add), a02 = L(c0 + 16, add), a03 = L(c0 + 24, add);
+            Vector256<float> a10 = L(c1, add), a11 = L(c1 + 8, add), a12 = L(c1 + 16, add), a13 = L(c1 + 24, add);
+            Vector256<float> a20 = L(c2, add), a21 = L(c2 + 8, add), a22 = L(c2 + 16, add), a23 = L(c2 + 24, add);
+            Vector256<float> a30 = L(c3, add), a31 = L(c3 + 8, add), a32 = L(c3 + 16, add), a33 = L(c3 + 24, add);
+            Vector256<float> a40 = L(c4, add), a41 = L(c4 + 8, add), a42 = L(c4 + 16, add), a43 = L(c4 + 24, add);
+            Vector256<float> a50 = L(c5, add), a51 = L(c5 + 8, add), a52 = L(c5 + 16, add), a53 = L(c5 + 24, add);
             float* p = a, br = b + x;
             for (int k = 0; k < kn; k++, p += cs, br += bs)
             {
@@ -73,8 +74,8 @@ internal static unsafe class BackwardKernels
         for (; x + 8 <= w; x += 8)
         {
             float* c0 = c + x;
-            Vector256<float> a0 = Vector256.Load(c0), a1 = Vector256.Load(c0 + ldc), a2 = Vector256.Load(c0 + 2 * ldc),
-                a3 = Vector256.Load(c0 + 3 * ldc), a4 = Vector256.Load(c0 + 4 * ldc), a5 = Vector256.Load(c0 + 5 * ldc);
+            Vector256<float> a0 = L(c0, add), a1 = L(c0 + ldc, add), a2 = L(c0 + 2 * ldc, add),
+                a3 = L(c0 + 3 * ldc, add), a4 = L(c0 + 4 * ldc, add), a5 = L(c0 + 5 * ldc, add);
             float* p = a, br = b + x;
             for (int k = 0; k < kn; k++, p += cs, br += bs)
             {
@@ -89,23 +90,23 @@ internal static unsafe class BackwardKernels
             a0.Store(c0); a1.Store(c0 + ldc); a2.Store(c0 + 2 * ldc); a3.Store(c0 + 3 * ldc); a4.Store(c0 + 4 * ldc); a5.Store(c0 + 5 * ldc);
         }
         for (; x < w; x++)
-            for (int r = 0; r < 6; r++) One1(a + r * rs, cs, kn, b + x, bs, c + r * ldc + x);
+            for (int r = 0; r < 6; r++) One1(a + r * rs, cs, kn, b + x, bs, c + r * ldc + x, add);
     }
 
     /// <summary><see cref="Six"/> on full-width AVX-512: 64 columns a pass in 24 zmm accumulators; w a multiple of 64.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Six512(float* a, long rs, long cs, int kn, float* b, long bs, int w, float* c, long ldc)
+    private static void Six512(float* a, long rs, long cs, int kn, float* b, long bs, int w, float* c, long ldc, bool add)
     {
         long r2 = 2 * rs, r3 = 3 * rs, r4 = 4 * rs, r5 = 5 * rs;
         for (int x = 0; x < w; x += 64)
         {
             float* c0 = c + x, c1 = c0 + ldc, c2 = c1 + ldc, c3 = c2 + ldc, c4 = c3 + ldc, c5 = c4 + ldc;
-            Vector512<float> a00 = Vector512.Load(c0), a01 = Vector512.Load(c0 + 16), a02 = Vector512.Load(c0 + 32), a03 = Vector512.Load(c0 + 48);
-            Vector512<float> a10 = Vector512.Load(c1), a11 = Vector512.Load(c1 + 16), a12 = Vector512.Load(c1 + 32), a13 = Vector512.Load(c1 + 48);
-            Vector512<float> a20 = Vector512.Load(c2), a21 = Vector512.Load(c2 + 16), a22 = Vector512.Load(c2 + 32), a23 = Vector512.Load(c2 + 48);
-            Vector512<float> a30 = Vector512.Load(c3), a31 = Vector512.Load(c3 + 16), a32 = Vector512.Load(c3 + 32), a33 = Vector512.Load(c3 + 48);
-            Vector512<float> a40 = Vector512.Load(c4), a41 = Vector512.Load(c4 + 16), a42 = Vector512.Load(c4 + 32), a43 = Vector512.Load(c4 + 48);
-            Vector512<float> a50 = Vector512.Load(c5), a51 = Vector512.Load(c5 + 16), a52 = Vector512.Load(c5 + 32), a53 = Vector512.Load(c5 + 48);
+            Vector512<float> a00 = L512(c0, add), a01 = L512(c0 + 16, add), a02 = L512(c0 + 32, add), a03 = L512(c0 + 48, add);
+            Vector512<float> a10 = L512(c1, add), a11 = L512(c1 + 16, add), a12 = L512(c1 + 32, add), a13 = L512(c1 + 48, add);
+            Vector512<float> a20 = L512(c2, add), a21 = L512(c2 + 16, add), a22 = L512(c2 + 32, add), a23 = L512(c2 + 48, add);
+            Vector512<float> a30 = L512(c3, add), a31 = L512(c3 + 16, add), a32 = L512(c3 + 32, add), a33 = L512(c3 + 48, add);
+            Vector512<float> a40 = L512(c4, add), a41 = L512(c4 + 16, add), a42 = L512(c4 + 32, add), a43 = L512(c4 + 48, add);
+            Vector512<float> a50 = L512(c5, add), a51 = L512(c5 + 16, add), a52 = L512(c5 + 32, add), a53 = L512(c5 + 48, add);
             float* p = a, br = b + x;
             for (int k = 0; k < kn; k++, p += cs, br += bs)
             {
@@ -134,13 +135,13 @@ internal static unsafe class BackwardKernels
 
     /// <summary>One row of c: 64 columns a pass in zmm on full-width hosts, then 8, then single columns.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void One(float* a, long cs, int kn, float* b, long bs, int w, float* c)
+    private static void One(float* a, long cs, int kn, float* b, long bs, int w, float* c, bool add)
     {
         int x = 0;
         if (FlashForward.Wide)
             for (; x + 64 <= w; x += 64)
             {
-                Vector512<float> a0 = Vector512.Load(c + x), a1 = Vector512.Load(c + x + 16), a2 = Vector512.Load(c + x + 32), a3 = Vector512.Load(c + x + 48);
+                Vector512<float> a0 = L512(c + x, add), a1 = L512(c + x + 16, add), a2 = L512(c + x + 32, add), a3 = L512(c + x + 48, add);
                 float* p = a, br = b + x;
                 for (int k = 0; k < kn; k++, p += cs, br += bs)
                 {
@@ -152,18 +153,25 @@ internal static unsafe class BackwardKernels
             }
         for (; x + 8 <= w; x += 8)
         {
-            var acc = Vector256.Load(c + x);
+            var acc = L(c + x, add);
             float* p = a, br = b + x;
             for (int k = 0; k < kn; k++, p += cs, br += bs) acc = Vector256.FusedMultiplyAdd(Vector256.Create(*p), Vector256.Load(br), acc);
             acc.Store(c + x);
         }
-        for (; x < w; x++) One1(a, cs, kn, b + x, bs, c + x);
+        for (; x < w; x++) One1(a, cs, kn, b + x, bs, c + x, add);
     }
 
-    private static void One1(float* a, long cs, int kn, float* b, long bs, float* c)
+    private static void One1(float* a, long cs, int kn, float* b, long bs, float* c, bool add)
     {
-        float acc = *c;
+        float acc = add ? *c : 0f;
         for (int k = 0; k < kn; k++) acc = MathF.FusedMultiplyAdd(a[k * cs], b[k * bs], acc);
         *c = acc;
     }
+
+    /// <summary>The accumulator's start: c's value when adding to it, else 0.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> L(float* c, bool add) => add ? Vector256.Load(c) : Vector256<float>.Zero;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<float> L512(float* c, bool add) => add ? Vector512.Load(c) : Vector512<float>.Zero;
 }

@@ -146,14 +146,9 @@ internal static unsafe class FlashBackward
     private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n, int ld,
         float* qp, float* op, float* stats, float* pt, float* dpt, float* tht)
     {
-        for (int c = 0; c < n; c++)
-        {
-            new Span<float>(pt + (long)c * ld, mq).Clear();
-            new Span<float>(dpt + (long)c * ld, mq).Clear();
-        }
-        BackwardKernels.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, mq, pt, ld);     // sᵀ, log₂ units
+        BackwardKernels.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, mq, pt, ld, add: false);     // sᵀ, log₂ units
         Probabilities.FromScores(pr, b, h, i0, mq, j0, n, stats, pt, ld, tht);
-        BackwardKernels.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, mq, dpt, ld);   // dPᵀ
+        BackwardKernels.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, mq, dpt, ld, add: false);   // dPᵀ
     }
 
     /// <summary>One (query tile, key tile) pair on transposed tiles (keys × queries): Pᵀ and dPᵀ recomputed, dSᵀ
