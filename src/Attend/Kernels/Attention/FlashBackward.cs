@@ -13,7 +13,7 @@ namespace Attend.Kernels.Attention;
 /// dV_j += P̃ᵀ dO_i;   dP = (dO_i V_jᵀ) ∘ Z;   dS = P ∘ (dP − D_i)   [· (1 − tanh²) under softcap]
 /// dQ_i += scale · dS K_j;   dK_j += scale · dSᵀ Q_i
 /// </code>
-/// The tiles are kept transposed (keys × queries), and all five products run in <see cref="BackwardKernels"/>.
+/// The tiles are kept transposed (keys × queries), and all five products run in <see cref="TileProducts"/>.
 /// Work items are (batch, kv head, chunk of key tiles); the query heads sharing a kv head (GQA) run in the same item.
 /// When a kv head's keys are split over several items, each accumulates its dQ privately and the parts are summed.
 /// <para>Accuracy: P is the forward's own (not <c>exp(S − LSE)</c>, which at scores in the hundreds is off by ~1e-4
@@ -146,9 +146,9 @@ internal static unsafe class FlashBackward
     private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n, int ld,
         float* qp, float* op, float* stats, float* pt, float* dpt, float* tht)
     {
-        BackwardKernels.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, mq, pt, ld, add: false);     // sᵀ, log₂ units
+        TileProducts.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, mq, pt, ld, add: false);     // sᵀ, log₂ units
         Probabilities.FromScores(pr, b, h, i0, mq, j0, n, stats, pt, ld, tht);
-        BackwardKernels.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, mq, dpt, ld, add: false);   // dPᵀ
+        TileProducts.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, mq, dpt, ld, add: false);   // dPᵀ
     }
 
     /// <summary>One (query tile, key tile) pair on transposed tiles (keys × queries): Pᵀ and dPᵀ recomputed, dSᵀ
@@ -181,7 +181,7 @@ internal static unsafe class FlashBackward
         }
 
         // dV_j += P̃ᵀ dO_i.
-        BackwardKernels.AccumulateRows(pv, ld, 1, n, mq, dOi, ev, ev, dvj, ev);
+        TileProducts.AccumulateRows(pv, ld, 1, n, mq, dOi, ev, ev, dvj, ev);
 
         // dSᵀ = Pᵀ ∘ (dPᵀ∘Z − D), then through the softcap (dMask is dS before that), then × scale for both products.
         for (int c = 0; c < n; c++)
@@ -199,7 +199,7 @@ internal static unsafe class FlashBackward
         }
 
         // dQ_i += (scale·dS) K_j;  dK_j += (scale·dS)ᵀ Q_i.
-        BackwardKernels.AccumulateRows(dst, 1, ld, mq, n, kj, pr.KsS, e, dq + (rowBase + i0) * e, e);
-        BackwardKernels.AccumulateRows(dst, ld, 1, n, mq, qi, pr.QsL, e, dkj, e);
+        TileProducts.AccumulateRows(dst, 1, ld, mq, n, kj, pr.KsS, e, dq + (rowBase + i0) * e, e);
+        TileProducts.AccumulateRows(dst, ld, 1, n, mq, qi, pr.QsL, e, dkj, e);
     }
 }

@@ -135,11 +135,12 @@ internal static unsafe class FlashForward
                 for (int c = 0; c < n; c++)
                     for (int r = 0; r < rows; r++) st[c * QG + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
             float* v = pr.VRow(b, hk, j0);
+            // O[r] += Σ_c P[c][r]·V[c] (rows past `rows` are padding, never read): 12 rows × 32 columns in zmm where V's
+            // rows are 32 (not 64) wide on full-width hosts, else the products kernel (6 rows × 64 in zmm, × 32 in ymm).
             int r0 = 0;
-            if (Wide && pr.Ev % 32 == 0)   // full-width AVX-512: 12 rows a pass (rows past `rows` are padding, never read)
+            if (Wide && pr.Ev % 64 != 0 && pr.Ev % 32 == 0)
                 for (; r0 + MR < rows; r0 += 2 * MR) TileKernels.AccumulatePV12(st + r0, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
-            for (; r0 < rows; r0 += MR)
-                TileKernels.AccumulatePV(st + r0, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
+            if (r0 < rows) TileProducts.AccumulateRows(st + r0, 1, QG, (rows - r0 + MR - 1) / MR * MR, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
         }
     }
 

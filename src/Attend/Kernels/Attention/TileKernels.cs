@@ -9,7 +9,8 @@ namespace Attend.Kernels.Attention;
 /// <list type="bullet">
 /// <item>scores, transposed: <c>Sᵀ[j][q] = Σ_e K[j][e]·Qᵀ[e][q]</c> for QG = 24 queries (three vectors) × 6 keys
 /// (18 accumulators), Qᵀ packed once per query group, K read in place one broadcast at a time;</item>
-/// <item><c>O[6×Ev] += P[6×n]·V[n×Ev]</c>, P read from Sᵀ's columns, V read in place (24 accumulators, 6 rows × 32).</item>
+/// <item><c>O[12×Ev] += P[12×n]·V[n×Ev]</c> in zmm for V rows 32 wide, P read from Sᵀ's columns, V read in place (the
+/// other P·V shapes: <see cref="TileProducts"/>).</item>
 /// </list>
 /// </summary>
 internal static unsafe class TileKernels
@@ -138,79 +139,9 @@ internal static unsafe class TileKernels
         m0.Store(colMax); m1.Store(colMax + 16);
     }
 
-    /// <summary><c>o[r][x] += Σ_{c &lt; n} pt[c·QG + r]·v[c][x]</c> for r &lt; 6, x &lt; ev (V row c at v + c·vs).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void AccumulatePV(float* pt, int n, float* v, long vs, int ev, float* o, int ldo)
-    {
-        int x = 0;
-        for (; x + 32 <= ev; x += 32)
-        {
-            float* o0 = o + x;
-            Vector256<float> a00 = Vector256.Load(o0), a01 = Vector256.Load(o0 + 8), a02 = Vector256.Load(o0 + 16), a03 = Vector256.Load(o0 + 24);
-            float* o1 = o0 + ldo;
-            Vector256<float> a10 = Vector256.Load(o1), a11 = Vector256.Load(o1 + 8), a12 = Vector256.Load(o1 + 16), a13 = Vector256.Load(o1 + 24);
-            float* o2 = o1 + ldo;
-            Vector256<float> a20 = Vector256.Load(o2), a21 = Vector256.Load(o2 + 8), a22 = Vector256.Load(o2 + 16), a23 = Vector256.Load(o2 + 24);
-            float* o3 = o2 + ldo;
-            Vector256<float> a30 = Vector256.Load(o3), a31 = Vector256.Load(o3 + 8), a32 = Vector256.Load(o3 + 16), a33 = Vector256.Load(o3 + 24);
-            float* o4 = o3 + ldo;
-            Vector256<float> a40 = Vector256.Load(o4), a41 = Vector256.Load(o4 + 8), a42 = Vector256.Load(o4 + 16), a43 = Vector256.Load(o4 + 24);
-            float* o5 = o4 + ldo;
-            Vector256<float> a50 = Vector256.Load(o5), a51 = Vector256.Load(o5 + 8), a52 = Vector256.Load(o5 + 16), a53 = Vector256.Load(o5 + 24);
-            float* vr = v + x;
-            float* p = pt;
-            for (int c = 0; c < n; c++, vr += vs, p += QG)
-            {
-                var v0 = Vector256.Load(vr); var v1 = Vector256.Load(vr + 8); var v2 = Vector256.Load(vr + 16); var v3 = Vector256.Load(vr + 24);
-                var w = Vector256.Create(p[0]);
-                a00 = Vector256.FusedMultiplyAdd(w, v0, a00); a01 = Vector256.FusedMultiplyAdd(w, v1, a01); a02 = Vector256.FusedMultiplyAdd(w, v2, a02); a03 = Vector256.FusedMultiplyAdd(w, v3, a03);
-                w = Vector256.Create(p[1]);
-                a10 = Vector256.FusedMultiplyAdd(w, v0, a10); a11 = Vector256.FusedMultiplyAdd(w, v1, a11); a12 = Vector256.FusedMultiplyAdd(w, v2, a12); a13 = Vector256.FusedMultiplyAdd(w, v3, a13);
-                w = Vector256.Create(p[2]);
-                a20 = Vector256.FusedMultiplyAdd(w, v0, a20); a21 = Vector256.FusedMultiplyAdd(w, v1, a21); a22 = Vector256.FusedMultiplyAdd(w, v2, a22); a23 = Vector256.FusedMultiplyAdd(w, v3, a23);
-                w = Vector256.Create(p[3]);
-                a30 = Vector256.FusedMultiplyAdd(w, v0, a30); a31 = Vector256.FusedMultiplyAdd(w, v1, a31); a32 = Vector256.FusedMultiplyAdd(w, v2, a32); a33 = Vector256.FusedMultiplyAdd(w, v3, a33);
-                w = Vector256.Create(p[4]);
-                a40 = Vector256.FusedMultiplyAdd(w, v0, a40); a41 = Vector256.FusedMultiplyAdd(w, v1, a41); a42 = Vector256.FusedMultiplyAdd(w, v2, a42); a43 = Vector256.FusedMultiplyAdd(w, v3, a43);
-                w = Vector256.Create(p[5]);
-                a50 = Vector256.FusedMultiplyAdd(w, v0, a50); a51 = Vector256.FusedMultiplyAdd(w, v1, a51); a52 = Vector256.FusedMultiplyAdd(w, v2, a52); a53 = Vector256.FusedMultiplyAdd(w, v3, a53);
-            }
-            a00.Store(o0); a01.Store(o0 + 8); a02.Store(o0 + 16); a03.Store(o0 + 24);
-            a10.Store(o1); a11.Store(o1 + 8); a12.Store(o1 + 16); a13.Store(o1 + 24);
-            a20.Store(o2); a21.Store(o2 + 8); a22.Store(o2 + 16); a23.Store(o2 + 24);
-            a30.Store(o3); a31.Store(o3 + 8); a32.Store(o3 + 16); a33.Store(o3 + 24);
-            a40.Store(o4); a41.Store(o4 + 8); a42.Store(o4 + 16); a43.Store(o4 + 24);
-            a50.Store(o5); a51.Store(o5 + 8); a52.Store(o5 + 16); a53.Store(o5 + 24);
-        }
-        for (; x + 8 <= ev; x += 8)
-        {
-            float* o0 = o + x;
-            Vector256<float> a0 = Vector256.Load(o0), a1 = Vector256.Load(o0 + ldo), a2 = Vector256.Load(o0 + 2 * ldo),
-                a3 = Vector256.Load(o0 + 3 * ldo), a4 = Vector256.Load(o0 + 4 * ldo), a5 = Vector256.Load(o0 + 5 * ldo);
-            float* p = pt;
-            for (int c = 0; c < n; c++, p += QG)
-            {
-                var vv = Vector256.Load(v + c * vs + x);
-                a0 = Vector256.FusedMultiplyAdd(Vector256.Create(p[0]), vv, a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(p[1]), vv, a1);
-                a2 = Vector256.FusedMultiplyAdd(Vector256.Create(p[2]), vv, a2);
-                a3 = Vector256.FusedMultiplyAdd(Vector256.Create(p[3]), vv, a3);
-                a4 = Vector256.FusedMultiplyAdd(Vector256.Create(p[4]), vv, a4);
-                a5 = Vector256.FusedMultiplyAdd(Vector256.Create(p[5]), vv, a5);
-            }
-            a0.Store(o0); a1.Store(o0 + ldo); a2.Store(o0 + 2 * ldo); a3.Store(o0 + 3 * ldo); a4.Store(o0 + 4 * ldo); a5.Store(o0 + 5 * ldo);
-        }
-        for (; x < ev; x++)
-            for (int r = 0; r < MR; r++)
-            {
-                float acc = o[r * ldo + x];
-                for (int c = 0; c < n; c++) acc += pt[c * QG + r] * v[c * vs + x];
-                o[r * ldo + x] = acc;
-            }
-    }
-
-    /// <summary><see cref="AccumulatePV"/> for 12 query rows at once on full-width AVX-512 hosts, 32 columns of V per
-    /// pass (two zmm per row, 24 accumulators): <c>o[r][x] += Σ_c pt[c·QG + r]·v[c][x]</c>, r &lt; 12. ev must be a multiple of 32.</summary>
+    /// <summary>P·V for 12 query rows at once on full-width AVX-512 hosts, 32 columns of V per pass (two zmm per row, 24
+    /// accumulators): <c>o[r][x] += Σ_c pt[c·QG + r]·v[c][x]</c>, r &lt; 12. ev must be a multiple of 32 (the other
+    /// P·V shapes go through <see cref="TileProducts"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AccumulatePV12(float* pt, int n, float* v, long vs, int ev, float* o, int ldo)
     {

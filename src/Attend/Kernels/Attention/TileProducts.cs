@@ -4,9 +4,10 @@ using System.Runtime.Intrinsics;
 namespace Attend.Kernels.Attention;
 
 /// <summary>
-/// The backward's five products on its transposed tiles (keys × queries, row stride ld), register-tiled in place —
-/// no packing, no GEMM call per tile pair:
+/// The attention kernels' products on transposed tiles (keys × queries, row stride ld), register-tiled in place — no
+/// packing, no GEMM call per tile pair: the forward's O += P·V, and the backward's five:
 /// <code>
+/// O_i += P·V_j            c[i][x] += Σ_j pt[j·QG + i]·V[j][x]      a transposed,  rows = queries (the forward)
 /// Sᵀ = K_j·Q'_iᵀ          c[j][i] = Σ_e K[j][e]·Q'ᵀ[e][i]          from c = 0: one FMA chain per score, as the forward's
 /// dPᵀ = V_j·dO_iᵀ         c[j][i] = Σ_e V[j][e]·dOᵀ[e][i]          from c = 0: one FMA chain, as D = dO·O
 /// dV_j += P̃ᵀ·dO_i        c[j][x] += Σ_i pt[j·ld + i]·dO[i][x]      a row-major,   rows = keys
@@ -16,7 +17,7 @@ namespace Attend.Kernels.Attention;
 /// all of the form <c>c[r][x] += Σ_k a[r·rs + k·cs]·b[k·bs + x]</c>: six rows of c at a time, 32 columns (24 ymm
 /// accumulators) — 64 columns in 24 zmm on full-width AVX-512 hosts — one broadcast of a per row and four loads of b per k.
 /// </summary>
-internal static unsafe class BackwardKernels
+internal static unsafe class TileProducts
 {
     /// <summary><c>c[r][x] += Σ_{k &lt; kn} a[r·rs + k·cs]·b[k·bs + x]</c> for r &lt; rows, x &lt; w (b and c unit-stride
     /// in x); with <paramref name="add"/> false, <c>c[r][x] = Σ …</c> — each element one FMA chain from 0 in k order.</summary>
