@@ -106,8 +106,8 @@ internal static unsafe class FlashBackward
         if (pr.Band(i0 + mq - 1).hi < js || pr.Band(i0).lo >= je) return;        // sees none of these keys
         float* qp = Scratch.Get(4, (long)Bq * pr.E), op = Scratch.Get(5, (long)Bq * pr.Ev);   // [E × Bq], [Ev × Bq]
         long rowBase = ((long)b * pr.H + h) * pr.L;
-        Transpose(pr.QRow(b, h, i0), pr.QsL, mq, pr.E, pr.Scale * FastExp.Log2E, qp, Bq);        // as the forward packs them
-        Transpose(dO + (rowBase + i0) * pr.Ev, pr.Ev, mq, pr.Ev, 1f, op, Bq);
+        TileKernels.TransposeScaled(pr.QRow(b, h, i0), pr.QsL, mq, pr.E, pr.Scale * FastExp.Log2E, qp, Bq);   // as the forward packs them
+        TileKernels.TransposeScaled(dO + (rowBase + i0) * pr.Ev, pr.Ev, mq, pr.Ev, 1f, op, Bq);
         for (int j0 = js; j0 < je; j0 += Bk)
         {
             int n = Math.Min(Bk, je - j0);
@@ -120,16 +120,6 @@ internal static unsafe class FlashBackward
                 if (k1 < k0) continue;
                 Pair(pr, b, h, hk, i0 + a, rows, k0, k1 - k0 + 1, qp + a, op + a, stats, dRow, dO, dq, dk, dv, dMask);
             }
-        }
-    }
-
-    /// <summary><c>dst[x·ldd + r] = scale·src[r·rs + x]</c> for r &lt; rows, x &lt; cols.</summary>
-    private static void Transpose(float* src, long rs, int rows, int cols, float scale, float* dst, int ldd)
-    {
-        for (int r = 0; r < rows; r++)
-        {
-            float* s = src + r * rs;
-            for (int x = 0; x < cols; x++) dst[(long)x * ldd + r] = s[x] * scale;
         }
     }
 

@@ -21,11 +21,17 @@ internal static unsafe class TileKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void PackQueries(float* qt, float* q0, long qs, int rows, int e, float scale)
     {
-        for (int r = 0; r < QG; r++)
+        TransposeScaled(q0, qs, rows, e, scale, qt, QG);
+        for (int x = 0; x < e; x++) new Span<float>(qt + x * QG + rows, QG - rows).Clear();
+    }
+
+    /// <summary><c>dst[x·ldd + r] = scale·src[r·rs + x]</c> for r &lt; rows, x &lt; cols.</summary>
+    public static void TransposeScaled(float* src, long rs, int rows, int cols, float scale, float* dst, int ldd)
+    {
+        for (int r = 0; r < rows; r++)
         {
-            float* src = q0 + r * qs;
-            if (r < rows) for (int x = 0; x < e; x++) qt[x * QG + r] = src[x] * scale;
-            else for (int x = 0; x < e; x++) qt[x * QG + r] = 0f;
+            float* s = src + r * rs;
+            for (int x = 0; x < cols; x++) dst[(long)x * ldd + r] = s[x] * scale;
         }
     }
 
