@@ -7,6 +7,8 @@
 //   mm:N                     square matmul N×N×N through Tensor.Matmul (allocates C, as torch.mm)
 //   sdpa-fwd:N:full|causal   ScaledDotProductAttention forward at [1,8,N,64], no grad
 //   sdpa-shape:B:H:N:D       the forward on [B,H,N,D] strided views of one projection (as BERT calls it), no grad
+//   sdpa-shape-fb:B:H:N:D    forward + backward of out.Sum() on those views (the ViT's 512 problems: 128:4:17:32)
+//   flash-shape:B:H:N:D      the fused forward and backward kernels alone on contiguous [B,H,N,D] (stderr: both; columns: backward)
 //   sdpa-fwdbwd:N:full|causal  forward + backward of out.Sum()
 //   mem-sdpa:N               one SDPA forward at [1,8,N,64]; the 'median' column is peak RSS growth in MiB
 //   mha-fwd                  MultiheadAttention self-attention forward, E=512, 8 heads, batch 8, seq 256, batch-first, eval, no grad
@@ -50,6 +52,8 @@ static unsafe class Program
                     "mm" => Mm(Int(p, 1)),
                     "sdpa-fwd" => AttentionCases.Forward(Int(p, 1), Causal(p)),
                     "sdpa-shape" => AttentionCases.Shape(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4)),
+                    "sdpa-shape-fb" => AttentionCases.ShapeBackward(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4)),
+                    "flash-shape" => FlashCases.Run(Int(p, 1), Int(p, 2), Int(p, 3), Int(p, 4)),
                     "sdpa-fwdbwd" => AttentionCases.ForwardBackward(Int(p, 1), Causal(p)),
                     "mem-sdpa" => AttentionCases.Memory(Int(p, 1)),
                     "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),

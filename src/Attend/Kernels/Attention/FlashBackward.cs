@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using Attend.Kernels.Parallel;
 
 namespace Attend.Kernels.Attention;
@@ -108,6 +109,12 @@ internal static unsafe class FlashBackward
         long rowBase = ((long)b * pr.H + h) * pr.L;
         TileKernels.TransposeScaled(pr.QRow(b, h, i0), pr.QsL, mq, pr.E, pr.Scale * FastExp.Log2E, qp, Bq);   // as the forward packs them
         TileKernels.TransposeScaled(dO + (rowBase + i0) * pr.Ev, pr.Ev, mq, pr.Ev, 1f, op, Bq);
+        int pad = ((mq + 15) & ~15) - mq;                  // zero columns up to a multiple of 16: the products run whole vectors
+        if (pad > 0)
+        {
+            for (int x = 0; x < pr.E; x++) new Span<float>(qp + x * Bq + mq, pad).Clear();
+            for (int x = 0; x < pr.Ev; x++) new Span<float>(op + x * Bq + mq, pad).Clear();
+        }
         for (int j0 = js; j0 < je; j0 += Bk)
         {
             int n = Math.Min(Bk, je - j0);
@@ -127,7 +134,8 @@ internal static unsafe class FlashBackward
     private const int LdMax = (Bq + 15) & ~15;
 
     /// <summary>
-    /// Pᵀ (the forward's P) and dPᵀ = (dO_i·V_jᵀ)ᵀ of a pair, transposed — <c>pt[c·ld + i]</c>, keys × queries — with
+    /// Pᵀ (the forward's P) and dPᵀ = (dO_i·V_jᵀ)ᵀ of a pair, transposed — <c>pt[c·ld + i]</c>, keys × queries, all ld
+    /// columns (those past mq are 0: qp and op are zero there) — with
     /// the products kernel on the transposed queries and dO (qp, op: row stride Bq): each score and each dP is one FMA
     /// chain from 0 in e order, the forward's score kernel's order (so Pᵀ is the forward's P, <see cref="Probabilities"/>)
     /// and D's (so D = dP where O = V). tanh(S/c)ᵀ under softcap.
@@ -136,9 +144,9 @@ internal static unsafe class FlashBackward
     private static void Recompute(in AttentionProblem pr, int b, int h, int hk, int i0, int mq, int j0, int n, int ld,
         float* qp, float* op, float* stats, float* pt, float* dpt, float* tht)
     {
-        TileProducts.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, mq, pt, ld, add: false);     // sᵀ, log₂ units
+        TileProducts.AccumulateRows(pr.KRow(b, hk, j0), pr.KsS, 1, n, pr.E, qp, Bq, ld, pt, ld, add: false);     // sᵀ, log₂ units
         Probabilities.FromScores(pr, b, h, i0, mq, j0, n, stats, pt, ld, tht);
-        TileProducts.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, mq, dpt, ld, add: false);   // dPᵀ
+        TileProducts.AccumulateRows(pr.VRow(b, hk, j0), pr.VsS, 1, n, pr.Ev, op, Bq, ld, dpt, ld, add: false);   // dPᵀ
     }
 
     /// <summary>One (query tile, key tile) pair on transposed tiles (keys × queries): Pᵀ and dPᵀ recomputed, dSᵀ
@@ -173,19 +181,27 @@ internal static unsafe class FlashBackward
         // dV_j += P̃ᵀ dO_i.
         TileProducts.AccumulateRows(pv, ld, 1, n, mq, dOi, ev, ev, dvj, ev);
 
-        // dSᵀ = Pᵀ ∘ (dPᵀ∘Z − D), then through the softcap (dMask is dS before that), then × scale for both products.
+        // dSᵀ = Pᵀ ∘ (dPᵀ∘Z − D), then through the softcap (dMask is dS before that), then × scale for both products;
+        // whole vectors over the ld columns (past mq: P = dP = D = 0, so dS = 0).
+        float* dPad = stackalloc float[LdMax];
+        d.CopyTo(new Span<float>(dPad, mq));
+        new Span<float>(dPad + mq, ld - mq).Clear();
+        var scale = Vector256.Create(pr.Scale);
         for (int c = 0; c < n; c++)
         {
-            var row = new Span<float>(dst + (long)c * ld, mq);
+            float* row = dst + (long)c * ld, p = pt + (long)c * ld;
             if (pdt != null)
                 for (int r = 0; r < mq; r++) row[r] *= pr.DropScale(b, h, i0 + r, j0 + c);
-            TensorPrimitives.Subtract(row, d, row);
-            TensorPrimitives.Multiply(row, new ReadOnlySpan<float>(pt + (long)c * ld, mq), row);
-            if (dMask != null)
-                for (int r = 0; r < mq; r++) dMask[(rowBase + i0 + r) * pr.S + j0 + c] = row[r];
-            if (tht != null)
-                for (int r = 0; r < mq; r++) { float t = tht[c * ld + r]; row[r] *= 1f - t * t; }
-            TensorPrimitives.Multiply(row, pr.Scale, row);
+            if (dMask == null && tht == null)
+                for (int r = 0; r < ld; r += 8) ((Vector256.Load(row + r) - Vector256.Load(dPad + r)) * Vector256.Load(p + r) * scale).Store(row + r);
+            else
+                for (int r = 0; r < mq; r++)
+                {
+                    float ds = (row[r] - dPad[r]) * p[r];
+                    if (dMask != null) dMask[(rowBase + i0 + r) * pr.S + j0 + c] = ds;
+                    if (tht != null) { float t = tht[c * ld + r]; ds *= 1f - t * t; }
+                    row[r] = ds * pr.Scale;
+                }
         }
 
         // dQ_i += (scale·dS) K_j;  dK_j += (scale·dS)ᵀ Q_i.

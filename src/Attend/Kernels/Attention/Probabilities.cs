@@ -38,7 +38,8 @@ internal static unsafe class Probabilities
     }
 
     /// <summary>
-    /// P from a transposed tile of scores in log₂ units (<c>pt[c·ld + i]</c>, i &lt; rows ≤ ld, each score computed in
+    /// P from a transposed tile of scores in log₂ units (<c>pt[c·ld + i]</c>, i &lt; rows, ld ≥ rows rounded up to 8;
+    /// the columns from rows to that multiple of 8 are overwritten with 0 where their scores are finite), each score computed in
     /// the forward's order: one FMA chain from 0): the modifiers as the forward applies them (<see cref="Modify"/>), then
     /// <c>P = 2^(s − m_i)·r_i</c> along each key's row of queries; <paramref name="tanh"/> (same layout, may be null)
     /// receives tanh(S/softcap) for the backward.
@@ -50,19 +51,17 @@ internal static unsafe class Probabilities
         long row = ((long)b * pr.H + h) * pr.L + i0, all = (long)pr.B * pr.H * pr.L;
         float* m = stats + row, r = stats + all + row;
         int full = rows & ~7;
-        float* tail = stackalloc float[24];                       // the last rows % 8 queries, padded to a vector
+        // The last rows % 8 queries as one more vector (ld ≥ rows rounded up to 8): m = r = 0 past the last row, so the
+        // padding columns get P = 2^(s − 0)·0 = 0 where their scores are finite (the zero columns of packed queries).
+        var mt = Vector256<float>.Zero; var rt = Vector256<float>.Zero;
+        if (full < rows)
+            for (int q = 0; q < rows - full; q++) (mt, rt) = (mt.WithElement(q, m[full + q]), rt.WithElement(q, r[full + q]));
         for (int c = 0; c < n; c++)
         {
             float* s = pt + (long)c * ld;
             for (int i = 0; i < full; i += 8)
                 (FastExp.Exp2(Vector256.Load(s + i) - Vector256.Load(m + i)) * Vector256.Load(r + i)).Store(s + i);
-            if (full < rows)
-            {
-                int k = rows - full;
-                for (int q = 0; q < 8; q++) (tail[q], tail[8 + q], tail[16 + q]) = q < k ? (s[full + q], m[full + q], r[full + q]) : (0f, 0f, 0f);
-                (FastExp.Exp2(Vector256.Load(tail) - Vector256.Load(tail + 8)) * Vector256.Load(tail + 16)).Store(tail);
-                for (int q = 0; q < k; q++) s[full + q] = tail[q];
-            }
+            if (full < rows) (FastExp.Exp2(Vector256.Load(s + full) - mt) * rt).Store(s + full);
         }
     }
 

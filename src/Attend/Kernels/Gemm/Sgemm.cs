@@ -30,15 +30,19 @@ internal static unsafe class Sgemm
     internal const long BatchSplitWork = 1L << 23;
 
     /// <summary>When set, every call uses this path (tests). Vector512 needs AVX-512F, Vector256 AVX2 + FMA.</summary>
-    internal static GemmPath? ForcedPath { get; set; }
+    internal static GemmPath? ForcedPath;
 
     /// <summary>The path used when none is forced: what <see cref="HostWidth"/> measures this host to run fastest
     /// (Vector512 on full-width AVX-512, Vector256 where 512-bit vectors are double-pumped, as on Zen 4; Scalar
     /// without AVX2/AVX-512), or <c>ATTEND_ISA</c>'s choice.</summary>
-    internal static GemmPath DefaultPath { get; } = HostWidth.Choose();
+    internal static readonly GemmPath DefaultPath = HostWidth.Choose();
 
     /// <summary>The path the next call takes.</summary>
-    internal static GemmPath Path => ForcedPath ?? DefaultPath;
+    internal static GemmPath Path
+    {
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        get => ForcedPath ?? DefaultPath;
+    }
 
     /// <summary>C[m×n] = alpha·op(A)·op(B) + beta·C (see the class summary).</summary>
     public static void Run(bool transA, bool transB, int m, int n, int k, float alpha,
