@@ -39,6 +39,23 @@ internal static class FastExp
         return Vector256.AndNot(scaled.AsSingle(), tooSmall);
     }
 
+    /// <summary><see cref="Exp2(Vector256{float})"/> sixteen lanes at a time: the same operations, so the same numbers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Exp2(Vector512<float> x)
+    {
+        var tooSmall = Vector512.LessThan(x, Vector512.Create(-126f));
+        x = Vector512.Max(x, Vector512.Create(-126f));
+        var n = Vector512.Round(x);
+        var r = x - n;
+        var p = Vector512.FusedMultiplyAdd(Vector512.Create(D5), r, Vector512.Create(D4));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(D3));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(D2));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(D1));
+        p = Vector512.FusedMultiplyAdd(p, r, Vector512.Create(1f));
+        var scaled = Vector512.ShiftLeft(Vector512.ConvertToInt32(n), 23) + p.AsInt32();
+        return Vector512.AndNot(scaled.AsSingle(), tooSmall);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Exp(float x) => x < -87f ? 0f : MathF.Exp(x);
 }

@@ -6,8 +6,8 @@ using Attend.Kernels.Parallel;
 namespace Attend.Kernels.Attention;
 
 /// <summary>
-/// FlashAttention-2 forward on the CPU. For each group of QG = 24 queries and each tile of Bc keys, never forming the
-/// L×S matrix:
+/// FlashAttention-2 forward on the CPU. For each group of queries (30 in two zmm on full-width AVX-512 hosts, else 24
+/// in three ymm) and each tile of Bc keys, never forming the L×S matrix:
 /// <code>
 /// S  = (scale·Q_i)·K_jᵀ  (+ softcap / ALiBi / mask / band; keys outside the group's band are never visited)
 /// m' = max(m, rowmax S);   P = exp(S − m');   l = exp(m − m')·l + rowsum P
@@ -28,8 +28,11 @@ internal static unsafe class FlashForward
     private const int QG = TileKernels.QG;
 
     /// <summary>True where the host runs 512-bit vectors at full width (<see cref="Gemm.HostWidth"/> chose them for the
-    /// GEMM): the scores then run in zmm + ymm registers and P·V 12 rows a pass in zmm.</summary>
+    /// GEMM): a query group is then 30 queries in two zmm, and P·V runs 12 rows a pass in zmm.</summary>
     internal static bool Wide => Gemm.Sgemm.Path == Gemm.GemmPath.Vector512;
+
+    /// <summary>Queries per group and the tile's row stride (floats between one key's scores and the next's).</summary>
+    internal static (int Rows, int Ld) GroupShape => Wide ? (TileKernels.QG512, TileKernels.Ld512) : (QG, QG);
 
     /// <param name="pr">The problem.</param>
     /// <param name="o">Out: [B, H, L, Ev], contiguous.</param>
@@ -37,60 +40,61 @@ internal static unsafe class FlashForward
     /// <param name="stats">Out: 2·B·H·L floats, the rows' m then their 1/l (<see cref="Probabilities"/>).</param>
     public static void Run(in AttentionProblem pr, float* o, float* lse, float* stats)
     {
-        int blockRows = ChooseBlockRows(pr.B * pr.H, pr.L);
+        var (qg, ld) = GroupShape;
+        int blockRows = ChooseBlockRows(pr.B * pr.H, pr.L, qg);
         int blocks = (pr.L + blockRows - 1) / blockRows;
-        var item = new Item { Pr = pr, O = o, Lse = lse, Stats = stats, BlockRows = blockRows, Blocks = blocks };
+        var item = new Item { Pr = pr, O = o, Lse = lse, Stats = stats, BlockRows = blockRows, Blocks = blocks, Qg = qg, Ld = ld };
         Workers.For(pr.B * pr.H * blocks, in item);
     }
 
-    /// <summary>A multiple of QG rows per work item, up to 6 groups (all 128 queries of a BERT-length head in one item, so
-    /// one thread reads its keys and values: +20% at [32, 12, 128, 32] over 4 groups), giving every thread at least 4
+    /// <summary>A multiple of qg rows per work item, up to 6 groups (all 128 queries of a BERT-length head in one item, so
+    /// one thread reads its keys and values: +20% at [32, 12, 128, 32] over 4 groups of 24), giving every thread at least 4
     /// items where the shape allows.</summary>
-    internal static int ChooseBlockRows(int heads, int l)
+    internal static int ChooseBlockRows(int heads, int l, int qg)
     {
-        int rows = 6 * QG;
-        while (rows > QG && (long)heads * ((l + rows - 1) / rows) < 4L * Workers.Count) rows -= QG;
+        int rows = 6 * qg;
+        while (rows > qg && (long)heads * ((l + rows - 1) / rows) < 4L * Workers.Count) rows -= qg;
         return rows;
     }
 
     private struct Item : IWorkItem
     {
-        public AttentionProblem Pr; public float* O, Lse, Stats; public int BlockRows, Blocks;
+        public AttentionProblem Pr; public float* O, Lse, Stats; public int BlockRows, Blocks, Qg, Ld;
         public void Invoke(int index)
         {
             int bh = index / Blocks, blk = index % Blocks;
             int end = Math.Min(Pr.L, (blk + 1) * BlockRows);
-            for (int i0 = blk * BlockRows; i0 < end; i0 += QG)
-                Group(Pr, bh / Pr.H, bh % Pr.H, i0, Math.Min(QG, end - i0), O, Lse, Stats);
+            for (int i0 = blk * BlockRows; i0 < end; i0 += Qg)
+                Group(Pr, bh / Pr.H, bh % Pr.H, i0, Math.Min(Qg, end - i0), Qg, Ld, O, Lse, Stats);
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Group(in AttentionProblem pr, int b, int h, int i0, int rows, float* oOut, float* lseOut, float* stats)
+    private static void Group(in AttentionProblem pr, int b, int h, int i0, int rows, int qg, int ld, float* oOut, float* lseOut, float* stats)
     {
         int e = pr.E, ev = pr.Ev, hk = h / pr.Group;
         int ldo = (ev + 7) & ~7;
-        float* qt = Scratch.Get(0, (long)QG * e);
-        float* st = Scratch.Get(1, (long)Bc * QG);
-        float* acc = Scratch.Get(2, (long)QG * ldo);
-        float* stat = Scratch.Get(3, 4 * QG);               // m, l, tile max, scratch
-        float* m = stat, l = stat + QG;
+        float* qt = Scratch.Get(0, (long)ld * e);
+        float* st = Scratch.Get(1, (long)Bc * ld);
+        float* acc = Scratch.Get(2, (long)qg * ldo);
+        float* stat = Scratch.Get(3, 4 * ld);               // m, l, tile max, scratch
+        float* m = stat, l = stat + ld;
 
-        TileKernels.PackQueries(qt, pr.QRow(b, h, i0), pr.QsL, rows, e, pr.Scale * FastExp.Log2E);
-        new Span<float>(acc, QG * ldo).Clear();
-        new Span<float>(m, QG).Fill(float.NegativeInfinity);
-        new Span<float>(l, QG).Clear();
+        TileKernels.PackQueries(qt, pr.QRow(b, h, i0), pr.QsL, rows, e, pr.Scale * FastExp.Log2E, ld);
+        new Span<float>(acc, qg * ldo).Clear();
+        new Span<float>(m, ld).Fill(float.NegativeInfinity);
+        new Span<float>(l, ld).Clear();
 
-        // Keys every row of the group may see need no masking; only the ragged edges of the band (at most 23 keys
+        // Keys every row of the group may see need no masking; only the ragged edges of the band (at most qg − 1 keys
         // each side for causal) go through the modifier path — so causal costs about half of full.
         int keyLo = pr.Band(i0).lo, keyHi = pr.Band(i0 + rows - 1).hi;
         int fastLo = Math.Max(keyLo, pr.Band(i0 + rows - 1).lo), fastHi = Math.Min(keyHi, pr.Band(i0).hi);
-        if (fastLo > fastHi) Segment(pr, b, h, hk, i0, rows, keyLo, keyHi, true, qt, st, acc, ldo, stat);
+        if (fastLo > fastHi) Segment(pr, b, h, hk, i0, rows, qg, ld, keyLo, keyHi, true, qt, st, acc, ldo, stat);
         else
         {
-            Segment(pr, b, h, hk, i0, rows, keyLo, fastLo - 1, true, qt, st, acc, ldo, stat);
-            Segment(pr, b, h, hk, i0, rows, fastLo, fastHi, pr.HasMods, qt, st, acc, ldo, stat);
-            Segment(pr, b, h, hk, i0, rows, fastHi + 1, keyHi, true, qt, st, acc, ldo, stat);
+            Segment(pr, b, h, hk, i0, rows, qg, ld, keyLo, fastLo - 1, true, qt, st, acc, ldo, stat);
+            Segment(pr, b, h, hk, i0, rows, qg, ld, fastLo, fastHi, pr.HasMods, qt, st, acc, ldo, stat);
+            Segment(pr, b, h, hk, i0, rows, qg, ld, fastHi + 1, keyHi, true, qt, st, acc, ldo, stat);
         }
 
         for (int r = 0; r < rows; r++)
@@ -116,37 +120,45 @@ internal static unsafe class FlashForward
 
     /// <summary>Keys j0..j1 (inclusive) in tiles of Bc: scores, modifiers when <paramref name="mods"/>, online softmax, P·V.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Segment(in AttentionProblem pr, int b, int h, int hk, int i0, int rows, int j0, int j1, bool mods,
+    private static void Segment(in AttentionProblem pr, int b, int h, int hk, int i0, int rows, int qg, int ld, int j0, int j1, bool mods,
         float* qt, float* st, float* acc, int ldo, float* stat)
     {
         const int MR = TileKernels.MR;
-        float* m = stat, l = stat + QG, tmax = stat + 2 * QG, alpha = stat + 3 * QG;
+        float* m = stat, l = stat + ld, tmax = stat + 2 * ld, alpha = stat + 3 * ld;
         for (; j0 <= j1; j0 += Bc)
         {
             int n = Math.Min(Bc, j1 + 1 - j0);
-            Probabilities.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax);
+            Probabilities.Scores(qt, pr.E, pr.KRow(b, hk, j0), pr.KsS, n, st, tmax, ld);
             if (mods)
             {
-                Probabilities.Modify(pr, b, h, i0, rows, j0, n, st, QG, null);   // in natural units when there are modifiers
-                ColumnMax(st, n, tmax);
+                Probabilities.Modify(pr, b, h, i0, rows, j0, n, st, ld, null);   // in natural units when there are modifiers
+                ColumnMax(st, n, tmax, ld);
             }
-            OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, pr.Ev);
+            if (ld == TileKernels.Ld512) OnlineSoftmax32(st, n, m, l, tmax, alpha, acc, ldo, pr.Ev, qg);
+            else OnlineSoftmax(st, n, m, l, tmax, alpha, acc, ldo, pr.Ev);
             if (pr.DropP > 0)
                 for (int c = 0; c < n; c++)
-                    for (int r = 0; r < rows; r++) st[c * QG + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
+                    for (int r = 0; r < rows; r++) st[c * ld + r] *= pr.DropScale(b, h, i0 + r, j0 + c);
             float* v = pr.VRow(b, hk, j0);
             // O[r] += Σ_c P[c][r]·V[c] (rows past `rows` are padding, never read): 12 rows × 32 columns in zmm where V's
             // rows are 32 (not 64) wide on full-width hosts, else the products kernel (6 rows × 64 in zmm, × 32 in ymm).
             int r0 = 0;
             if (Wide && pr.Ev % 64 != 0 && pr.Ev % 32 == 0)
-                for (; r0 + MR < rows; r0 += 2 * MR) TileKernels.AccumulatePV12(st + r0, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
-            if (r0 < rows) TileProducts.AccumulateRows(st + r0, 1, QG, (rows - r0 + MR - 1) / MR * MR, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
+                for (; r0 + MR < rows; r0 += 2 * MR) TileKernels.AccumulatePV12(st + r0, ld, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
+            if (r0 < rows) TileProducts.AccumulateRows(st + r0, 1, ld, (rows - r0 + MR - 1) / MR * MR, n, v, pr.VsS, pr.Ev, acc + r0 * ldo, ldo);
         }
     }
 
-    /// <summary>tmax[q] = max over the n key rows of the transposed tile (after masks changed it).</summary>
-    private static void ColumnMax(float* st, int n, float* tmax)
+    /// <summary>tmax[q] = max over the n key rows of the transposed tile (after masks changed it), for the ld lanes.</summary>
+    private static void ColumnMax(float* st, int n, float* tmax, int ld)
     {
+        if (ld == TileKernels.Ld512)
+        {
+            var z0 = Vector512.Create(float.NegativeInfinity); var z1 = z0;
+            for (int c = 0; c < n; c++) { z0 = Vector512.Max(z0, Vector512.Load(st + c * ld)); z1 = Vector512.Max(z1, Vector512.Load(st + c * ld + 16)); }
+            z0.Store(tmax); z1.Store(tmax + 16);
+            return;
+        }
         var m0 = Vector256.Create(float.NegativeInfinity); var m1 = m0; var m2 = m0;
         for (int c = 0; c < n; c++)
         {
@@ -179,12 +191,7 @@ internal static unsafe class FlashForward
             FastExp.Exp2(Vector256.Load(m + 16) - sh2).Store(alpha + 16);
             n0.Store(m); n1.Store(m + 8); n2.Store(m + 16);
         }
-        for (int q = 0; q < QG; q++)
-            if (alpha[q] != 1f && l[q] != 0f)                  // l = 0: nothing accumulated yet, the row is still 0
-            {
-                l[q] *= alpha[q];
-                Scale(acc + q * ldo, ev, alpha[q], acc + q * ldo);
-            }
+        Rescale(QG, m, l, alpha, acc, ldo, ev);
         Vector256<float> s0 = default, s1 = default, s2 = default;
         for (int c = 0; c < n; c++)
         {
@@ -194,6 +201,47 @@ internal static unsafe class FlashForward
             var p2 = FastExp.Exp2(Vector256.Load(s + 16) - sh2); p2.Store(s + 16); s2 += p2;
         }
         (Vector256.Load(l) + s0).Store(l); (Vector256.Load(l + 8) + s1).Store(l + 8); (Vector256.Load(l + 16) + s2).Store(l + 16);
+    }
+
+    /// <summary><see cref="OnlineSoftmax"/> for the 32 lanes of a full-width host's group (30 queries, two of padding) in two
+    /// zmm; the same operations lane by lane, so the same numbers.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void OnlineSoftmax32(float* st, int n, float* m, float* l, float* tmax, float* alpha, float* acc, int ldo, int ev, int qg)
+    {
+        const int ld = TileKernels.Ld512;
+        var ninf = Vector512.Create(float.NegativeInfinity);
+        Vector512<float> sh0, sh1;
+        {
+            var n0 = Vector512.Max(Vector512.Load(m), Vector512.Load(tmax));
+            var n1 = Vector512.Max(Vector512.Load(m + 16), Vector512.Load(tmax + 16));
+            sh0 = Vector512.ConditionalSelect(Vector512.Equals(n0, ninf), Vector512<float>.Zero, n0);
+            sh1 = Vector512.ConditionalSelect(Vector512.Equals(n1, ninf), Vector512<float>.Zero, n1);
+            FastExp.Exp2(Vector512.Load(m) - sh0).Store(alpha);
+            FastExp.Exp2(Vector512.Load(m + 16) - sh1).Store(alpha + 16);
+            n0.Store(m); n1.Store(m + 16);
+        }
+        Rescale(qg, m, l, alpha, acc, ldo, ev);
+        Vector512<float> s0 = default, s1 = default;
+        for (int c = 0; c < n; c++)
+        {
+            float* s = st + c * ld;
+            var p0 = FastExp.Exp2(Vector512.Load(s) - sh0); p0.Store(s); s0 += p0;
+            var p1 = FastExp.Exp2(Vector512.Load(s + 16) - sh1); p1.Store(s + 16); s1 += p1;
+        }
+        (Vector512.Load(l) + s0).Store(l); (Vector512.Load(l + 16) + s1).Store(l + 16);
+    }
+
+    /// <summary>Rescales the accumulator rows and l of the queries whose max moved (alpha ≠ 1) and that have something
+    /// accumulated (l ≠ 0; otherwise the row is still 0).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Rescale(int qg, float* m, float* l, float* alpha, float* acc, int ldo, int ev)
+    {
+        for (int q = 0; q < qg; q++)
+            if (alpha[q] != 1f && l[q] != 0f)
+            {
+                l[q] *= alpha[q];
+                Scale(acc + q * ldo, ev, alpha[q], acc + q * ldo);
+            }
     }
 
     /// <summary>dst[c] = a·x[c] for c &lt; n (dst may be x): short rows of one head, inline rather than a library call.</summary>

@@ -65,11 +65,18 @@ internal static unsafe class Probabilities
         }
     }
 
-    /// <summary>The forward's score kernel for its host (both widths give the same numbers: one FMA chain per score),
-    /// into <c>st[j·ld + q]</c>.</summary>
+    /// <summary>The forward's score kernel for its host (every width gives the same numbers: one FMA chain per score),
+    /// into <c>st[j·ld + q]</c>: the 32-lane group (<see cref="TileKernels.Scores32"/>) where ld is
+    /// <see cref="TileKernels.Ld512"/> (the forward on full-width hosts), else 24 queries.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
     {
+        if (ld == TileKernels.Ld512)
+        {
+            new Span<float>(colMax, TileKernels.Ld512).Fill(float.NegativeInfinity);
+            TileKernels.Scores32(qt, e, k0, ks, n, st, colMax);
+            return;
+        }
         new Span<float>(colMax, QG).Fill(float.NegativeInfinity);
         if (FlashForward.Wide) TileKernels.Scores512(qt, e, k0, ks, n, st, colMax, ld);
         else TileKernels.Scores(qt, e, k0, ks, n, st, colMax, ld);
