@@ -9,40 +9,39 @@ namespace Attend.Kernels.Attention;
 /// </summary>
 internal static unsafe class AttentionWeights
 {
-    private const int QG = TileKernels.QG;
-
     /// <param name="pr">The problem as in the forward.</param>
     /// <param name="stats">The forward's row statistics (<see cref="FlashForward.Run"/>).</param>
     /// <param name="heads">Query heads to return.</param>
     /// <param name="w">Out: [B, heads.Length, L, S].</param>
     public static void Run(in AttentionProblem pr, float* stats, int[] heads, float* w)
     {
-        var item = new Item { Pr = pr, Stats = stats, Heads = heads, W = w, Groups = (pr.L + QG - 1) / QG };
+        var (qg, ld) = FlashForward.GroupShape;                             // the forward's groups and score kernel
+        var item = new Item { Pr = pr, Stats = stats, Heads = heads, W = w, Groups = (pr.L + qg - 1) / qg, Qg = qg, Ld = ld };
         Workers.For(pr.B * heads.Length * item.Groups, in item);
     }
 
     private struct Item : IWorkItem
     {
-        public AttentionProblem Pr; public float* Stats, W; public int[] Heads; public int Groups;
+        public AttentionProblem Pr; public float* Stats, W; public int[] Heads; public int Groups, Qg, Ld;
 
         public void Invoke(int index)
         {
             const int Bc = FlashForward.Bc;
-            int bn = index / Groups, i0 = index % Groups * QG;
+            int bn = index / Groups, i0 = index % Groups * Qg;
             int b = bn / Heads.Length, n = bn % Heads.Length, h = Heads[n];
-            int rows = Math.Min(QG, Pr.L - i0);
-            float* qt = Scratch.Get(0, (long)QG * Pr.E);
-            float* pt = Scratch.Get(1, (long)Bc * QG);
-            TileKernels.PackQueries(qt, Pr.QRow(b, h, i0), Pr.QsL, rows, Pr.E, Pr.Scale * FastExp.Log2E);
+            int rows = Math.Min(Qg, Pr.L - i0);
+            float* qt = Scratch.Get(0, (long)Ld * Pr.E);
+            float* pt = Scratch.Get(1, (long)Bc * Ld);
+            TileKernels.PackQueries(qt, Pr.QRow(b, h, i0), Pr.QsL, rows, Pr.E, Pr.Scale * FastExp.Log2E, Ld);
             float* wOut = W + (((long)b * Heads.Length + n) * Pr.L + i0) * Pr.S;
             for (int j0 = 0; j0 < Pr.S; j0 += Bc)
             {
                 int cols = Math.Min(Bc, Pr.S - j0);
-                Probabilities.Tile(Pr, b, h, i0, rows, j0, cols, qt, Stats, pt, QG, null);
+                Probabilities.Tile(Pr, b, h, i0, rows, j0, cols, qt, Stats, pt, Ld, null);
                 for (int r = 0; r < rows; r++)
                 {
                     float* dst = wOut + (long)r * Pr.S + j0;
-                    for (int c = 0; c < cols; c++) dst[c] = pt[c * QG + r];
+                    for (int c = 0; c < cols; c++) dst[c] = pt[c * Ld + r];
                 }
             }
         }

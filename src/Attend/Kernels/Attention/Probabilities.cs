@@ -24,7 +24,7 @@ internal static unsafe class Probabilities
     private const int QG = TileKernels.QG;
 
     /// <summary>
-    /// P of queries i0 … i0 + rows − 1 (rows ≤ 24) of head h against keys j0 … j0 + n − 1, transposed:
+    /// P of queries i0 … i0 + rows − 1 (a group of <see cref="FlashForward.GroupShape"/>, ld its stride) of head h against keys j0 … j0 + n − 1, transposed:
     /// <c>pt[c·ld + r]</c>, by the forward's score kernel on <paramref name="qt"/> (the queries packed by
     /// <see cref="TileKernels.PackQueries"/> with scale·log₂e), then <see cref="FromScores"/>.
     /// </summary>
@@ -32,7 +32,7 @@ internal static unsafe class Probabilities
     public static void Tile(in AttentionProblem pr, int b, int h, int i0, int rows, int j0, int n, float* qt, float* stats,
         float* pt, int ld, float* tanh)
     {
-        float* colMax = stackalloc float[QG];
+        float* colMax = stackalloc float[TileKernels.Ld512];
         Scores(qt, pr.E, pr.KRow(b, h / pr.Group, j0), pr.KsS, n, pt, colMax, ld);
         FromScores(pr, b, h, i0, rows, j0, n, stats, pt, ld, tanh);
     }
@@ -65,9 +65,9 @@ internal static unsafe class Probabilities
         }
     }
 
-    /// <summary>The forward's score kernel for its host (every width gives the same numbers: one FMA chain per score),
-    /// into <c>st[j·ld + q]</c>: the 32-lane group (<see cref="TileKernels.Scores32"/>) where ld is
-    /// <see cref="TileKernels.Ld512"/> (the forward on full-width hosts), else 24 queries.</summary>
+    /// <summary>The forward's score kernel for its group shape (every width gives the same numbers: one FMA chain per
+    /// score), into <c>st[j·ld + q]</c>: 32 lanes in two zmm (<see cref="TileKernels.Scores32"/>) where ld is
+    /// <see cref="TileKernels.Ld512"/> (full-width hosts), else 24 queries in three ymm.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
     {
@@ -78,8 +78,7 @@ internal static unsafe class Probabilities
             return;
         }
         new Span<float>(colMax, QG).Fill(float.NegativeInfinity);
-        if (FlashForward.Wide) TileKernels.Scores512(qt, e, k0, ks, n, st, colMax, ld);
-        else TileKernels.Scores(qt, e, k0, ks, n, st, colMax, ld);
+        TileKernels.Scores(qt, e, k0, ks, n, st, colMax, ld);
     }
 
     /// <summary>The modifiers on a transposed tile of scores in log₂ units (<c>st[c·ld + r]</c>, r &lt; rows), exactly as

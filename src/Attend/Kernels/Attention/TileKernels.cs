@@ -67,7 +67,7 @@ internal static unsafe class TileKernels
     /// <summary>
     /// <c>st[j·ld + q] = Σ_e k[j][e]·qt[e][q]</c> for keys 0 ≤ j &lt; n (K rows at k0 + j·ks; ld ≥ QG, QG for a tile
     /// of its own), and <c>colMax[q] = max(colMax[q], max_j st[j][q])</c>. Each score is one fused multiply-add chain
-    /// from 0 in e order, whatever the width (<see cref="Scores512"/> gives the same numbers).
+    /// from 0 in e order, whatever the width (<see cref="Scores32"/> gives the same numbers).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Scores(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
@@ -126,52 +126,6 @@ internal static unsafe class TileKernels
             m0 = Vector256.Max(m0, a0); m1 = Vector256.Max(m1, a1); m2 = Vector256.Max(m2, a2);
         }
         m0.Store(colMax); m1.Store(colMax + 8); m2.Store(colMax + 16);
-    }
-
-    /// <summary><see cref="Scores"/> on full-width AVX-512 hosts: the 24 queries as one zmm (0–15) and one ymm (16–23),
-    /// 6 keys at a time (12 accumulators): two thirds of the instructions of the three-ymm form.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Scores512(float* qt, int e, float* k0, long ks, int n, float* st, float* colMax, int ld = QG)
-    {
-        var m0 = Vector512.Load(colMax); var m1 = Vector256.Load(colMax + 16);
-        int j = 0;
-        for (; j + KR <= n; j += KR)
-        {
-            float* ka = k0 + j * ks, kb = ka + ks, kc = kb + ks, kd = kc + ks, ke = kd + ks, kf = ke + ks;
-            Vector512<float> a0 = default, b0 = default, c0 = default, d0 = default, e0 = default, f0 = default;
-            Vector256<float> a1 = default, b1 = default, c1 = default, d1 = default, e1 = default, f1 = default;
-            float* q = qt;
-            for (int x = 0; x < e; x++, q += QG)
-            {
-                var q0 = Vector512.Load(q); var q1 = Vector256.Load(q + 16);
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(ka[x]), q0, a0); a1 = Vector256.FusedMultiplyAdd(Vector256.Create(ka[x]), q1, a1);
-                b0 = Vector512.FusedMultiplyAdd(Vector512.Create(kb[x]), q0, b0); b1 = Vector256.FusedMultiplyAdd(Vector256.Create(kb[x]), q1, b1);
-                c0 = Vector512.FusedMultiplyAdd(Vector512.Create(kc[x]), q0, c0); c1 = Vector256.FusedMultiplyAdd(Vector256.Create(kc[x]), q1, c1);
-                d0 = Vector512.FusedMultiplyAdd(Vector512.Create(kd[x]), q0, d0); d1 = Vector256.FusedMultiplyAdd(Vector256.Create(kd[x]), q1, d1);
-                e0 = Vector512.FusedMultiplyAdd(Vector512.Create(ke[x]), q0, e0); e1 = Vector256.FusedMultiplyAdd(Vector256.Create(ke[x]), q1, e1);
-                f0 = Vector512.FusedMultiplyAdd(Vector512.Create(kf[x]), q0, f0); f1 = Vector256.FusedMultiplyAdd(Vector256.Create(kf[x]), q1, f1);
-            }
-            float* o = st + j * ld;
-            a0.Store(o); a1.Store(o + 16); o += ld; b0.Store(o); b1.Store(o + 16); o += ld; c0.Store(o); c1.Store(o + 16); o += ld;
-            d0.Store(o); d1.Store(o + 16); o += ld; e0.Store(o); e1.Store(o + 16); o += ld; f0.Store(o); f1.Store(o + 16);
-            m0 = Vector512.Max(m0, Vector512.Max(Vector512.Max(Vector512.Max(a0, b0), Vector512.Max(c0, d0)), Vector512.Max(e0, f0)));
-            m1 = Vector256.Max(m1, Vector256.Max(Vector256.Max(Vector256.Max(a1, b1), Vector256.Max(c1, d1)), Vector256.Max(e1, f1)));
-        }
-        for (; j < n; j++)
-        {
-            float* k = k0 + j * ks;
-            Vector512<float> a0 = default; Vector256<float> a1 = default;
-            float* q = qt;
-            for (int x = 0; x < e; x++, q += QG)
-            {
-                a0 = Vector512.FusedMultiplyAdd(Vector512.Create(k[x]), Vector512.Load(q), a0);
-                a1 = Vector256.FusedMultiplyAdd(Vector256.Create(k[x]), Vector256.Load(q + 16), a1);
-            }
-            float* o = st + j * ld;
-            a0.Store(o); a1.Store(o + 16);
-            m0 = Vector512.Max(m0, a0); m1 = Vector256.Max(m1, a1);
-        }
-        m0.Store(colMax); m1.Store(colMax + 16);
     }
 
     /// <summary><see cref="Scores"/> for the full-width hosts' group of 32 lanes (<see cref="QG512"/> queries and padding,

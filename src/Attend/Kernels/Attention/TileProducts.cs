@@ -33,7 +33,7 @@ internal static unsafe class TileProducts
         if (r0 == rows) return;
         // The last 1–5 rows together (their FMA chains interleaved), the zmm part of wide rows one row at a time.
         if (wide > 0)
-            for (int r = r0; r < rows; r++) One(a + r * rs, cs, kn, b, bs, wide, c + r * ldc, add);
+            for (int r = r0; r < rows; r++) One512(a + r * rs, cs, kn, b, bs, wide, c + r * ldc, add);
         float* ar = a + r0 * rs, br = b + wide, cr = c + r0 * ldc + wide;
         switch (rows - r0)
         {
@@ -179,44 +179,23 @@ internal static unsafe class TileProducts
         }
     }
 
-    /// <summary>One row of c: 64 columns a pass in zmm on full-width hosts, then 32 and 8 in ymm, then single columns.</summary>
+    /// <summary>One row of c in zmm, 64 columns a pass (four chains); w a multiple of 64 (full-width hosts: the ymm
+    /// columns and the remainder rows go through <see cref="Block{T}"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void One(float* a, long cs, int kn, float* b, long bs, int w, float* c, bool add)
+    private static void One512(float* a, long cs, int kn, float* b, long bs, int w, float* c, bool add)
     {
-        int x = 0;
-        if (FlashForward.Wide)
-            for (; x + 64 <= w; x += 64)
-            {
-                Vector512<float> a0 = L512(c + x, add), a1 = L512(c + x + 16, add), a2 = L512(c + x + 32, add), a3 = L512(c + x + 48, add);
-                float* p = a, br = b + x;
-                for (int k = 0; k < kn; k++, p += cs, br += bs)
-                {
-                    var s = Vector512.Create(*p);
-                    a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br), a0); a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 16), a1);
-                    a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 32), a2); a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 48), a3);
-                }
-                a0.Store(c + x); a1.Store(c + x + 16); a2.Store(c + x + 32); a3.Store(c + x + 48);
-            }
-        for (; x + 32 <= w; x += 32)                        // four chains at once: one row's FMAs are otherwise latency-bound
+        for (int x = 0; x < w; x += 64)
         {
-            Vector256<float> a0 = L(c + x, add), a1 = L(c + x + 8, add), a2 = L(c + x + 16, add), a3 = L(c + x + 24, add);
+            Vector512<float> a0 = L512(c + x, add), a1 = L512(c + x + 16, add), a2 = L512(c + x + 32, add), a3 = L512(c + x + 48, add);
             float* p = a, br = b + x;
             for (int k = 0; k < kn; k++, p += cs, br += bs)
             {
-                var s = Vector256.Create(*p);
-                a0 = Vector256.FusedMultiplyAdd(s, Vector256.Load(br), a0); a1 = Vector256.FusedMultiplyAdd(s, Vector256.Load(br + 8), a1);
-                a2 = Vector256.FusedMultiplyAdd(s, Vector256.Load(br + 16), a2); a3 = Vector256.FusedMultiplyAdd(s, Vector256.Load(br + 24), a3);
+                var s = Vector512.Create(*p);
+                a0 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br), a0); a1 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 16), a1);
+                a2 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 32), a2); a3 = Vector512.FusedMultiplyAdd(s, Vector512.Load(br + 48), a3);
             }
-            a0.Store(c + x); a1.Store(c + x + 8); a2.Store(c + x + 16); a3.Store(c + x + 24);
+            a0.Store(c + x); a1.Store(c + x + 16); a2.Store(c + x + 32); a3.Store(c + x + 48);
         }
-        for (; x + 8 <= w; x += 8)
-        {
-            var acc = L(c + x, add);
-            float* p = a, br = b + x;
-            for (int k = 0; k < kn; k++, p += cs, br += bs) acc = Vector256.FusedMultiplyAdd(Vector256.Create(*p), Vector256.Load(br), acc);
-            acc.Store(c + x);
-        }
-        for (; x < w; x++) One1(a, cs, kn, b + x, bs, c + x, add);
     }
 
     private static void One1(float* a, long cs, int kn, float* b, long bs, float* c, bool add)
