@@ -9,6 +9,8 @@ using Attend.Cli.Speech;
 using Attend.Cli.Translate;
 using Attend.Cli.Vision;
 
+if (Cluster.Join(args) is int refused) return refused;   // under mpirun: MPI_Init, rank 0 prints
+
 var outDir = new Option<string>("--out") { Description = "folder for the attention heatmaps (PNG) and the trained model (OUT/model, for attend explain/serve)", DefaultValueFactory = _ => "attend-out" };
 var seed = new Option<int>("--seed") { Description = "random seed", DefaultValueFactory = _ => 0 };
 var steps = new Option<int?>("--steps") { Description = "training budget in optimizer steps (default: --seconds)" };
@@ -30,4 +32,6 @@ var root = new RootCommand("attend — self-attention and the Transformer in pur
     VisionCommands.Classify(), SpeechCommands.Transcribe(), ExplainCommand.Create(), ServeCommand.Create(), EmbedCommand.Create(), SearchCommand.Create(), Attend.Cli.Export.ExportCommand.Create() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
-return root.Parse(args).Invoke();
+int exit = root.Parse(args).Invoke();
+Cluster.Leave();
+return exit;

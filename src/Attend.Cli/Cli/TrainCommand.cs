@@ -7,7 +7,7 @@ namespace Attend.Cli;
 /// and/or minutes; a resumed run goes on to them), the seed, resume, the evaluation and checkpoint cadence (null: the
 /// preset's) and the attention variant.</summary>
 public sealed record TrainArgs(string Out, string Preset, int? Steps = null, double? Minutes = null, int Seed = 0, bool Resume = false,
-    int? EvalEvery = null, int? SaveEvery = null, string Attention = "soft")
+    int? EvalEvery = null, int? SaveEvery = null, string Attention = "soft", int? Batch = null, string? LossFile = null)
 {
     /// <summary>The budget in seconds, if any.</summary>
     public double? Seconds => Minutes * 60;
@@ -18,6 +18,7 @@ public sealed record TrainArgs(string Out, string Preset, int? Steps = null, dou
         if (Steps is <= 0) throw new CliException($"--steps must be positive, not {Steps}");
         if (Minutes is <= 0) throw new CliException($"--minutes must be positive, not {Minutes}");
         if (EvalEvery is <= 0 || SaveEvery is <= 0) throw new CliException($"--eval-every and --save-every must be positive");
+        if (Batch is <= 0) throw new CliException($"--batch must be positive, not {Batch}");
     }
 }
 
@@ -33,11 +34,15 @@ public sealed class TrainOptionSet
     readonly Option<int?> evalEvery = new("--eval-every") { Description = "steps between evaluations (default: the preset's)" };
     readonly Option<int?> saveEvery = new("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
     readonly Option<string>? attention;
+    readonly Option<int?>? batch;
+    readonly Option<string?> lossFile = new("--loss-file") { Description = "also write every step's training loss to this file (step<TAB>loss, appended on --resume)" };
 
     /// <param name="presets">the preset names, the first the default.</param>
     /// <param name="defaultSteps">the default budget in steps (null: none, e.g. epochs decide).</param>
-    public TrainOptionSet(string presetHelp, string[] presets, int? defaultSteps, bool withMinutes, bool withAttention, string? defaultPreset = null)
+    /// <param name="withBatch">add --batch (the global batch: split over the ranks under mpirun).</param>
+    public TrainOptionSet(string presetHelp, string[] presets, int? defaultSteps, bool withMinutes, bool withAttention, string? defaultPreset = null, bool withBatch = true)
     {
+        if (withBatch) batch = new Option<int?>("--batch") { Description = "items per step (default: the preset's); under mpirun the global batch, split over the ranks" };
         preset = new Option<string>("--preset") { Description = presetHelp };
         if (defaultPreset is not null) preset.DefaultValueFactory = _ => defaultPreset;
         preset.AcceptOnlyFromAmong(presets);
@@ -49,25 +54,62 @@ public sealed class TrainOptionSet
 
     public void AddTo(Command cmd)
     {
-        foreach (Option o in new Option?[] { outDir, preset, steps, minutes, seed, resume, evalEvery, saveEvery, attention }.OfType<Option>()) cmd.Options.Add(o);
+        foreach (Option o in new Option?[] { outDir, preset, steps, minutes, seed, resume, evalEvery, saveEvery, attention, batch, lossFile }.OfType<Option>()) cmd.Options.Add(o);
     }
 
     public TrainArgs Read(ParseResult pr) => new(pr.GetValue(outDir)!, pr.GetValue(preset) ?? "", pr.GetValue(steps),
         minutes is null ? null : pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery),
-        attention is null ? "soft" : pr.GetValue(attention)!);
+        attention is null ? "soft" : pr.GetValue(attention)!, batch is null ? null : pr.GetValue(batch), pr.GetValue(lossFile));
 }
 
 /// <summary>How a training command runs: Ctrl-C finishes the current step and saves a checkpoint (exit 130), user
-/// errors are one line (exit 2).</summary>
+/// errors are one line (exit 2). Under mpirun (<see cref="Cluster"/>) errors every rank meets alike (bad options, a
+/// checkpoint that cannot be resumed, divergence) are printed once by rank 0 and every rank exits 2; any other error
+/// ends the whole job (MPI_Abort, exit 3) naming the rank and the step; SIGTERM from mpirun (another rank died, or
+/// Ctrl-C reached mpirun) stops at the end of the step when the ranks can still agree, else ends this rank with one line.</summary>
 public static class TrainCommand
 {
+    /// <summary>How long a rank told to stop by mpirun waits for its step to finish before it exits.</summary>
+    public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(3);
+
     public static int Run(Func<CancellationToken, int> train)
     {
         using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); Console.Error.WriteLine("stopping: saving a checkpoint…"); };
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; cts.Cancel(); if (Cluster.IsMain) Console.Error.WriteLine("stopping: saving a checkpoint…"); };
         Console.CancelKeyPress += onCancel;
-        try { return CliChecks.Guard(() => train(cts.Token)); }
+        using var onTerm = Cluster.Collectives is null ? null : System.Runtime.InteropServices.PosixSignalRegistration.Create(
+            System.Runtime.InteropServices.PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; StoppedFromOutside(cts); });
+        try { return Cluster.Collectives is null ? CliChecks.Guard(() => train(cts.Token)) : RunRank(train, cts.Token); }
         finally { Console.CancelKeyPress -= onCancel; }
+    }
+
+    static int RunRank(Func<CancellationToken, int> train, CancellationToken stop)
+    {
+        try { return train(stop); }
+        catch (Exception ex) when (ex is CliException or TrainingException && (Cluster.Step < 0 || ex is TrainingException { Problem: TrainingProblem.Diverged }))
+        {
+            if (Cluster.IsMain) Console.Error.WriteLine($"error: {CliChecks.Message(ex)}");
+            return 2;
+        }
+        catch (Exception ex)
+        {
+            Cluster.Abort(ex is CliException or TrainingException ? CliChecks.Message(ex) : ex.ToString(), 3);
+            return 3;
+        }
+    }
+
+    /// <summary>SIGTERM under mpirun: ask the ranks to stop after this step (they agree on it in the step's all-reduce and
+    /// rank 0 saves); if the step cannot finish — a rank is gone — print one line and exit 143 after <see cref="StopGrace"/>.</summary>
+    static void StoppedFromOutside(CancellationTokenSource cts)
+    {
+        cts.Cancel();
+        var dir = Cluster.CheckpointDir;
+        _ = Task.Delay(StopGrace).ContinueWith(_ =>
+        {
+            if (Cluster.IsMain) Console.Error.WriteLine(Cluster.EndedFromOutside(dir));
+            Console.Error.Flush();
+            Environment.Exit(143);
+        }, TaskScheduler.Default);
     }
 
     /// <summary>The exit code of a finished run (0, or 130 when stopped), after its last line.</summary>

@@ -36,7 +36,7 @@ public static class LmTraining
         var model = new Gpt(cfg.Gpt, new Random(o.Seed));
         var train = tok.Encode(corpus.Train, out _);
         var val = tok.Encode(corpus.Validation, out int unknown);
-        int T = preset.Context, B = preset.Batch, evalEvery = o.EvalEvery ?? preset.EvalEvery;
+        int T = preset.Context, B = Cluster.CheckBatch(o.Batch ?? preset.Batch), evalEvery = o.EvalEvery ?? preset.EvalEvery;
         var evalStarts = Batches.Starts(new SplitMix64(EvalSeed), val.Length, T, preset.EvalBatches * B);
         double bigram = Batches.BigramNats(train, val, tok.VocabSize);
         var rl = AttentionChoice.Reinforce(variant);
@@ -44,7 +44,7 @@ public static class LmTraining
         {
             Steps = steps, Lr = preset.Lr, MinLr = preset.Lr / 10, WarmupSteps = Math.Min(preset.WarmupSteps, steps - 1),
             Betas = (0.9, 0.95), WeightDecay = 0.1, LogEvery = Math.Max(1, evalEvery / 5), EvalEvery = evalEvery,
-            SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl,
+            SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, Collectives = Cluster.Collectives,
             ConfigJson = cfg.ToJson(), Extra = new Dictionary<string, string> { ["data"] = corpus.Name }, CheckResume = json => CheckResume(json, o.Out, cfg),
         });
         trainer.Evaluate = _ => Evaluate(model, val, evalStarts, T, B) is var v ? [new Metric("val", v, $"{v:F3} nats/char (bigram {bigram:F3})")] : [];
@@ -54,15 +54,16 @@ public static class LmTraining
                       $"{val.Length:N0} validation ({corpus.ValidationBooks.Count} books{(corpus.ValidationBooks.Count > 0 ? $", {corpus.ValidationBooks[0]}–{corpus.ValidationBooks[^1]}" : "")}); vocabulary {tok.VocabSize} characters.");
         if (unknown > 0) log.WriteLine($"warning: {unknown} validation characters are not in the training text; they count as '{tok.FallbackChar}'");
         log.WriteLine($"Model: GPT preset '{preset.Name}', {preset.Layers} layers, {preset.Heads} heads, d {preset.DModel}, context {T}, " +
-                      $"{model.ParameterCount:N0} parameters, {variant} attention; AdamW lr {preset.Lr:G3}, batch {B}, steps {trainer.StartStep}→{steps}. Bigram baseline {bigram:F3} nats/char.");
+                      $"{model.ParameterCount:N0} parameters, {variant} attention; AdamW lr {preset.Lr:G3}, batch {B}{Cluster.PerRank(B)}, steps {trainer.StartStep}→{steps}. Bigram baseline {bigram:F3} nats/char.");
 
         var look = new TrainingLook($"train lm ({preset.Name})", ips => $"{ips / 1000,5:F1}k tok/s");
         var result = TrainingView.Run(log, trainer, look, (step, _) =>
         {
-            var (x, y) = Batches.Get(train, Batches.Starts(SplitMix64.ForStep(trainer.Seed, step), train.Length, T, B), T);   // (B, T) each
+            var starts = Batches.Starts(SplitMix64.ForStep(trainer.Seed, step), train.Length, T, B);   // the global batch
+            var (x, y) = Batches.Get(train, trainer.Shard.Take(starts), T);                            // this rank's (B/K, T) each
             var (logits, loss) = model.Forward(x, y);
-            return new StepLoss(loss!, B * T) { Reward = rl is null ? null : Rewards.NegativeTokenLoss(logits, y, -1) };
-        }, stop);
+            return new StepLoss(loss!, x.NumEl) { Reward = rl is null ? null : Rewards.NegativeTokenLoss(logits, y, -1) };
+        }, stop, o.LossFile);
         var validation = result.Evaluations.Select(r => ((int)r.Step, r.Evaluation![0].Value)).ToList();
         if (!result.Interrupted) log.WriteLine($"Done: {result.Steps} steps, checkpoint in {trainer.CheckpointDir} ({result.Seconds / 60:F2} min).");
         if (validation.Count > 0)

@@ -36,6 +36,7 @@ public static class SpeechTraining
     {
         var preset = SpeechPreset.Get(o.Preset);
         o.CheckBudget();
+        preset = preset with { Batch = Cluster.CheckBatch(o.Batch ?? preset.Batch) };
         Espeak.EnsureAvailable();
         var cfg = new SpeechConfig(preset, SpeechTask.Vocabulary());
         var model = new Seq2Seq(cfg.Model, new Random(o.Seed));
@@ -45,6 +46,7 @@ public static class SpeechTraining
             Steps = o.Steps ?? 100_000, Seconds = o.Seconds, Lr = preset.Lr, MinLr = preset.Lr / 20, WarmupSteps = preset.WarmupSteps,
             Betas = (0.9, 0.98), WeightDecay = 0.01, EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery,
             CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg),
+            Collectives = Cluster.Collectives,
         });
         var dev = DevExamples(preset.DevSize);
         trainer.Evaluate = _ =>
@@ -60,7 +62,7 @@ public static class SpeechTraining
         if (trainer.StartStep > 0)
             log.WriteLine($"Resuming at step {trainer.StartStep}: replaying the {trainer.StartStep * preset.Batch:N0} utterances espeak-ng spoke before it (its output depends on them).");
         log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
-                      $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {preset.Batch}, steps {trainer.StartStep}→{trainer.Options.Steps}" +
+                      $"{model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {preset.Batch}{Cluster.PerRank(preset.Batch)}, steps {trainer.StartStep}→{trainer.Options.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
         using var producerStop = new CancellationTokenSource();
@@ -95,6 +97,7 @@ public static class SpeechTraining
                 if (!queue.TryTake(out var batch, Timeout.Infinite))
                     throw failure is SpeechException se ? new SpeechException(se.Message) : new InvalidOperationException("the batch producer stopped", failure);
                 if (batch.Step != step) throw new InvalidOperationException($"speech: the producer made step {batch.Step}'s batch for step {step}");
+                batch = batch with { Examples = trainer.Shard.Take(batch.Examples), Targets = trainer.Shard.Take(batch.Targets) };   // every rank speaks the whole batch (espeak's state), trains on its part
                 var (mel, pad) = SpeechTask.Batch(batch.Examples.Select(e => (e.Features, e.Frames)).ToArray(), preset.Subsampling);   // (B, F, 80), (B, S)
                 var (input, labels) = SpeechTask.Targets(batch.Targets);                                                            // (B, T)
                 var memory = model.Encode(mel, pad);                                                                                // (B, S, E)
@@ -106,7 +109,7 @@ public static class SpeechTraining
                 {
                     Shown = ce.Item(), Metrics = new Dictionary<string, double> { ["ctc"] = ctc.Item() },
                 };
-            }, stop);
+            }, stop, o.LossFile);
         }
         finally
         {

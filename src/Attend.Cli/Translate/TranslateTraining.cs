@@ -33,13 +33,13 @@ public static class TranslateTraining
             .OrderBy(p => p.Source.Length).ThenBy(p => p.Target.Length).ToList();
         var dev = test.Take(preset.DevSize).ToList();
         var model = new Seq2Seq(cfg.Model, new Random(o.Seed));
-        int B = Math.Min(preset.Batch, train.Count);
+        int B = Cluster.CheckBatch(Math.Min(o.Batch ?? preset.Batch, train.Count));
         var rl = AttentionChoice.Reinforce(variant);
         using var trainer = new Trainer(model, new TrainerOptions
         {
             Steps = o.Steps ?? 100_000, Seconds = o.Seconds, Lr = preset.Lr, MinLr = preset.Lr / 20, WarmupSteps = preset.WarmupSteps,
             Betas = (0.9, 0.98), WeightDecay = 0.01, EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery,
-            CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, ConfigJson = cfg.ToJson(),
+            CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, ConfigJson = cfg.ToJson(), Collectives = Cluster.Collectives,
             Extra = new Dictionary<string, string> { ["data"] = Path.GetFileName(data) }, CheckResume = json => CheckResume(json, o.Out, cfg),
         });
         trainer.Evaluate = _ => TranslateTask.Bleu(model, cfg, dev) is var b ? [new Metric("dev BLEU", b, $"{b,5:F1}")] : [];
@@ -47,19 +47,19 @@ public static class TranslateTraining
         log.WriteLine($"Data: {Path.GetFileName(data)}, {train.Count:N0} training pairs, {test.Count:N0} held out (dev BLEU on the first {dev.Count}); " +
                       $"vocabularies {cfg.Source.VocabSize:N0} source / {cfg.Target.VocabSize:N0} target words.");
         log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
-                      $"{model.ParameterCount:N0} parameters, {variant} attention; AdamW lr {preset.Lr:G3}, batch {B}, steps {trainer.StartStep}→{trainer.Options.Steps}" +
+                      $"{model.ParameterCount:N0} parameters, {variant} attention; AdamW lr {preset.Lr:G3}, batch {B}{Cluster.PerRank(B)}, steps {trainer.StartStep}→{trainer.Options.Steps}" +
                       (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
         var look = new TrainingLook($"train translate ({preset.Name})", ips => $"{ips / 1000,5:F1}k tok/s");
         var result = TrainingView.Run(log, trainer, look, (step, _) =>
         {
-            var batch = train.GetRange(SplitMix64.ForStep(trainer.Seed, step).NextInt(train.Count - B + 1), B);
+            var batch = trainer.Shard.Take(train.GetRange(SplitMix64.ForStep(trainer.Seed, step).NextInt(train.Count - B + 1), B));   // this rank's part
             var (src, pad) = TranslateTask.SourceIds(batch.Select(p => p.Source).ToArray());          // (B, S)
             var (input, labels) = TranslateTask.TargetIds(batch.Select(p => p.Target).ToArray());    // (B, T)
             var logits = model.Forward(src, pad, input);                                            // (B, T, V)
             var loss = Functional.CrossEntropy(logits.Reshape(-1, cfg.Target.VocabSize), labels.Reshape(-1), ignoreIndex: WordTokenizer.Pad);
             return new StepLoss(loss, src.NumEl + input.NumEl) { Reward = rl is null ? null : Rewards.NegativeTokenLoss(logits, labels, WordTokenizer.Pad) };
-        }, stop);
+        }, stop, o.LossFile);
         var curve = result.Evaluations.Select(r => ((int)r.Step, r.Seconds / 60, r.Evaluation![0].Value)).ToList();
         double? testBleu = null;
         if (!result.Interrupted)

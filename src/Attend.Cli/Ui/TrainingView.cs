@@ -14,11 +14,21 @@ public sealed record TrainingLook(string Title, Func<double, string> Throughput,
 /// </summary>
 public static class TrainingView
 {
-    public static TrainingResult Run(TextWriter log, Trainer trainer, TrainingLook look, Func<long, int, StepLoss> step, CancellationToken stop) =>
+    /// <param name="lossFile">when given, rank 0 appends "step&lt;TAB&gt;loss" for every step to it (created for a fresh run).</param>
+    public static TrainingResult Run(TextWriter log, Trainer trainer, TrainingLook look, Func<long, int, StepLoss> step, CancellationToken stop, string? lossFile = null) =>
         TrainingProgress.Run(log, look.Title, bar =>
         {
             string total = trainer.Options.Steps is long s && s < 100_000 ? $"/{s}" : "";
-            void OnStep(StepInfo i) => bar.Update(i.Fraction, $"step {i.Step}{total}  loss {i.Loss.ToString(look.LossFormat)}  {look.Throughput(i.ItemsPerSecond)}");
+            (Cluster.CheckpointDir, Cluster.Step) = (trainer.CheckpointDir, trainer.StartStep);   // from here an error may be one rank's alone
+            using var losses = lossFile is null || !trainer.IsMain ? null : new StreamWriter(lossFile, append: trainer.StartStep > 0);
+            void OnStep(StepInfo i)
+            {
+                Cluster.Step = i.Step;
+                bar.Update(i.Fraction, $"step {i.Step}{total}  loss {i.Loss.ToString(look.LossFormat)}  {look.Throughput(i.ItemsPerSecond)}");
+                if (losses is null) return;
+                losses.WriteLine($"{i.Step}\t{i.Loss.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}");
+                losses.Flush();
+            }
             void OnReport(TrainingReport r) => bar.Line(Line(r, look, bar.Eta));
             trainer.StepDone += OnStep;
             trainer.Reported += OnReport;

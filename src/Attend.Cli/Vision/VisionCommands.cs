@@ -10,7 +10,7 @@ public static class VisionCommands
     {
         var data = new Option<string>("--data") { Description = "digits, mnist (run data/mnist/fetch.sh first), fashion-mnist (apt-get install dataset-fashion-mnist), or a folder with one sub-folder of images per class", Required = true };
         var common = new TrainOptionSet("tiny (seconds, tests/CI), small (8×8 digits), base (28×28 and folders) or fashion (Fashion-MNIST); default: small for digits, fashion for fashion-mnist, base otherwise",
-            ["tiny", "small", "base", "fashion"], defaultSteps: null, withMinutes: true, withAttention: false);
+            ["tiny", "small", "base", "fashion"], defaultSteps: null, withMinutes: true, withAttention: false, withBatch: false);
         var epochs = new Option<int?>("--epochs") { Description = "passes over the training images (default: the preset's; --steps overrides it)" };
         var shift = new Option<int?>("--shift") { Description = "augmentation: shift each training image by up to this many pixels per axis (default: the preset's; 0: none)" };
         var flip = new Option<bool?>("--flip") { Description = "augmentation: mirror each training image left–right with probability ½ (clothes yes, digits no; default: the preset's, off)" };
@@ -20,7 +20,7 @@ public static class VisionCommands
         var dim = new Option<int?>("--dim") { Description = "embedding width (default: the preset's)" };
         var depth = new Option<int?>("--depth") { Description = "encoder blocks (default: the preset's)" };
         var heads = new Option<int?>("--heads") { Description = "attention heads; must divide --dim (default: the preset's)" };
-        var batch = new Option<int?>("--batch") { Description = "images per step (default: the preset's)" };
+        var batch = new Option<int?>("--batch") { Description = "images per step (default: the preset's); under mpirun the global batch, split over the ranks" };
         var lr = new Option<double?>("--lr") { Description = "peak learning rate (default: the preset's)" };
         var dropout = new Option<float?>("--dropout") { Description = "dropout after attention and MLP (default: the preset's)" };
         var smoothing = new Option<float?>("--label-smoothing") { Description = "cross-entropy label smoothing ε (default: the preset's)" };
@@ -36,7 +36,7 @@ public static class VisionCommands
             return TrainCommand.Run(stop => VitTraining.Run(new VitTrainOptions(pr.GetValue(data)!, t.Out, t.Preset.Length == 0 ? null : t.Preset, pr.GetValue(epochs),
                 t.Steps, t.Minutes, t.Seed, t.Resume, t.EvalEvery, t.SaveEvery, pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize),
                 pr.GetValue(channels), pr.GetValue(dim), pr.GetValue(depth), pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout),
-                pr.GetValue(smoothing), pr.GetValue(flip)), Console.Out, stop).ExitCode);
+                pr.GetValue(smoothing), pr.GetValue(flip), t.LossFile), Console.Out, stop).ExitCode);
         });
         return cmd;
     }

@@ -13,7 +13,7 @@ namespace Attend.Cli.Vision;
 public sealed record VitTrainOptions(string Data, string Out, string? Preset = null, int? Epochs = null, int? Steps = null,
     double? Minutes = null, int Seed = 0, bool Resume = false, int? EvalEvery = null, int? SaveEvery = null, int? Shift = null,
     int? PatchSize = null, int ImageSize = 32, int Channels = 3, int? Dim = null, int? Depth = null, int? Heads = null, int? Batch = null,
-    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null, bool? Flip = null);
+    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null, bool? Flip = null, string? LossFile = null);
 
 /// <summary>One point of the learning curve: test accuracy after <paramref name="Step"/> steps.</summary>
 public sealed record VitCurvePoint(int Step, double Epoch, double Minutes, double TrainLoss, double Accuracy);
@@ -72,27 +72,28 @@ public static class VitTraining
             Steps = total, Seconds = o.Minutes * 60, StepsPerEpoch = spe, Lr = preset.Lr, MinLr = preset.Lr / 50,
             WarmupSteps = Math.Min(preset.WarmupSteps, total / 10), Betas = (0.9, 0.999), WeightDecay = preset.WeightDecay,
             EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume,
-            Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg),
+            Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg), Collectives = Cluster.Collectives,
             Extra = new Dictionary<string, string> { ["data"] = split.Name, ["shift"] = preset.Shift.ToString(CultureInfo.InvariantCulture) },
         });
         batches = new ImageBatches(train, preset.Batch, trainer.Seed, mean, std);
         (double Accuracy, int[,] Confusion) last = (0, new int[0, 0]);
         trainer.Evaluate = _ => (last = Evaluate(model, cfg, test)) is var e ? [new Metric("test accuracy", e.Accuracy, $"{100 * e.Accuracy,6:F2}%")] : [];
         if (afterStep is not null) trainer.StepDone += s => afterStep((int)s.Step);
-        int B = Math.Min(preset.Batch, train.Count);
+        int B = Cluster.CheckBatch(Math.Min(preset.Batch, train.Count));
         log.WriteLine($"Data: {split.Description}: {train.Count:N0} training images, {test.Count:N0} test, {train.Classes.Length} classes, " +
                       $"{train.Channels}×{train.Height}×{train.Width}.");
         log.WriteLine($"Model: ViT preset '{preset.Name}', {vit.NumPatches} patches of {patch}×{patch} + [CLS], d {vit.Dim}, {vit.Depth} blocks, " +
-                      $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}, shifts ±{preset.Shift} px{(preset.Flip ? ", left–right flips" : "")}, " +
+                      $"{vit.NHead} heads, {model.ParameterCount:N0} parameters; AdamW lr {preset.Lr:G3}, batch {B}{Cluster.PerRank(B)}, shifts ±{preset.Shift} px{(preset.Flip ? ", left–right flips" : "")}, " +
                       (preset.Dropout > 0 ? $"dropout {preset.Dropout:G2}, " : "") + (preset.LabelSmoothing > 0 ? $"label smoothing {preset.LabelSmoothing:G2}, " : "") +
                       $"steps {trainer.StartStep}→{total} ({(double)total / spe:G3} epochs of {spe})" + (o.Minutes is null ? "." : $" or {o.Minutes:G4} minutes."));
 
         var look = new TrainingLook($"train vit ({split.Name}, {preset.Name})", ips => $"{ips,5:F0} img/s", LossFormat: "F4", Epochs: true);
         var result = TrainingView.Run(log, trainer, look, (step, _) =>
         {
-            var (x, y) = batches.Train(step, preset.Shift, preset.Flip);           // (B, Ch, H, W), (B)
+            var (start, count) = trainer.Shard.Of(B);
+            var (x, y) = batches.Train(step, preset.Shift, preset.Flip, start, count);   // this rank's (B/K, Ch, H, W), (B/K)
             return new StepLoss(Functional.CrossEntropy(model.Forward(x), y, labelSmoothing: preset.LabelSmoothing), x.Size(0));
-        }, stop);
+        }, stop, o.LossFile);
         var curve = result.Evaluations.Select(r => new VitCurvePoint((int)r.Step, r.Epoch, r.Seconds / 60, r.Loss, r.Evaluation![0].Value)).ToList();
         if (!result.Interrupted)
             log.WriteLine($"Done: {result.Steps} steps ({(double)result.Steps / spe:F2} epochs) in {result.Seconds / 60:F2} min, checkpoint in {trainer.CheckpointDir}. " +

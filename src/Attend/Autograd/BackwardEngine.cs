@@ -106,6 +106,7 @@ internal static class BackwardEngine
             leaf.Grad.AddInPlace(g);
             g.Dispose();
         }
+        leaf.RunPostAccumulateGradHooks();
     }
 
     private static List<Tensor> TopologicalOrder(Tensor root)

@@ -5,6 +5,7 @@ public sealed partial class Tensor
     private bool requiresGrad;
     private Node? gradFn;
     private Tensor? grad;
+    private List<Action<Tensor>>? postAccumulateGradHooks;
 
     internal Node? GradFn => gradFn;
 
@@ -44,6 +45,34 @@ public sealed partial class Tensor
     {
         grad?.Dispose();
         grad = null;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="hook"/>(this leaf) each time a backward pass has finished accumulating into <see cref="Grad"/>
+    /// (PyTorch's <c>register_post_accumulate_grad_hook</c>): within one <see cref="Backward()"/>, the leaf's gradient
+    /// is complete when the hook runs, so data-parallel training can start reducing it while the rest of the backward
+    /// runs. Hooks run in the order registered, on the thread that called Backward. Dispose the result to remove it.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">this tensor is not a leaf that requires grad.</exception>
+    public IDisposable RegisterPostAccumulateGradHook(Action<Tensor> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        if (!IsLeaf || !requiresGrad)
+            throw new InvalidOperationException($"RegisterPostAccumulateGradHook: only a leaf that requires grad accumulates a gradient (this {Shapes.Str(shape)} tensor {(IsLeaf ? "does not require grad" : "is not a leaf")})");
+        (postAccumulateGradHooks ??= []).Add(hook);
+        return new HookHandle(() => postAccumulateGradHooks?.Remove(hook));
+    }
+
+    internal void RunPostAccumulateGradHooks()
+    {
+        if (postAccumulateGradHooks is not { Count: > 0 } hooks) return;
+        foreach (var hook in hooks.ToArray()) hook(this);
+    }
+
+    private sealed class HookHandle(Action remove) : IDisposable
+    {
+        private Action? remove = remove;
+        public void Dispose() { remove?.Invoke(); remove = null; }
     }
 
     /// <summary>A new leaf sharing this tensor's storage, cut off from the graph.</summary>

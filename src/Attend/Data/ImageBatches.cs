@@ -29,16 +29,22 @@ public sealed class ImageBatches(ImageSet data, int batch, ulong seed, float[] m
 
     /// <summary>The inputs [B, Ch, H, W] and labels [B] of a training step, each image shifted by up to
     /// <paramref name="shift"/> pixels per axis and, with <paramref name="flip"/>, mirrored left–right with probability ½.</summary>
-    public (Tensor X, Tensor Y) Train(long step, int shift, bool flip = false)
+    public (Tensor X, Tensor Y) Train(long step, int shift, bool flip = false) => Train(step, shift, flip, 0, Indices(step).Length);
+
+    /// <summary>Images [<paramref name="start"/>, <paramref name="start"/> + <paramref name="count"/>) of training step
+    /// <paramref name="step"/>'s batch, moved as in the whole batch (a data-parallel rank's part of it).</summary>
+    public (Tensor X, Tensor Y) Train(long step, int shift, bool flip, int start, int count)
     {
         var idx = Indices(step);
+        if (start < 0 || count < 0 || start + count > idx.Length)
+            throw new ArgumentOutOfRangeException(nameof(start), $"images [{start}, {start + count}) of a batch of {idx.Length}");
         var rng = SplitMix64.ForStep(seed, step, stream: 1);
         var moves = idx.Select(_ =>
         {
             var (dy, dx) = shift == 0 ? (0, 0) : (rng.NextInt(2 * shift + 1) - shift, rng.NextInt(2 * shift + 1) - shift);
             return new Move(dy, dx, flip && rng.NextInt(2) == 1);
         }).ToArray();
-        return Make(data, idx, moves, mean, std);
+        return Make(data, idx[start..(start + count)], moves[start..(start + count)], mean, std);
     }
 
     /// <summary>An augmentation of one image: mirrored left–right (when <paramref name="Flip"/>), then shifted by (dy, dx).</summary>

@@ -65,6 +65,14 @@ public static unsafe class SafeTensors
         return ReadHeader(stream, path).Metadata;
     }
 
+    /// <summary>The <c>__metadata__</c> of the safetensors file in <paramref name="stream"/> (seekable, at the file's
+    /// start); the stream is left at the start of the data section.</summary>
+    public static IReadOnlyDictionary<string, string> LoadMetadata(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        return ReadHeader(stream, "<stream>").Metadata;
+    }
+
     /// <summary>One tensor's header entry, checked against the file.</summary>
     private sealed record Entry(string Name, string DType, int[] Shape, int Count, long Begin, long End);
 

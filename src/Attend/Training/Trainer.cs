@@ -32,11 +32,20 @@ public sealed class Trainer : IDisposable
     private readonly TrainerOptions o;
     private readonly Tensor[] parameters;
     private readonly string? dir;
+    private readonly ICollectives? group;
+    private readonly DataParallel? ddp;
 
     /// <summary>What this trainer was asked to do.</summary>
     public TrainerOptions Options => o;
     /// <summary>The checkpoint folder, as a full path (null: none).</summary>
     public string? CheckpointDir => dir;
+
+    /// <summary>True on the rank that reports, evaluates and saves: rank 0, or the only process.</summary>
+    public bool IsMain => group is null || group.Rank == 0;
+    /// <summary>This rank's part of each global batch (<see cref="Shard.Whole"/> for one process).</summary>
+    public Shard Shard => group is null ? Shard.Whole : new(group.Rank, group.Size);
+    /// <summary>The data-parallel reducer (null for one process): its buckets and the time spent waiting on them.</summary>
+    public DataParallel? DataParallel => ddp;
 
     /// <summary>The optimizer (AdamW over the model's parameters; restored from the checkpoint on resume).</summary>
     public Optimizer Optimizer { get; }
@@ -56,7 +65,9 @@ public sealed class Trainer : IDisposable
     /// <summary>At every report (and evaluation).</summary>
     public event Action<TrainingReport>? Reported;
 
-    /// <summary>Checks the options and the checkpoint folder — loading the checkpoint when resuming — before any step.</summary>
+    /// <summary>Checks the options and the checkpoint folder — loading the checkpoint when resuming — before any step.
+    /// With <see cref="TrainerOptions.Collectives"/> of more than one rank, rank 0 does this and sends the outcome to every
+    /// rank: its parameters (and a resumed optimizer state, step and seed), or its error, thrown on every rank.</summary>
     /// <exception cref="TrainingException">bad options, a folder that cannot take a new checkpoint, or one that cannot be resumed.</exception>
     public Trainer(Module model, TrainerOptions options)
     {
@@ -66,12 +77,23 @@ public sealed class Trainer : IDisposable
         parameters = model.Parameters().ToArray();
         Optimizer = new AdamW(AdamW.Groups(model.NamedParameters(), o.WeightDecay), lr: o.Lr, betas: o.Betas);
         Seed = o.Seed;
-        if (o.CheckpointDir is null) return;
-        dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.CheckpointDir));
-        if (!o.Resume) { Checkpoints.RequireFresh(dir); return; }
-        var (step, seconds, seed, extra) = Checkpoints.Resume(dir, model, Optimizer, o.CheckResume);
-        if (o.Steps is long total && step >= total) throw new TrainingException($"the checkpoint in '{dir}' is already at step {step}: ask for more than {step} steps", TrainingProblem.CannotResume);
-        (StartStep, SecondsBefore, Seed, ResumedExtra) = (step, seconds, seed ?? o.Seed, extra);
+        group = o.Collectives is { Size: > 1 } g ? g : null;
+        if (o.CheckpointDir is not null) dir = Path.TrimEndingDirectorySeparator(Path.GetFullPath(o.CheckpointDir));
+        var resumed = group is null ? Open() : Replicas.Start(group, Optimizer, Open);
+        if (resumed is var (step, seconds, seed, extra))
+        {
+            if (o.Steps is long total && step >= total) throw new TrainingException($"the checkpoint in '{dir}' is already at step {step}: ask for more than {step} steps", TrainingProblem.CannotResume);
+            (StartStep, SecondsBefore, Seed, ResumedExtra) = (step, seconds, seed ?? o.Seed, extra);
+        }
+        if (group is not null) ddp = new DataParallel(model, group, o.BucketMegabytes);
+    }
+
+    /// <summary>A fresh folder's checks, or the resumed checkpoint loaded into the model and optimizer.</summary>
+    private (long, double, ulong?, IReadOnlyDictionary<string, string>)? Open()
+    {
+        if (dir is null) return null;
+        if (!o.Resume) { Checkpoints.RequireFresh(dir); return null; }
+        return Checkpoints.Resume(dir, model, Optimizer, o.CheckResume);
     }
 
     private static void Check(TrainerOptions o)
@@ -107,7 +129,9 @@ public sealed class Trainer : IDisposable
     {
         ArgumentNullException.ThrowIfNull(step);
         var clock = Stopwatch.StartNew();
-        double Seconds() => SecondsBefore + clock.Elapsed.TotalSeconds;
+        // Ranks must agree on the schedule and on when to stop: they use rank 0's clock as of the last step.
+        double agreed = SecondsBefore;
+        double Seconds() => group is null ? SecondsBefore + clock.Elapsed.TotalSeconds : agreed;
         var losses = new List<(long, float)>();
         var evaluations = new List<TrainingReport>();
         var window = new Window();
@@ -118,17 +142,18 @@ public sealed class Trainer : IDisposable
         {
             double t0 = clock.Elapsed.TotalSeconds;
             double lr = LearningRate(done, Seconds());
-            var (loss, stepItems, metrics) = OneStep(step, done, lr);
+            var s = OneStep(step, done, lr, stop, clock);
+            if (group is not null) agreed = SecondsBefore + s.Rank0Seconds;
             done++;
             trainSeconds += clock.Elapsed.TotalSeconds - t0;
-            items += stepItems;
-            losses.Add((done, loss));
-            window.Add(loss, stepItems, clock.Elapsed.TotalSeconds - t0, metrics);
-            StepDone?.Invoke(new StepInfo(done, loss, Fraction(done, Seconds()), lr, items / Math.Max(1e-9, trainSeconds)));
+            items += s.Items;
+            losses.Add((done, s.Loss));
+            window.Add(s.Loss, s.Items, clock.Elapsed.TotalSeconds - t0, s.Metrics);
+            StepDone?.Invoke(new StepInfo(done, s.Loss, Fraction(done, Seconds()), lr, items / Math.Max(1e-9, trainSeconds)));
 
-            bool last = done == o.Steps || (o.Seconds is double budget && Seconds() >= budget), interrupted = stop.IsCancellationRequested;
+            bool last = done == o.Steps || (o.Seconds is double budget && Seconds() >= budget), interrupted = s.Stop;
             double now = clock.Elapsed.TotalSeconds;
-            bool evaluate = Evaluate is not null && !interrupted && (last || Every(done, o.EvalEvery) || (o.EvalEverySeconds > 0 && now - lastEval >= o.EvalEverySeconds));
+            bool evaluate = Evaluate is not null && IsMain && !interrupted && (last || Every(done, o.EvalEvery) || (o.EvalEverySeconds > 0 && now - lastEval >= o.EvalEverySeconds));
             bool log = evaluate || last || interrupted || Every(done, o.LogEvery) || (o.LogEverySeconds > 0 && now - lastLog >= o.LogEverySeconds);
             if (log)
             {
@@ -139,15 +164,21 @@ public sealed class Trainer : IDisposable
                 Reported?.Invoke(report);
                 lastLog = clock.Elapsed.TotalSeconds;
             }
-            if (dir is not null && (last || interrupted || Every(done, o.SaveEvery))) Save(done, Seconds());
+            if (dir is not null && IsMain && (last || interrupted || Every(done, o.SaveEvery))) Save(done, Seconds());
             if (last || interrupted) return new TrainingResult(interrupted && !last, done, Seconds(), losses, evaluations);
         }
     }
 
     private static bool Every(long step, int every) => every > 0 && step % every == 0;
 
-    /// <summary>One optimizer step over <see cref="TrainerOptions.Accumulate"/> micro-batches: (shown loss, items, metrics).</summary>
-    private (float Loss, double Items, IReadOnlyDictionary<string, double>? Metrics) OneStep(Func<long, int, StepLoss> step, long index, double lr)
+    /// <summary>What one step gives the loop: its shown loss and items (over all ranks), metrics, whether any rank was
+    /// asked to stop, and rank 0's clock when the ranks last agreed.</summary>
+    private readonly record struct StepOutcome(float Loss, double Items, IReadOnlyDictionary<string, double>? Metrics, bool Stop, double Rank0Seconds);
+
+    /// <summary>One optimizer step over <see cref="TrainerOptions.Accumulate"/> micro-batches. With several ranks the
+    /// last micro-batch's backward reduces the gradients, and one more small all-reduce sums the shown loss, the items,
+    /// the metrics and the stop requests, so that every rank decides the same (diverged, stopped) at the same step.</summary>
+    private StepOutcome OneStep(Func<long, int, StepLoss> step, long index, double lr, CancellationToken stop, Stopwatch clock)
     {
         using var scope = Tensor.NewScope();
         Optimizer.Lr = lr;
@@ -160,23 +191,42 @@ public sealed class Trainer : IDisposable
             StepLoss s;
             using (o.Reinforce?.Collect()) s = step(index, micro);
             float value = s.Shown ?? s.Loss.Item();
-            if (!float.IsFinite(value)) throw Diverged($"the loss of step {index + 1}{(n > 1 ? $" (micro-batch {micro})" : "")} is {value}");
+            // With several ranks a non-finite loss is found after the reduction below, on every rank at once.
+            if (group is null && !float.IsFinite(value)) throw Diverged($"the loss of step {index + 1}{(n > 1 ? $" (micro-batch {micro})" : "")} is {value}");
             shown += value / n;
             items += s.Items;
             var loss = s.Loss;
             if (o.Reinforce is { } rl)
                 loss = loss + rl.Loss(s.Reward ?? throw new InvalidOperationException("training: REINFORCE attention needs each step's Reward"));
-            (n == 1 ? loss : loss * (1f / n)).Backward();
+            using (micro < n - 1 ? ddp?.NoSync() : null) (n == 1 ? loss : loss * (1f / n)).Backward();
             foreach (var (k, v) in s.Metrics ?? new Dictionary<string, double>())
                 (metrics ??= new())[k] = metrics.GetValueOrDefault(k) + v / n;
         }
+        bool stopNow = stop.IsCancellationRequested;
+        double rank0Seconds = 0;
+        if (group is not null) (shown, items, stopNow, rank0Seconds) = Agree(shown, items, metrics, stopNow, clock.Elapsed.TotalSeconds);
+        if (group is not null && !double.IsFinite(shown)) throw Diverged($"the loss of step {index + 1}, averaged over the {group.Size} ranks, is {shown}");
         if (o.ClipNorm > 0)
         {
             try { Gradients.ClipGradNorm(parameters, o.ClipNorm); }
             catch (InvalidOperationException) { throw Diverged($"a gradient of step {index + 1} holds NaN or ∞"); }
         }
         Optimizer.Step();
-        return ((float)shown, items, metrics);
+        return new StepOutcome((float)shown, items, metrics, stopNow, rank0Seconds);
+    }
+
+    /// <summary>Averages the gradients over the ranks, then sums [loss, items, stop, rank 0's seconds, metrics…] over them:
+    /// the mean loss and metrics, the total items, whether any rank stops, and rank 0's clock.</summary>
+    private (double Shown, double Items, bool Stop, double Rank0Seconds) Agree(double shown, double items, Dictionary<string, double>? metrics, bool stop, double seconds)
+    {
+        ddp!.FinishGradients();
+        var keys = metrics?.Keys.Order(StringComparer.Ordinal).ToArray() ?? [];
+        var v = new double[4 + keys.Length];
+        (v[0], v[1], v[2], v[3]) = (shown, items, stop ? 1 : 0, group!.Rank == 0 ? seconds : 0);
+        for (int i = 0; i < keys.Length; i++) v[4 + i] = metrics![keys[i]];
+        group.AllReduceSum(v);
+        for (int i = 0; i < keys.Length; i++) metrics![keys[i]] = v[4 + i] / group.Size;
+        return (v[0] / group.Size, v[1], v[2] > 0, v[3]);
     }
 
     private TrainingException Diverged(string what) => new(
@@ -205,7 +255,11 @@ public sealed class Trainer : IDisposable
         Checkpoints.Save(dir!, model, Optimizer, o.ConfigJson, extra);
     }
 
-    public void Dispose() => Optimizer.Dispose();
+    public void Dispose()
+    {
+        ddp?.Dispose();
+        Optimizer.Dispose();
+    }
 
     /// <summary>Sums since the last report: losses, items, training seconds, metrics.</summary>
     private sealed class Window

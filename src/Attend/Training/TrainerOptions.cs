@@ -84,6 +84,16 @@ public sealed record TrainerOptions
     /// (<see cref="Trainer.Seed"/>) so that its batches continue the same sequence.</summary>
     public ulong Seed { get; init; }
 
+    /// <summary>
+    /// Data-parallel training (null: one process): the ranks this one trains with. Each rank's step function takes its
+    /// <see cref="Trainer.Shard"/> of the global batch; gradients are averaged over the ranks during the backward
+    /// (<see cref="DataParallel"/>), the optimizer steps on every rank, and only rank 0 evaluates and saves. The losses and
+    /// items in reports are over all ranks.
+    /// </summary>
+    public ICollectives? Collectives { get; init; }
+    /// <summary>The size of the all-reduce buckets after the first (PyTorch DDP's bucket_cap_mb).</summary>
+    public double BucketMegabytes { get; init; } = DataParallel.DefaultBucketMegabytes;
+
     /// <summary>For models with REINFORCE attention: the collector whose surrogate loss is added to each step's loss,
     /// with the step's <see cref="StepLoss.Reward"/>.</summary>
     public ReinforceAttention? Reinforce { get; init; }

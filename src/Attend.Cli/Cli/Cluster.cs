@@ -1,0 +1,71 @@
+using System.Globalization;
+using Attend.Distributed;
+using Attend.Training;
+
+namespace Attend.Cli;
+
+/// <summary>
+/// <c>mpirun -np K attend train …</c>: every rank runs the same command; this joins them into one data-parallel run.
+/// Rank 0 prints and writes checkpoints, the others are silent; each rank uses cores / ranks-on-this-machine threads
+/// unless <c>ATTEND_NUM_THREADS</c> says otherwise. Without mpirun nothing here loads MPI.
+/// </summary>
+public static class Cluster
+{
+    /// <summary>The ranks of this job (null: not started by mpirun).</summary>
+    public static MpiCollectives? World { get; private set; }
+    /// <summary>The ranks to train with (null for one process).</summary>
+    public static ICollectives? Collectives => World is { Size: > 1 } w ? w : null;
+    /// <summary>True on the rank that prints: rank 0, or the only process.</summary>
+    public static bool IsMain => World is null || World.Rank == 0;
+    /// <summary>The steps finished (for the messages when a run is ended), -1 until training starts.</summary>
+    public static long Step = -1;
+    /// <summary>The run's checkpoint folder, once training has started.</summary>
+    public static string? CheckpointDir;
+
+    /// <summary>Under mpirun, joins the job (MPI_Init) for <c>attend train …</c>; any other command is refused (exit 2).
+    /// Null: go on.</summary>
+    public static int? Join(string[] args)
+    {
+        if (!MpiCollectives.UnderMpirun) return null;
+        if (args.Length == 0 || args[0] != "train" || args.Contains("--help") || args.Contains("-h"))
+        {
+            if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is "0" or null)
+                Console.Error.WriteLine("error: under mpirun only 'attend train …' runs (data-parallel); run other commands without mpirun");
+            return 2;
+        }
+        try { World = MpiCollectives.Start(); }
+        catch (DllNotFoundException ex)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return 2;
+        }
+        if (Environment.GetEnvironmentVariable("ATTEND_NUM_THREADS") is null)
+            Tensor.SetNumThreads(Math.Max(1, Environment.ProcessorCount / World.LocalSize));
+        if (!IsMain) Console.SetOut(TextWriter.Null);
+        else if (World.Size > 1)
+            Console.WriteLine($"Data-parallel: {World.Size} ranks ({World.LocalSize} on this machine, {Tensor.GetNumThreads()} thread{(Tensor.GetNumThreads() == 1 ? "" : "s")} each), {World.Version}.");
+        return null;
+    }
+
+    /// <summary>Throws unless the global <paramref name="batch"/> splits evenly over the ranks; returns it.</summary>
+    public static int CheckBatch(int batch) => Collectives is { } c && batch % c.Size != 0
+        ? throw new CliException($"--batch {batch} must be a multiple of the {c.Size} ranks (it is the global batch, split over them)")
+        : batch;
+
+    /// <summary>" (8 per rank)" under mpirun, else "".</summary>
+    public static string PerRank(int batch) => Collectives is { } c ? $" ({batch / c.Size} per rank)" : "";
+
+    /// <summary>MPI_Finalize at the end of a run that every rank finished.</summary>
+    public static void Leave() => World?.Dispose();
+
+    /// <summary>Ends every rank after an error that only this rank may have met (MPI_Abort): the others would wait for it
+    /// in their next collective.</summary>
+    public static void Abort(string message, int code) =>
+        World!.Abort($"error on rank {World.Rank} of {World.Size} at step {Step + 1}: {message}", code);
+
+    /// <summary>The line a rank prints when mpirun ends it (another rank died, or Ctrl-C reached mpirun).</summary>
+    public static string EndedFromOutside(string? dir) =>
+        $"attend: rank {World!.Rank} of {World.Size} stopped by mpirun during step {(Step + 1).ToString(CultureInfo.InvariantCulture)} " +
+        "(another rank ended, or the job was interrupted; mpirun names the rank)" +
+        (dir is null ? "." : $"; the last complete checkpoint in {dir} is intact (continue with --resume).");
+}
