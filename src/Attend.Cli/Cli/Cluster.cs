@@ -19,8 +19,9 @@ public static class Cluster
     public static bool IsMain => World is null || World.Rank == 0;
     /// <summary>The steps finished (for the messages when a run is ended), -1 until training starts.</summary>
     public static long Step = -1;
-    /// <summary>The run's checkpoint folder, once training has started.</summary>
+    /// <summary>The run's checkpoint folder, once training has started, and the step of its last complete checkpoint.</summary>
     public static string? CheckpointDir;
+    public static long? SavedStep;
 
     /// <summary>Under mpirun, joins the job (MPI_Init) for <c>attend train …</c>; any other command is refused (exit 2).
     /// Null: go on.</summary>
@@ -63,9 +64,11 @@ public static class Cluster
     public static void Abort(string message, int code) =>
         World!.Abort($"error on rank {World.Rank} of {World.Size} at step {Step + 1}: {message}", code);
 
-    /// <summary>The line a rank prints when mpirun ends it (another rank died, or Ctrl-C reached mpirun).</summary>
-    public static string EndedFromOutside(string? dir) =>
-        $"attend: rank {World!.Rank} of {World.Size} stopped by mpirun during step {(Step + 1).ToString(CultureInfo.InvariantCulture)} " +
-        "(another rank ended, or the job was interrupted; mpirun names the rank)" +
-        (dir is null ? "." : $"; the last complete checkpoint in {dir} is intact (continue with --resume).");
+    /// <summary>The line rank 0 prints when mpirun ends the job (another rank died, or Ctrl-C reached mpirun).</summary>
+    public static string EndedFromOutside() =>
+        $"attend: mpirun is ending this {World!.Size}-rank job during step {(Step + 1).ToString(CultureInfo.InvariantCulture)} " +
+        "(a rank ended — mpirun names it — or the job was interrupted)" +
+        (CheckpointDir is null ? "." : SavedStep is long s
+            ? $"; the last complete checkpoint, step {s}, is intact in {CheckpointDir} (continue with --resume)."
+            : $"; no checkpoint was written yet in {CheckpointDir}.");
 }

@@ -98,18 +98,14 @@ public static class TrainCommand
         }
     }
 
-    /// <summary>SIGTERM under mpirun: ask the ranks to stop after this step (they agree on it in the step's all-reduce and
-    /// rank 0 saves); if the step cannot finish — a rank is gone — print one line and exit 143 after <see cref="StopGrace"/>.</summary>
+    /// <summary>SIGTERM under mpirun (it follows with SIGKILL about a second later): rank 0 says at once which step ends
+    /// and which checkpoint is intact; the ranks are asked to stop after this step (they agree on it in the step's
+    /// all-reduce, and rank 0 saves) — if the step cannot finish, because a rank is gone, this rank exits 143.</summary>
     static void StoppedFromOutside(CancellationTokenSource cts)
     {
+        if (Cluster.IsMain) { Console.Error.WriteLine(Cluster.EndedFromOutside()); Console.Error.Flush(); }
         cts.Cancel();
-        var dir = Cluster.CheckpointDir;
-        _ = Task.Delay(StopGrace).ContinueWith(_ =>
-        {
-            if (Cluster.IsMain) Console.Error.WriteLine(Cluster.EndedFromOutside(dir));
-            Console.Error.Flush();
-            Environment.Exit(143);
-        }, TaskScheduler.Default);
+        _ = Task.Delay(StopGrace).ContinueWith(_ => Environment.Exit(143), TaskScheduler.Default);
     }
 
     /// <summary>The exit code of a finished run (0, or 130 when stopped), after its last line.</summary>

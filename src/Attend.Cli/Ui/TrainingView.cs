@@ -19,7 +19,8 @@ public static class TrainingView
         TrainingProgress.Run(log, look.Title, bar =>
         {
             string total = trainer.Options.Steps is long s && s < 100_000 ? $"/{s}" : "";
-            (Cluster.CheckpointDir, Cluster.Step) = (trainer.CheckpointDir, trainer.StartStep);   // from here an error may be one rank's alone
+            (Cluster.CheckpointDir, Cluster.Step, Cluster.SavedStep) = (trainer.CheckpointDir, trainer.StartStep, trainer.StartStep > 0 ? trainer.StartStep : null);   // from here an error may be one rank's alone
+            void OnSaved(long step) => Cluster.SavedStep = step;
             using var losses = lossFile is null || !trainer.IsMain ? null : new StreamWriter(lossFile, append: trainer.StartStep > 0);
             void OnStep(StepInfo i)
             {
@@ -32,8 +33,9 @@ public static class TrainingView
             void OnReport(TrainingReport r) => bar.Line(Line(r, look, bar.Eta));
             trainer.StepDone += OnStep;
             trainer.Reported += OnReport;
+            trainer.Saved += OnSaved;
             try { return trainer.Run(step, stop); }
-            finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; }
+            finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; trainer.Saved -= OnSaved; }
         });
 
     /// <summary>One report as a log line.</summary>

@@ -64,6 +64,8 @@ public sealed class Trainer : IDisposable
     public event Action<StepInfo>? StepDone;
     /// <summary>At every report (and evaluation).</summary>
     public event Action<TrainingReport>? Reported;
+    /// <summary>After each checkpoint is complete on disk: the step it holds.</summary>
+    public event Action<long>? Saved;
 
     /// <summary>Checks the options and the checkpoint folder — loading the checkpoint when resuming — before any step.
     /// With <see cref="TrainerOptions.Collectives"/> of more than one rank, rank 0 does this and sends the outcome to every
@@ -253,6 +255,7 @@ public sealed class Trainer : IDisposable
             [Checkpoints.SeedKey] = Seed.ToString(CultureInfo.InvariantCulture),
         };
         Checkpoints.Save(dir!, model, Optimizer, o.ConfigJson, extra);
+        Saved?.Invoke(step);
     }
 
     public void Dispose()
