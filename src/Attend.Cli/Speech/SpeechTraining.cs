@@ -118,7 +118,7 @@ public static class SpeechTraining
         }
         SpeechScore? test = null;
         (int Layer, int Head, double Ms)? bestHead = null;
-        if (!result.Interrupted)
+        if (!result.Interrupted && trainer.IsMain)   // the held-out scores: rank 0 only
         {
             (test, var head) = HeldOut(recognizer, dev, testSize ?? preset.TestSize);
             bestHead = head;

@@ -62,7 +62,7 @@ public static class TranslateTraining
         }, stop, o.LossFile);
         var curve = result.Evaluations.Select(r => ((int)r.Step, r.Seconds / 60, r.Evaluation![0].Value)).ToList();
         double? testBleu = null;
-        if (!result.Interrupted)
+        if (!result.Interrupted && trainer.IsMain)   // the held-out BLEU: rank 0 only
         {
             testBleu = TranslateTask.Bleu(model, cfg, test);
             log.WriteLine($"Done: {result.Steps} steps in {result.Seconds / 60:F2} min, checkpoint in {trainer.CheckpointDir}. BLEU on the {test.Count:N0} held-out pairs: {testBleu:F1}");

@@ -104,7 +104,7 @@ public static class VitTraining
             foreach (var c in curve) table.Row($"{c.Step:N0}", $"{c.Epoch:F2}", $"{c.Minutes:F2}", $"{c.TrainLoss:F4}", $"{100 * c.Accuracy:F2}%");
             Terminal.Write(log, table);
         }
-        if (!result.Interrupted)
+        if (!result.Interrupted && trainer.IsMain)   // rank 0 evaluated
         {
             log.WriteLine($"Confusion matrix on the {test.Count:N0} test images (rows: true class, columns: predicted):");
             Terminal.Write(log, ConfusionTable(last.Confusion, train.Classes));
