@@ -153,7 +153,7 @@ public sealed class Trainer : IDisposable
             window.Add(s.Loss, s.Items, clock.Elapsed.TotalSeconds - t0, s.Metrics);
             StepDone?.Invoke(new StepInfo(done, s.Loss, Fraction(done, Seconds()), lr, items / Math.Max(1e-9, trainSeconds)));
 
-            bool last = done == o.Steps || (o.Seconds is double budget && Seconds() >= budget), interrupted = s.Stop;
+            bool last = done == o.Steps || (o.Seconds is double budget && Seconds() >= budget), interrupted = group is null ? stop.IsCancellationRequested : s.Stop;
             double now = clock.Elapsed.TotalSeconds;
             bool evaluate = Evaluate is not null && IsMain && !interrupted && (last || Every(done, o.EvalEvery) || (o.EvalEverySeconds > 0 && now - lastEval >= o.EvalEverySeconds));
             bool log = evaluate || last || interrupted || Every(done, o.LogEvery) || (o.LogEverySeconds > 0 && now - lastLog >= o.LogEverySeconds);
