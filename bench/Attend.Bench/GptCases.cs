@@ -11,10 +11,10 @@ using Attend.Optim;
 /// </summary>
 static class GptCases
 {
-    const int V = 65, T = 256, Dm = 384, NH = 6, NL = 6, Bt = 8;
-    static readonly GptConfig Config = new(BlockSize: T, VocabSize: V, NLayer: NL, NHead: NH, NEmbd: Dm, TieWeights: false);
+    internal const int V = 65, T = 256, Dm = 384, NH = 6, NL = 6, Bt = 8;
+    internal static readonly GptConfig Config = new(BlockSize: T, VocabSize: V, NLayer: NL, NHead: NH, NEmbd: Dm, TieWeights: false);
 
-    static (Tensor X, Tensor Y) Batch()
+    internal static (Tensor X, Tensor Y) Batch()
     {
         var rng = new Random(3);
         long[] R() => Enumerable.Range(0, Bt * T).Select(_ => (long)rng.Next(V)).ToArray();
