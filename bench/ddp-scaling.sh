@@ -19,4 +19,5 @@ for r in $(seq "$ROUNDS"); do
 done
 params=$(TERM=dumb "${mpi[@]}" dotnet "$dll" gpt-ddp 2>&1 >/dev/null | grep -oE '[0-9.]+ MB all-reduced' | cut -d' ' -f1)
 n=$(awk -v mb="$params" 'BEGIN { printf "%d", mb * 1e6 / 4 }')
-TERM=dumb "${mpi[@]}" dotnet "$dll" "allreduce:$n"
+# the gradients' all-reduce alone, in DataParallel's buckets (25 MiB), in 4 MiB ones, and as one message
+for mb in 25 4 1000; do TERM=dumb "${mpi[@]}" dotnet "$dll" "allreduce:$n:$mb"; done

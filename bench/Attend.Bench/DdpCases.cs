@@ -60,20 +60,26 @@ static class DdpCases
         return new Program.Result(times[times.Count / 2], times[0], Reps);
     }
 
-    public static Program.Result AllReduce(int n)
+    /// <summary>allreduce:N[:MB]: N floats all-reduced in buckets of <paramref name="mb"/> MiB (PyTorch DDP's 25 by
+    /// default), all started back to back and then waited for; with SEQ=1 one at a time, as DataParallel does (pieces of
+    /// at most 16 MiB there).</summary>
+    public static Program.Result AllReduce(int n, double mb)
     {
         var world = World() ?? throw new ArgumentException("allreduce: start under mpirun");
-        var buffer = GC.AllocateArray<float>(n, pinned: true);
+        int per = (int)(mb * (1 << 20) / 4);
+        var buckets = Enumerable.Range(0, (n + per - 1) / per).Select(b => GC.AllocateArray<float>(Math.Min(per, n - b * per), pinned: true)).ToArray();
         var times = new List<double>();
         for (int i = 0; i < Warm + Reps; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            world.StartAllReduceSum(buffer).Wait();
+            if (Environment.GetEnvironmentVariable("SEQ") == "1") foreach (var b in buckets) world.StartAllReduceSum(b).Wait();
+            else foreach (var r in buckets.Select(b => world.StartAllReduceSum(b)).ToArray()) r.Wait();
             if (i >= Warm) times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         }
         times.Sort();
         if (world.Rank == 0)
-            Console.Error.WriteLine($"allreduce: {world.Size} ranks, {4.0 * n / 1e6:F1} MB: {4.0 * n / 1e6 / times[times.Count / 2]:F2} GB/s algorithm bandwidth (bytes / median time)");
+            Console.Error.WriteLine($"allreduce: {world.Size} ranks, {4.0 * n / 1e6:F1} MB in {buckets.Length} bucket(s) of ≤ {mb:G3} MiB: " +
+                $"{4.0 * n / 1e6 / times[times.Count / 2]:F2} GB/s algorithm bandwidth (bytes / median time)");
         else Console.SetOut(TextWriter.Null);
         world.Dispose();
         return new Program.Result(times[times.Count / 2], times[0], Reps);

@@ -15,7 +15,7 @@ namespace Attend.Training;
 /// overlaps the backward: the parameters are grouped into buckets in reverse registration order (the order the backward
 /// finishes them; the first bucket small so that it starts early, the rest up to <c>bucketMegabytes</c>), and a bucket's
 /// all-reduce starts as soon as its last gradient is accumulated (<see cref="Tensor.RegisterPostAccumulateGradHook"/>) —
-/// always in bucket order, so that every rank starts the same collectives in the same order.
+/// always in bucket order, so that every rank starts the same collectives in the same order, and one at a time.
 /// <code>
 /// using var ddp = new DataParallel(model, group);   // rank 0's parameters copied to every rank
 /// var (x, y) = Batch(seed, step, ddp.Shard);          // this rank's B/K items
@@ -35,7 +35,12 @@ public sealed class DataParallel : IDisposable
     private readonly Bucket[] buckets;
     private readonly Dictionary<Tensor, (Bucket Bucket, int Index)> where = new(ReferenceEqualityComparer.Instance);
     private readonly List<IDisposable> hooks = [];
+    private readonly Queue<Memory<float>> queue = new();
+    private ICollectiveRequest? running;
     private int nextLaunch, syncOff;
+
+    /// <summary>The largest single all-reduce: 16 MiB of floats (a bucket beyond it goes in pieces).</summary>
+    public const int MaxMessageFloats = 4 << 20;
     private bool touched;
 
     /// <summary>The ranks this replica trains with.</summary>
@@ -101,14 +106,14 @@ public sealed class DataParallel : IDisposable
     {
         if (syncOff > 0) return;
         var (bucket, i) = where[p];
-        if (bucket.Request is not null)
+        if (bucket.Started)
             throw new InvalidOperationException("DataParallel: a gradient changed after its bucket's all-reduce started (a second Backward before FinishGradients? wrap the earlier micro-batches in NoSync)");
         touched = true;
         p.Grad!.Span.CopyTo(bucket.Buffer.AsSpan(bucket.Offsets[i], (int)p.NumEl));
         bucket.Buffer[bucket.FlagAt + i] = 1;
         if (!bucket.Ready[i]) { bucket.Ready[i] = true; bucket.Missing--; }
-        Progress();
         LaunchReady();
+        Pump(block: false);
     }
 
     private void LaunchReady()
@@ -116,17 +121,34 @@ public sealed class DataParallel : IDisposable
         while (nextLaunch < buckets.Length && buckets[nextLaunch].Missing == 0) Launch(buckets[nextLaunch++]);
     }
 
+    /// <summary>Queues the bucket's all-reduce, in pieces of at most <see cref="MaxMessageFloats"/>.</summary>
     private void Launch(Bucket b)
     {
-        b.Request = Group.StartAllReduceSum(b.Buffer);
+        b.Started = true;
+        for (int at = 0; at < b.Buffer.Length; at += MaxMessageFloats)
+            queue.Enqueue(b.Buffer.AsMemory(at, Math.Min(MaxMessageFloats, b.Buffer.Length - at)));
         Totals = Totals with { Reductions = Totals.Reductions + 1, Bytes = Totals.Bytes + 4L * b.Buffer.Length };
     }
 
-    /// <summary>Lets started reductions progress (MPI progresses non-blocking collectives inside its calls).</summary>
-    private void Progress()
+    /// <summary>
+    /// Keeps one all-reduce in flight: tests (or, with <paramref name="block"/>, waits for) the one running and starts the
+    /// next queued piece when it is done. One at a time, and pieces of at most 16 MiB, because Open MPI 4.1's non-blocking
+    /// all-reduce fell from ~1.6–2.0 GB/s to ~0.27 GB/s here with several in flight or one of 43 MB
+    /// (docs/results/allreduce-inflight.txt). MPI progresses them only inside its calls, hence the test at each gradient.
+    /// </summary>
+    private void Pump(bool block)
     {
-        for (int b = 0; b < nextLaunch; b++)
-            if (buckets[b].Request is { } r && !buckets[b].Done) buckets[b].Done = r.Test();
+        while (true)
+        {
+            if (running is not null)
+            {
+                if (block) running.Wait();
+                else if (!running.Test()) return;
+                running = null;
+            }
+            if (!queue.TryDequeue(out var next)) return;
+            running = Group.StartAllReduceSum(next);
+        }
     }
 
     /// <summary>
@@ -152,7 +174,7 @@ public sealed class DataParallel : IDisposable
         }
         nextLaunch = buckets.Length;
         long t0 = Stopwatch.GetTimestamp();
-        foreach (var b in buckets) if (!b.Done) b.Request!.Wait();
+        Pump(block: true);
         Totals = Totals with { WaitSeconds = Totals.WaitSeconds + Stopwatch.GetElapsedTime(t0).TotalSeconds };
         float inv = 1f / Group.Size;
         foreach (var b in buckets)
@@ -188,8 +210,7 @@ public sealed class DataParallel : IDisposable
         public readonly float[] Buffer;
         public readonly bool[] Ready;
         public int Missing;
-        public ICollectiveRequest? Request;
-        public bool Done;
+        public bool Started;
 
         public Bucket(Tensor[] ps)
         {
@@ -207,8 +228,7 @@ public sealed class DataParallel : IDisposable
         {
             Array.Clear(Ready);
             Missing = Params.Length;
-            Request = null;
-            Done = false;
+            Started = false;
         }
     }
 

@@ -117,6 +117,22 @@ public sealed class DataParallelTests : IDisposable
     }
 
     [Fact]
+    public void ABucketOver16MiBIsReducedInPiecesOneAtATime()
+    {
+        var big = new Linear(2048, 2100, bias: false, rng: new Random(1));   // 4,300,800 floats: 16.4 MiB
+        var group = new FakeGroup(0, 2) { Others = (_, mine) => mine.Select(_ => 2f).ToArray() };
+        using var ddp = new DataParallel(big, group);
+        var x = Tensor.Randn([2, 2048], new Random(2));
+        var y = big.Forward(x);
+        (y * y).Mean().Backward();
+        var mine = big.Weight.Grad!.ToArray();
+        ddp.FinishGradients();
+        Assert.Equal([DataParallel.MaxMessageFloats, 4_300_800 + 1 - DataParallel.MaxMessageFloats], group.Started.Select(s => s.Length));
+        var got = big.Weight.Grad!.ToArray();
+        for (int i = 0; i < got.Length; i += 997) Assert.Equal((mine[i] + 2f) / 2, got[i], 1e-6f);
+    }
+
+    [Fact]
     public void AParameterNoRankReachedKeepsNoGradientAndOneOtherRanksReachedGetsTheirs()
     {
         Linear l0 = new(6, 64, rng: new Random(2)), l1 = new(64, 64, rng: new Random(3)), l2 = new(64, 3, rng: new Random(4));
