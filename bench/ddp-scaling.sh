@@ -19,5 +19,6 @@ for r in $(seq "$ROUNDS"); do
 done
 params=$(TERM=dumb "${mpi[@]}" dotnet "$dll" gpt-ddp 2>&1 >/dev/null | grep -oE '[0-9.]+ MB all-reduced' | cut -d' ' -f1)
 n=$(awk -v mb="$params" 'BEGIN { printf "%d", mb * 1e6 / 4 }')
-# the gradients' all-reduce alone, in DataParallel's buckets (25 MiB), in 4 MiB ones, and as one message
-for mb in 25 4 1000; do TERM=dumb "${mpi[@]}" dotnet "$dll" "allreduce:$n:$mb"; done
+# the gradients' all-reduce alone, one bucket at a time as DataParallel does: 25 MiB buckets (DataParallel's), 4 MiB; and
+# the latency of a one-float all-reduce (each step also all-reduces its loss and items)
+for c in "$n:25:one" "$n:4:one" "1:1:one"; do TERM=dumb "${mpi[@]}" dotnet "$dll" "allreduce:$c"; done

@@ -60,10 +60,10 @@ static class DdpCases
         return new Program.Result(times[times.Count / 2], times[0], Reps);
     }
 
-    /// <summary>allreduce:N[:MB]: N floats all-reduced in buckets of <paramref name="mb"/> MiB (PyTorch DDP's 25 by
-    /// default), all started back to back and then waited for; with SEQ=1 one at a time, as DataParallel does (pieces of
-    /// at most 16 MiB there).</summary>
-    public static Program.Result AllReduce(int n, double mb)
+    /// <summary>allreduce:N[:MB[:one]]: N floats all-reduced in buckets of <paramref name="mb"/> MiB (PyTorch DDP's 25 by
+    /// default), all started back to back and then waited for; with <paramref name="oneInFlight"/> one at a time, as
+    /// DataParallel does (in pieces of at most 16 MiB there).</summary>
+    public static Program.Result AllReduce(int n, double mb, bool oneInFlight)
     {
         var world = World() ?? throw new ArgumentException("allreduce: start under mpirun");
         int per = (int)(mb * (1 << 20) / 4);
@@ -72,13 +72,13 @@ static class DdpCases
         for (int i = 0; i < Warm + Reps; i++)
         {
             long t0 = Stopwatch.GetTimestamp();
-            if (Environment.GetEnvironmentVariable("SEQ") == "1") foreach (var b in buckets) world.StartAllReduceSum(b).Wait();
+            if (oneInFlight) foreach (var b in buckets) world.StartAllReduceSum(b).Wait();
             else foreach (var r in buckets.Select(b => world.StartAllReduceSum(b)).ToArray()) r.Wait();
             if (i >= Warm) times.Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
         }
         times.Sort();
         if (world.Rank == 0)
-            Console.Error.WriteLine($"allreduce: {world.Size} ranks, {4.0 * n / 1e6:F1} MB in {buckets.Length} bucket(s) of ≤ {mb:G3} MiB: " +
+            Console.Error.WriteLine($"allreduce: {world.Size} ranks, {4.0 * n / 1e6:F1} MB in {buckets.Length} bucket(s) of ≤ {mb:G3} MiB{(oneInFlight ? ", one in flight" : ", all in flight")}: " +
                 $"{4.0 * n / 1e6 / times[times.Count / 2]:F2} GB/s algorithm bandwidth (bytes / median time)");
         else Console.SetOut(TextWriter.Null);
         world.Dispose();

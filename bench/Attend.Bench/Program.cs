@@ -19,7 +19,8 @@
 //   bert-encode:B:T[:minilm|arctic]  pretrained BERT encoder forward on B×T tokens, the ONNX Runtime peer's input (see BertCases)
 //   gpt-step                 one AdamW step of the peer's 6-layer, d 384, ctx 256, batch 8 GPT (see GptCases)
 //   gpt-ddp                  the gpt-step data-parallel: under mpirun -np K each rank takes 8/K sequences (see DdpCases)
-//   allreduce:N[:MB]         under mpirun: N floats all-reduced in buckets of MB MiB (default 25, as DataParallel; stderr: GB/s)
+//   allreduce:N[:MB[:one]]   under mpirun: N floats all-reduced in buckets of MB MiB (default 25, as DataParallel), all in
+//                            flight at once or (one) one at a time as DataParallel does; stderr: GB/s
 //   gpt-profile              the gpt-step timed per phase and per op (stderr)
 //   linear:ROWS:IN:OUT[:fwd]  Functional.Linear forward + backward through autograd (or the forward alone)
 //   vit-profile[:PATCH:DIM]  one AdamW step of `attend train vit`'s base model (batch 128, 28×28, 4 blocks) timed per op (stderr)
@@ -61,7 +62,7 @@ static unsafe class Program
                     "mha-fwd" => ModuleCases.MhaForward(p.Length > 1 && p[1] == "capture"),
                     "gpt-step" => GptCases.Step(),
                     "gpt-ddp" => DdpCases.Step(),
-                    "allreduce" => DdpCases.AllReduce(Int(p, 1), p.Length > 2 ? double.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture) : Attend.Training.DataParallel.DefaultBucketMegabytes),
+                    "allreduce" => DdpCases.AllReduce(Int(p, 1), p.Length > 2 ? double.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture) : Attend.Training.DataParallel.DefaultBucketMegabytes, p.Length > 3 && p[3] == "one"),
                     "bert-encode" => BertCases.Encode(Int(p, 1), Int(p, 2), p.Length > 3 ? p[3] : "minilm"),
                     "gpt-profile" => GptCases.Profile(),
                     "linear" => LinearCases.Run(Int(p, 1), Int(p, 2), Int(p, 3), p.Length > 4 && p[4] == "fwd"),
