@@ -67,8 +67,8 @@ public static class Cluster
     /// <summary>The line rank 0 prints when mpirun ends the job (another rank died, or Ctrl-C reached mpirun).</summary>
     public static string EndedFromOutside() =>
         $"attend: mpirun is ending this {World!.Size}-rank job during step {(Step + 1).ToString(CultureInfo.InvariantCulture)} " +
-        "(a rank ended — mpirun names it — or the job was interrupted)" +
+        "(a rank ended — mpirun names it — or Ctrl-C): if every rank is alive they finish this step and save it" +
         (CheckpointDir is null ? "." : SavedStep is long s
-            ? $"; the last complete checkpoint, step {s}, is intact in {CheckpointDir} (continue with --resume)."
-            : $"; no checkpoint was written yet in {CheckpointDir}.");
+            ? $"; if not, the last complete checkpoint, step {s}, is intact in {CheckpointDir} (continue with --resume)."
+            : $"; if not, no checkpoint was written yet in {CheckpointDir}.");
 }

@@ -21,7 +21,7 @@ public static class TrainingView
             string total = trainer.Options.Steps is long s && s < 100_000 ? $"/{s}" : "";
             (Cluster.CheckpointDir, Cluster.Step, Cluster.SavedStep) = (trainer.CheckpointDir, trainer.StartStep, trainer.StartStep > 0 ? trainer.StartStep : null);   // from here an error may be one rank's alone
             void OnSaved(long step) => Cluster.SavedStep = step;
-            using var losses = lossFile is null || !trainer.IsMain ? null : new StreamWriter(lossFile, append: trainer.StartStep > 0);
+            using var losses = lossFile is null || !trainer.IsMain ? null : OpenLossFile(lossFile, append: trainer.StartStep > 0);
             void OnStep(StepInfo i)
             {
                 Cluster.Step = i.Step;
@@ -37,6 +37,12 @@ public static class TrainingView
             try { return trainer.Run(step, stop); }
             finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; trainer.Saved -= OnSaved; }
         });
+
+    static StreamWriter OpenLossFile(string path, bool append)
+    {
+        try { return new StreamWriter(path, append); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"--loss-file '{path}': {e.Message}"); }
+    }
 
     /// <summary>One report as a log line.</summary>
     public static string Line(TrainingReport r, TrainingLook look, string eta)

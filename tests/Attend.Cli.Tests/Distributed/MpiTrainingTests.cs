@@ -103,7 +103,7 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
             Assert.NotEqual(0, exit);
             Assert.True(seconds < 10, $"the job took {seconds:F1} s to end");
             Assert.Contains("process rank 1", run.Output);                       // mpirun names the rank
-            Assert.Matches(@"ending this 2-rank job during step \d+ .*the last complete checkpoint, step (100|150), is intact", run.Output);
+            Assert.Matches(@"ending this 2-rank job during step \d+ .*; if not, the last complete checkpoint, step (100|150), is intact", run.Output);
         }
         using (var ck = Checkpoint.Load(dir))
         {
@@ -150,6 +150,13 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
         {
             Assert.NotEqual(0, run.Wait());
             Assert.Single(System.Text.RegularExpressions.Regex.Matches(run.Output, "cannot resume: .* holds no checkpoint"));
+        }
+        // rank 0 alone writes the loss file: its error is one rank's, and ends the job
+        using (var run = MpiRun.Attend(2, "train", "lm", "--data", "kjv", "--preset", "tiny", "--steps", "5", "--out", P("alone"), "--loss-file", P("no/such/dir/l.tsv")))
+        {
+            Assert.NotEqual(0, run.Wait());
+            Assert.Contains("error on rank 0 of 2 at step 1: --loss-file", run.Output);
+            Assert.Contains("MPI_ABORT was invoked on rank 0", run.Output);
         }
         using (var run = MpiRun.Attend(2, "quickstart", "--preset", "tiny"))
         {
