@@ -41,7 +41,6 @@ public sealed class DataParallel : IDisposable
 
     /// <summary>The largest single all-reduce: 16 MiB of floats (a bucket beyond it goes in pieces).</summary>
     public const int MaxMessageFloats = 4 << 20;
-    private bool touched;
 
     /// <summary>The ranks this replica trains with.</summary>
     public ICollectives Group { get; }
@@ -108,7 +107,6 @@ public sealed class DataParallel : IDisposable
         var (bucket, i) = where[p];
         if (bucket.Started)
             throw new InvalidOperationException("DataParallel: a gradient changed after its bucket's all-reduce started (a second Backward before FinishGradients? wrap the earlier micro-batches in NoSync)");
-        touched = true;
         p.Grad!.Span.CopyTo(bucket.Buffer.AsSpan(bucket.Offsets[i], (int)p.NumEl));
         bucket.Buffer[bucket.FlagAt + i] = 1;
         if (!bucket.Ready[i]) { bucket.Ready[i] = true; bucket.Missing--; }
@@ -189,11 +187,7 @@ public sealed class DataParallel : IDisposable
             b.Reset();
         }
         nextLaunch = 0;
-        touched = false;
     }
-
-    /// <summary>True when some gradient has been copied into a bucket since the last <see cref="FinishGradients"/>.</summary>
-    internal bool Pending => touched;
 
     public void Dispose()
     {
