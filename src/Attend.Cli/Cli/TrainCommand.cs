@@ -108,6 +108,14 @@ public static class TrainCommand
         _ = Task.Delay(StopGrace).ContinueWith(_ => Environment.Exit(143), TaskScheduler.Default);
     }
 
+    /// <summary>Refuses to resume with another global <c>--batch</c> than the checkpoint's (stored in its extras as "batch";
+    /// older checkpoints have none): the batches of the steps still to come depend on it.</summary>
+    public static void RequireSameBatch(Trainer trainer, int batch)
+    {
+        if (trainer.StartStep > 0 && trainer.ResumedExtra.TryGetValue("batch", out var was) && was != batch.ToString(System.Globalization.CultureInfo.InvariantCulture))
+            throw new CliException($"cannot resume: '{trainer.CheckpointDir}' was trained with --batch {was}, not {batch} (the batches still to come depend on it)");
+    }
+
     /// <summary>The exit code of a finished run (0, or 130 when stopped), after its last line.</summary>
     public static int ExitCode(TrainingResult r, string? dir, TextWriter log)
     {

@@ -45,8 +45,9 @@ public static class LmTraining
             Steps = steps, Lr = preset.Lr, MinLr = preset.Lr / 10, WarmupSteps = Math.Min(preset.WarmupSteps, steps - 1),
             Betas = (0.9, 0.95), WeightDecay = 0.1, LogEvery = Math.Max(1, evalEvery / 5), EvalEvery = evalEvery,
             SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, Collectives = Cluster.Collectives,
-            ConfigJson = cfg.ToJson(), Extra = new Dictionary<string, string> { ["data"] = corpus.Name }, CheckResume = json => CheckResume(json, o.Out, cfg),
+            ConfigJson = cfg.ToJson(), Extra = new Dictionary<string, string> { ["data"] = corpus.Name, ["batch"] = B.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CheckResume = json => CheckResume(json, o.Out, cfg),
         });
+        TrainCommand.RequireSameBatch(trainer, B);
         trainer.Evaluate = _ => Evaluate(model, val, evalStarts, T, B) is var v ? [new Metric("val", v, $"{v:F3} nats/char (bigram {bigram:F3})")] : [];
         if (afterStep is not null) trainer.StepDone += s => afterStep((int)s.Step);
 

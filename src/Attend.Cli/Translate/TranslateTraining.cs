@@ -40,8 +40,9 @@ public static class TranslateTraining
             Steps = o.Steps ?? 100_000, Seconds = o.Seconds, Lr = preset.Lr, MinLr = preset.Lr / 20, WarmupSteps = preset.WarmupSteps,
             Betas = (0.9, 0.98), WeightDecay = 0.01, EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery,
             CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, ConfigJson = cfg.ToJson(), Collectives = Cluster.Collectives,
-            Extra = new Dictionary<string, string> { ["data"] = Path.GetFileName(data) }, CheckResume = json => CheckResume(json, o.Out, cfg),
+            Extra = new Dictionary<string, string> { ["data"] = Path.GetFileName(data), ["batch"] = B.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CheckResume = json => CheckResume(json, o.Out, cfg),
         });
+        TrainCommand.RequireSameBatch(trainer, B);
         trainer.Evaluate = _ => TranslateTask.Bleu(model, cfg, dev) is var b ? [new Metric("dev BLEU", b, $"{b,5:F1}")] : [];
         if (afterStep is not null) trainer.StepDone += s => afterStep((int)s.Step);
         log.WriteLine($"Data: {Path.GetFileName(data)}, {train.Count:N0} training pairs, {test.Count:N0} held out (dev BLEU on the first {dev.Count}); " +

@@ -144,6 +144,7 @@ public class LmCliTests(TinyLmRun tiny) : IClassFixture<TinyLmRun>
         Assert.Contains("not writable", Fails(() => Train(Opt("kjv", Path.Combine(empty, "sub", "out")))).Message);
         Assert.Contains("already holds a checkpoint", Fails(() => Train(Opt("kjv", tiny.Dir))).Message);
         Assert.Contains("not 'small'", Fails(() => Train(Opt("kjv", tiny.Dir, "small", resume: true))).Message);
+        Assert.Contains("was trained with --batch 16, not 8", Fails(() => Train(("kjv", new(tiny.Dir, "tiny", 40, Resume: true, Batch: 8)))).Message);
         Assert.Contains("holds no checkpoint", Fails(() => LmSampling.Run(new LmSampleOptions(o, "", 1, 1, null, null, 0), TextWriter.Null)).Message);
 
         // a checkpoint of another model is refused, and left as it was
