@@ -2,6 +2,7 @@
 # Two "hosts" on one machine: network namespaces attend-h0 (10.77.0.1) and attend-h1 (10.77.0.2) joined by a veth
 # pair, and `mpirun -np 2` started in attend-h0 with one rank on each, talking over TCP only (--mca btl tcp,self).
 # mpirun reaches the second "host" through an rsh agent that enters its namespace where a cluster would use ssh.
+# --bind-to none: each "host" has one slot, and Open MPI would bind each one's rank to core 0 — the same core here.
 # Both namespaces share this machine's file system (the dotnet install, the build, the checkpoint folder).
 #
 #   sudo tools/mpi/two-hosts.sh train lm --data kjv --preset tiny --steps 20 --out /tmp/ck
@@ -42,6 +43,6 @@ AGENT
 chmod +x "$work/agent"
 echo "two-hosts: rank 0 in $h0 (10.77.0.1), rank 1 in $h1 (10.77.0.2), TCP over the veth pair"
 ip netns exec "$h0" env TERM=dumb mpirun --allow-run-as-root --oversubscribe -np 2 --host 10.77.0.1:1,10.77.0.2:1 \
-  --mca plm_rsh_agent "$work/agent" --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
+  --bind-to none --mca plm_rsh_agent "$work/agent" --mca btl tcp,self --mca btl_tcp_if_include 10.77.0.0/24 --mca oob_tcp_if_include 10.77.0.0/24 \
   -x TERM -x ATTEND_NUM_THREADS=1 -x DOTNET_CLI_TELEMETRY_OPTOUT=1 \
   "$(command -v dotnet)" "$cli" "$@"

@@ -40,12 +40,64 @@ public static class Cluster
             Console.Error.WriteLine($"error: {ex.Message}");
             return 2;
         }
+        string? note = null;
         if (Environment.GetEnvironmentVariable("ATTEND_NUM_THREADS") is null)
-            Tensor.SetNumThreads(Math.Max(1, Environment.ProcessorCount / World.LocalSize));
+        {
+            var (threads, bound) = ThreadsPerRank(World.LocalSize);
+            Tensor.SetNumThreads(threads);
+            note = bound;
+        }
         if (!IsMain) Console.SetOut(TextWriter.Null);
         else if (World.Size > 1)
             Console.WriteLine($"Data-parallel: {World.Size} ranks ({World.LocalSize} on this machine, {Tensor.GetNumThreads()} thread{(Tensor.GetNumThreads() == 1 ? "" : "s")} each), {World.Version}.");
+        if (IsMain && note is not null) Console.Error.WriteLine(note);
         return null;
+    }
+
+    /// <summary>
+    /// Threads for one rank: the machine's cores shared among its ranks (cores / ranks-on-this-machine, within the
+    /// process's CPU quota) — unless mpirun bound the rank to fewer cores (its default binds each rank to one core for
+    /// -np ≤ 2), when the rank uses the cores it was given, and a note says how to give it its share.
+    /// </summary>
+    public static (int Threads, string? Note) ThreadsPerRank(int localSize)
+    {
+        int online = CountCpus(ReadFirst("/sys/devices/system/cpu/online")) ?? Environment.ProcessorCount;
+        int allowed = CountCpus(ReadFirst("/proc/self/status", "Cpus_allowed_list:")) ?? online;
+        if (allowed >= online) return (Math.Max(1, Environment.ProcessorCount / localSize), null);   // ProcessorCount: within the CPU quota
+        int share = Math.Max(1, online / localSize);
+        return (allowed, allowed >= share ? null
+            : $"note: mpirun bound this rank to {allowed} of {online} cores, so it uses {allowed} thread{(allowed == 1 ? "" : "s")}; " +
+              $"give mpirun --bind-to none (or --map-by slot:PE={share}) to let {(localSize == 1 ? "it" : $"each of the {localSize} ranks here")} use {share}");
+    }
+
+    /// <summary>The first line of <paramref name="path"/> (or its first line starting with <paramref name="key"/>, after the key); null if unreadable.</summary>
+    static string? ReadFirst(string path, string? key = null)
+    {
+        try
+        {
+            foreach (var line in File.ReadLines(path))
+                if (key is null) return line;
+                else if (line.StartsWith(key, StringComparison.Ordinal)) return line[key.Length..];
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+        return null;
+    }
+
+    /// <summary>How many CPUs a Linux CPU list names ("0-3,8,10-11" → 7); null if it is not one.</summary>
+    public static int? CountCpus(string? list)
+    {
+        if (string.IsNullOrWhiteSpace(list)) return null;
+        int n = 0;
+        foreach (var part in list.Trim().Split(','))
+        {
+            var ends = part.Split('-');
+            if (!int.TryParse(ends[0], NumberStyles.None, CultureInfo.InvariantCulture, out int lo)) return null;
+            int hi = lo;
+            if (ends.Length == 2 && !int.TryParse(ends[1], NumberStyles.None, CultureInfo.InvariantCulture, out hi)) return null;
+            if (ends.Length > 2 || hi < lo) return null;
+            n += hi - lo + 1;
+        }
+        return n;
     }
 
     /// <summary>Throws unless the global <paramref name="batch"/> splits evenly over the ranks; returns it.</summary>

@@ -164,6 +164,18 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
         }
     }
 
+    [Fact]
+    public void Cpu_lists_count_as_linux_writes_them()
+    {
+        Assert.Equal(7, Cluster.CountCpus("0-3,8,10-11\n"));
+        Assert.Equal(1, Cluster.CountCpus("0"));
+        Assert.Null(Cluster.CountCpus("3-1"));
+        Assert.Null(Cluster.CountCpus("zero"));
+        Assert.Null(Cluster.CountCpus(""));
+        // one process on this machine, unbound: all of its cores
+        Assert.Equal((Environment.ProcessorCount, (string?)null), Cluster.ThreadsPerRank(1));
+    }
+
     static void Signal(string name, int pid)
     {
         using var kill = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kill", $"-{name} {pid}") { UseShellExecute = false })!;
