@@ -13,12 +13,13 @@ one piece is in flight at a time and the last bucket cannot overlap.
 
 Inputs, measured on this host (docs/results/*): t_c of the GPT small preset from lm-small-step.txt (tokens/s of one
 process on both cores); the BERT-base step from the gpt-step's achieved FLOP rate (ddp-scaling.txt) times BERT-base's
-FLOPs; alpha from allreduce:1 over TCP (ddp-scaling.txt / distributed-tcp.txt). B is the link rate at 90 %.
+FLOPs; alpha from allreduce:1 between the two namespaces over TCP (distributed-tcp.txt), and 0.1 ms as a what-if for a
+real network's switches and busy hosts. B is the link rate at 90 %.
 """
 import math
 
 CORES = 2
-ALPHA = {"TCP loopback, measured 0.029 ms": 29e-6, "the two namespaces' veth, measured 8.0 ms": 8.0e-3}
+ALPHA = {"TCP over the veth pair, measured 0.027 ms": 27e-6, "assumed 0.1 ms (switches, busy hosts)": 100e-6}
 LINKS = {"10 Gb/s": 10e9 / 8 * 0.9, "100 Gb/s": 100e9 / 8 * 0.9}
 MIB = 1 << 20
 
@@ -56,11 +57,11 @@ def main():
                     t, lo, hi = efficiency(params, t_c, k, bw, alpha)
                     print(f"  {aname:<42} {lname:>8} {k:>3} {t * 1000:>10.1f} {lo:>16.3f} {hi:>13.3f}")
     # where it breaks down: the node speed-up (fewer cores' worth of time per step) at which efficiency falls below 0.5
-    print("\nwhere it breaks down (efficiency without overlap < 0.5): node throughput x this host's, TCP alpha 0.029 ms")
+    print("\nwhere it breaks down (efficiency without overlap < 0.5): node throughput x this host's, alpha 0.027 ms")
     for name, (params, t_c) in MODELS.items():
         for lname, bw in LINKS.items():
             for k in (8, 64):
-                t, _, _ = efficiency(params, t_c, k, bw, 29e-6)
+                t, _, _ = efficiency(params, t_c, k, bw, 27e-6)
                 print(f"  {name[:22]:<22} {lname:>8} K={k:<3} breaks down once a node computes {t_c / t:.1f}x faster than this 2-core host")
 
 
