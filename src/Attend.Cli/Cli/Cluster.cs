@@ -27,7 +27,14 @@ public static class Cluster
     /// Null: go on.</summary>
     public static int? Join(string[] args)
     {
-        if (!MpiCollectives.UnderMpirun) return null;
+        if (!MpiCollectives.UnderMpirun)
+        {
+            // MPICH's, Intel MPI's and Slurm's launchers set PMI_RANK/PMI_SIZE: each process would train alone
+            if (Environment.GetEnvironmentVariable("PMI_SIZE") is not { } size || size == "1") return null;
+            if (Environment.GetEnvironmentVariable("PMI_RANK") is "0" or null)
+                Console.Error.WriteLine($"error: started by an MPI launcher that is not Open MPI's mpirun (PMI_SIZE={size}); attend binds Open MPI only (docs/distributed.md)");
+            return 2;
+        }
         if (args.Length == 0 || args[0] != "train" || args.Contains("--help") || args.Contains("-h"))
         {
             if (Environment.GetEnvironmentVariable("OMPI_COMM_WORLD_RANK") is "0" or null)

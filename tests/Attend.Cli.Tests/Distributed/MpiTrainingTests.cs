@@ -165,6 +165,15 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
     }
 
     [Fact]
+    public void Another_mpi_launcher_is_refused_instead_of_training_alone()
+    {
+        using var p = new CliProcess(new Dictionary<string, string> { ["PMI_RANK"] = "0", ["PMI_SIZE"] = "4" }, "train", "lm", "--data", "kjv", "--preset", "tiny", "--out", P("x"));
+        Assert.Equal(2, p.Wait());
+        Assert.Contains("not Open MPI's mpirun (PMI_SIZE=4)", p.Stderr);
+        Assert.False(Directory.Exists(P("x")));
+    }
+
+    [Fact]
     public void Cpu_lists_count_as_linux_writes_them()
     {
         Assert.Equal(7, Cluster.CountCpus("0-3,8,10-11\n"));
