@@ -32,6 +32,7 @@ var root = new RootCommand("attend — self-attention and the Transformer in pur
     VisionCommands.Classify(), SpeechCommands.Transcribe(), ExplainCommand.Create(), ServeCommand.Create(), EmbedCommand.Create(), SearchCommand.Create(), Attend.Cli.Export.ExportCommand.Create() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";
 root.Description += $" (version {version.Split('+')[0]})";
-int exit = root.Parse(args).Invoke();
+var parsed = root.Parse(args);
+int exit = parsed.Errors.Count > 0 && !Cluster.IsMain ? 2 : parsed.Invoke();   // under mpirun, rank 0 alone prints a usage error
 Cluster.Leave();
 return exit;

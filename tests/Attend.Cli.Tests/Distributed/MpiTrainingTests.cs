@@ -157,6 +157,11 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
             Assert.True(run.Wait() == 3, run.Output);                              // MPI_Abort's code, from mpirun
             Assert.Contains("error on rank 0 of 2 at step 1: --loss-file", run.Output);
         }
+        using (var run = MpiRun.Attend(2, "train", "lm", "--data", "kjv", "--bogus"))
+        {
+            Assert.Equal(2, run.Wait());
+            Assert.Single(System.Text.RegularExpressions.Regex.Matches(run.Output, "Unrecognized command or argument '--bogus'"));
+        }
         using (var run = MpiRun.Attend(2, "quickstart", "--preset", "tiny"))
         {
             Assert.NotEqual(0, run.Wait());
