@@ -42,7 +42,7 @@ public sealed class ReinforceAttention
     {
         var outer = current;
         current = this;
-        return new Scope(() => current = outer);
+        return new OnDispose(() => current = outer);
     }
 
     internal static ReinforceAttention? Current => current;
@@ -109,11 +109,5 @@ public sealed class ReinforceAttention
                 return (Tensor?)ds;
             }).ToArray();
         });
-    }
-
-    private sealed class Scope(Action end) : IDisposable
-    {
-        private Action? end = end;
-        public void Dispose() { end?.Invoke(); end = null; }
     }
 }

@@ -60,7 +60,7 @@ public sealed partial class Tensor
         if (!IsLeaf || !requiresGrad)
             throw new InvalidOperationException($"RegisterPostAccumulateGradHook: only a leaf that requires grad accumulates a gradient (this {Shapes.Str(shape)} tensor {(IsLeaf ? "does not require grad" : "is not a leaf")})");
         (postAccumulateGradHooks ??= []).Add(hook);
-        return new HookHandle(() => postAccumulateGradHooks?.Remove(hook));
+        return new OnDispose(() => postAccumulateGradHooks?.Remove(hook));
     }
 
     internal void RunPostAccumulateGradHooks()
@@ -69,11 +69,6 @@ public sealed partial class Tensor
         foreach (var hook in hooks.ToArray()) hook(this);
     }
 
-    private sealed class HookHandle(Action remove) : IDisposable
-    {
-        private Action? remove = remove;
-        public void Dispose() { remove?.Invoke(); remove = null; }
-    }
 
     /// <summary>A new leaf sharing this tensor's storage, cut off from the graph.</summary>
     public Tensor Detach() => ViewOf(Offset, (int[])shape.Clone(), (int[])strides.Clone());

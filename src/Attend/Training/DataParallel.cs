@@ -98,7 +98,7 @@ public sealed class DataParallel : IDisposable
     public IDisposable NoSync()
     {
         syncOff++;
-        return new Scope(() => syncOff--);
+        return new OnDispose(() => syncOff--);
     }
 
     private void OnGradient(Tensor p)
@@ -224,11 +224,5 @@ public sealed class DataParallel : IDisposable
             Missing = Params.Length;
             Started = false;
         }
-    }
-
-    private sealed class Scope(Action end) : IDisposable
-    {
-        private Action? end = end;
-        public void Dispose() { end?.Invoke(); end = null; }
     }
 }
