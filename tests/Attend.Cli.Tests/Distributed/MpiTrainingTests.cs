@@ -96,7 +96,7 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
             run.WaitForStep(losses, 110);
             int victim = run.RankPid(1);
             var killedAt = run.Elapsed;
-            Signal("KILL", victim);
+            CliProcess.Signal("KILL", victim);
             int exit = run.Wait(30);
             double seconds = (run.Elapsed - killedAt).TotalSeconds;
             log.WriteLine($"kill -9 rank 1 (pid {victim}) → mpirun exit {exit} after {seconds:F2} s\n{run.Output[^Math.Min(run.Output.Length, 1200)..]}");
@@ -126,7 +126,7 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
         run.WaitForStep(losses, 30);
         var t = run.Elapsed;
         run.RankPid(0);
-        Signal("INT", run.ProcessId);
+        CliProcess.Signal("INT", run.ProcessId);
         int exit = run.Wait(30);
         log.WriteLine($"SIGINT to mpirun → exit {exit} after {(run.Elapsed - t).TotalSeconds:F2} s\n{run.Output[^Math.Min(run.Output.Length, 800)..]}");
         Assert.NotEqual(0, exit);
@@ -188,11 +188,5 @@ public sealed class MpiTrainingTests(ITestOutputHelper log) : IDisposable
         Assert.Null(Cluster.CountCpus(""));
         // one process on this machine, unbound: all of its cores
         Assert.Equal((Environment.ProcessorCount, (string?)null), Cluster.ThreadsPerRank(1));
-    }
-
-    static void Signal(string name, int pid)
-    {
-        using var kill = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("kill", $"-{name} {pid}") { UseShellExecute = false })!;
-        kill.WaitForExit();
     }
 }

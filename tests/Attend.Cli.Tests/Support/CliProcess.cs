@@ -90,9 +90,12 @@ public sealed class CliProcess : IDisposable
     }
 
     /// <summary>Sends a POSIX signal (INT as Ctrl-C does, KILL as kill -9).</summary>
-    public void Signal(string name)
+    public void Signal(string name) => Signal(name, process.Id);
+
+    /// <summary>Sends a POSIX signal to process <paramref name="pid"/>.</summary>
+    public static void Signal(string name, int pid)
     {
-        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{name} {process.Id}") { UseShellExecute = false })!;
+        using var kill = Process.Start(new ProcessStartInfo("kill", $"-{name} {pid}") { UseShellExecute = false })!;
         kill.WaitForExit();
     }
 
