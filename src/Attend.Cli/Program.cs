@@ -28,6 +28,7 @@ var train = LmCommands.Train();
 train.Subcommands.Add(TranslateCommands.Train());
 train.Subcommands.Add(VisionCommands.Train());
 train.Subcommands.Add(SpeechCommands.Train());
+train.Subcommands.Add(Attend.Cli.Recall.RecallCommands.Train());
 var root = new RootCommand("attend — self-attention and the Transformer in pure .NET") { quickstart, train, LmCommands.Sample(), TranslateCommands.Translate(),
     VisionCommands.Classify(), SpeechCommands.Transcribe(), ExplainCommand.Create(), ServeCommand.Create(), EmbedCommand.Create(), SearchCommand.Create(), Attend.Cli.Export.ExportCommand.Create() };
 var version = Assembly.GetExecutingAssembly().GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "0.1.0";

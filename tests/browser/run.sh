@@ -3,7 +3,8 @@
 # `attend serve` on a free loopback port, and runs explorer.test.mjs in Debian's chromium (playwright-core).
 # Usage: tests/browser/run.sh [SHOT_DIR]   (screenshots; default out/browser). ATTEND_BROWSER_MODEL=DIR uses that
 # checkpoint instead of training one (e.g. the 60-second quickstart's, for the docs/ screenshots).
-# Also the upload box of the explorer with a tiny ViT (upload.test.mjs).
+# Also the upload box of the explorer with a tiny ViT (upload.test.mjs) and the long-context view of a recall model
+# (longcontext.test.mjs).
 # Needs: the .NET SDK, node + npm, /usr/bin/chromium. Last line: "browser test: N checks, passed" (or FAILED).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -45,6 +46,13 @@ serve() {
 serve "$tmp/vit"
 node "$root/tests/browser/upload.test.mjs" "$url/" "$root/docs/explain-vit-rollout.png" "$root/tests/browser/run.sh" "$shots" \
   || fail "the upload test (above)"
+kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; server=""
+
+# The long-context view, with a small recall model (the CI size: about a minute) read at 4,176 tokens.
+"$cli" train recall --context 448 --pairs 8 --queries 8 --test-lengths 4096 --start-length 128 --batch 32 --steps 1200 \
+  --test-sequences 4 --out "$tmp/recall" > "$tmp/recall.log" 2>&1 || { cat "$tmp/recall.log"; fail "train recall"; }
+serve "$tmp/recall"
+node "$root/tests/browser/longcontext.test.mjs" "$url/" "$shots" "length=4176 sequence=0 query=7" || fail "the long-context test (above)"
 kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; server=""
 
 serve "$model"

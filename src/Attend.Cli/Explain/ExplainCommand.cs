@@ -26,7 +26,7 @@ namespace Attend.Cli.Explain;
 public static class ExplainCommand
 {
     /// <summary>The --model help of explain and serve.</summary>
-    public const string ModelHelp = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech's --out), or a pretrained BERT encoder: " + BertModels.Help;
+    public const string ModelHelp = "checkpoint folder (attend quickstart's OUT/model, attend train lm/translate/vit/speech/recall's --out), or a pretrained BERT encoder: " + BertModels.Help;
 
     public static Command Create()
     {

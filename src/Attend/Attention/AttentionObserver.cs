@@ -36,8 +36,16 @@ public abstract class AttentionObserver : IDisposable
     /// <param name="numHeads">H, the call's query heads.</param>
     public abstract int[]? Heads(string? site, int numHeads);
 
-    /// <summary>The weights of the heads <see cref="Heads"/> asked for: [B, heads.Length, L, S], row-major; a query whose
-    /// keys are all masked has an all-zero row.</summary>
+    /// <summary>Which query rows (indices in [0, <paramref name="queries"/>)) of the call <see cref="Heads"/> accepted to
+    /// record, or null for all L. Asked once per recorded call, after <see cref="Heads"/>. The fused kernel then recomputes
+    /// only those rows from the saved log-sum-exp, so a long sequence costs O(R·S), never the L×S map.</summary>
+    /// <param name="site">the call's <see cref="AttentionOptions.Site"/>.</param>
+    /// <param name="queries">L, the call's query positions.</param>
+    public virtual int[]? Rows(string? site, int queries) => null;
+
+    /// <summary>The weights of the heads <see cref="Heads"/> asked for: [B, heads.Length, R, S], row-major, with R = L
+    /// (<paramref name="queries"/>) or the rows <see cref="Rows"/> asked for, in its order; a query whose keys are all
+    /// masked has an all-zero row.</summary>
     public abstract void Record(string? site, int numHeads, int[] heads, int batch, int queries, int keys, float[] weights);
 
     /// <summary>Uninstalls this observer (the outer one, if any, is current again).</summary>

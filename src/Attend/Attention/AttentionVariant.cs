@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Attend.Attention;
 
 /// <summary>The normalizer that turns a row of attention scores into weights.</summary>
-public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinforce }
+public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinforce, SoftMaterialized }
 
 /// <summary>
 /// Which attention to run: soft (softmax, the fused kernel), sparse (sparsemax, entmax-1.5, top-k softmax) or hard
@@ -12,6 +12,8 @@ public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinf
 /// weights p differs:
 /// <code>
 /// soft       p = softmax(s)
+/// math       p = softmax(s) on the materialized path: the [B, H, L, S] scores and weights are formed and kept for the
+///            backward (PyTorch's SDPBackend.MATH) — for comparing memory and checking the fused kernel
 /// sparsemax  p = argmin_{p ∈ Δ} ‖p − s‖²  = [s − τ]₊                         (Martins &amp; Astudillo 2016)
 /// entmax15   p = [s/2 − τ]₊²,  τ such that Σ p = 1                           (Peters et al. 2019)
 /// topk:K     p = softmax over the K largest scores, 0 elsewhere
@@ -19,7 +21,7 @@ public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinf
 /// gumbel:T   p = one_hot(argmax (s + g)), g ~ Gumbel(0, 1); gradient of softmax((s + g)/T)
 /// reinforce  p = one_hot(j), j ~ softmax(s); gradient from <see cref="ReinforceAttention.Loss"/> (Xu et al. 2015)
 /// </code>
-/// Parsed from and printed as the CLI's strings: <c>soft | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce</c>.
+/// Parsed from and printed as the CLI's strings: <c>soft | math | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce</c>.
 /// </summary>
 public sealed record AttentionVariant
 {
@@ -32,6 +34,8 @@ public sealed record AttentionVariant
     private AttentionVariant(AttentionKind kind, int k = 0, float temperature = 0) => (Kind, K, Temperature) = (kind, k, temperature);
 
     public static AttentionVariant Soft { get; } = new(AttentionKind.Soft);
+    /// <summary>Softmax on the materialized path (the L×S matrices formed), as PyTorch's math backend.</summary>
+    public static AttentionVariant SoftMaterialized { get; } = new(AttentionKind.SoftMaterialized);
     public static AttentionVariant Sparsemax { get; } = new(AttentionKind.Sparsemax);
     public static AttentionVariant Entmax15 { get; } = new(AttentionKind.Entmax15);
     public static AttentionVariant Hard { get; } = new(AttentionKind.Hard);
@@ -52,9 +56,9 @@ public sealed record AttentionVariant
     /// <summary>True when the forward draws random numbers (gumbel, reinforce).</summary>
     public bool IsStochastic => Kind is AttentionKind.Gumbel or AttentionKind.Reinforce;
 
-    public const string Choices = "soft | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce";
+    public const string Choices = "soft | math | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce";
 
-    /// <summary>Parses the CLI form (case-insensitive): soft, sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
+    /// <summary>Parses the CLI form (case-insensitive): soft, math, sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
     public static AttentionVariant Parse(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -66,6 +70,7 @@ public sealed record AttentionVariant
         switch (name)
         {
             case "soft" or "softmax": return Soft;
+            case "math": return SoftMaterialized;
             case "sparsemax": return Sparsemax;
             case "entmax15" or "entmax-1.5" or "entmax1.5": return Entmax15;
             case "hard": return Hard;
@@ -86,6 +91,7 @@ public sealed record AttentionVariant
     public override string ToString() => Kind switch
     {
         AttentionKind.Soft => "soft",
+        AttentionKind.SoftMaterialized => "math",
         AttentionKind.Sparsemax => "sparsemax",
         AttentionKind.Entmax15 => "entmax15",
         AttentionKind.TopK => $"topk:{K}",

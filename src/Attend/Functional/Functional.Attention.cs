@@ -173,9 +173,18 @@ public static unsafe partial class Functional
     private static void Observe(AttentionObserver observer, in AttentionProblem problem, Tensor stats, string? site)
     {
         if (observer.Heads(site, problem.H) is not { Length: > 0 } heads) return;
-        var w = new float[(long)problem.B * heads.Length * problem.L * problem.S];
-        fixed (float* pw = w) AttentionWeights.Run(problem, stats.Data, heads, pw);
-        observer.Record(site, problem.H, heads, problem.B, problem.L, problem.S, w);
+        var rows = CheckRows(observer.Rows(site, problem.L), problem.L);
+        var w = new float[(long)problem.B * heads.Length * (rows?.Length ?? problem.L) * problem.S];
+        fixed (float* pw = w) AttentionWeights.Run(problem, stats.Data, heads, pw, rows);
+        observer.Record(site, problem.H, heads, problem.B, rows?.Length ?? problem.L, problem.S, w);
+    }
+
+    /// <summary>An observer's rows, each in [0, L).</summary>
+    internal static int[]? CheckRows(int[]? rows, int L)
+    {
+        if (rows is not null && rows.Any(i => i < 0 || i >= L))
+            throw new ArgumentOutOfRangeException(nameof(rows), $"attention observer: query rows [{string.Join(", ", rows)}] must lie in [0, {L})");
+        return rows;
     }
 
     private static Tensor Squeeze0(Tensor t)

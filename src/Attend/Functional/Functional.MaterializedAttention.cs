@@ -58,19 +58,22 @@ public static unsafe partial class Functional
     {
         int B = p.ShapeRef[0], H = p.ShapeRef[1], L = p.ShapeRef[2], S = p.ShapeRef[3];
         if (observer.Heads(site, H) is not { Length: > 0 } heads) return;
+        var rows = CheckRows(observer.Rows(site, L), L) ?? Enumerable.Range(0, L).ToArray();
         using var c = p.Detach().Contiguous();
         var all = c.ToArray();
-        var w = new float[(long)B * heads.Length * L * S];
+        int R = rows.Length;
+        var w = new float[(long)B * heads.Length * R * S];
         for (int b = 0; b < B; b++)
             for (int n = 0; n < heads.Length; n++)
-                Array.Copy(all, ((long)b * H + heads[n]) * L * S, w, ((long)b * heads.Length + n) * L * S, (long)L * S);
-        observer.Record(site, H, heads, B, L, S, w);
+                for (int r = 0; r < R; r++)
+                    Array.Copy(all, (((long)b * H + heads[n]) * L + rows[r]) * S, w, (((long)b * heads.Length + n) * R + r) * S, S);
+        observer.Record(site, H, heads, B, R, S, w);
     }
 
     /// <summary>The variant's map from score rows (last dim) to weights.</summary>
     internal static Tensor Normalize(Tensor s, AttentionVariant variant, ulong? seed) => variant.Kind switch
     {
-        AttentionKind.Soft => Softmax(s, -1),
+        AttentionKind.Soft or AttentionKind.SoftMaterialized => Softmax(s, -1),
         AttentionKind.Sparsemax => Sparsemax(s, -1),
         AttentionKind.Entmax15 => Entmax15(s, -1),
         AttentionKind.TopK => TopKSoftmax(s, variant.K, -1),

@@ -101,7 +101,7 @@ public static class OnnxExport
         foreach (var (name, m) in model.NamedModules())
         {
             string where = name.Length == 0 ? model.GetType().Name : name;
-            if (m is AttentionModule a && a.Variant.Kind != AttentionKind.Soft)
+            if (m is AttentionModule a && a.Variant.Kind is not (AttentionKind.Soft or AttentionKind.SoftMaterialized))
                 throw new NotSupportedException($"ONNX export: {where} uses {a.Variant} attention; only soft (softmax) attention is exported " +
                     $"({Why(a.Variant.Kind)}). Train or load the model with soft attention to export it");
             float p = m switch { Dropout d => d.P, AttentionModule am => am.DropoutP, _ => 0f };

@@ -13,11 +13,15 @@ namespace Attend.Interpret;
 /// <param name="NumHeads">H, the call's query heads.</param>
 /// <param name="Heads">the query heads captured (indices into the call's H heads).</param>
 /// <param name="Batch">B.</param>
-/// <param name="Queries">L, the query positions.</param>
+/// <param name="Queries">L, the query positions (R when only <see cref="QueryRows"/> were captured).</param>
 /// <param name="Keys">S, the key positions.</param>
-/// <param name="Weights">[B, Heads.Length, L, S], row-major.</param>
+/// <param name="Weights">[B, Heads.Length, L, S] (or [B, Heads.Length, R, S]), row-major.</param>
 public sealed record CapturedAttention(string Site, int NumHeads, int[] Heads, int Batch, int Queries, int Keys, float[] Weights)
 {
+    /// <summary>The query positions of the rows captured, when the capture asked for some rows only
+    /// (<see cref="AttentionCapture.Start"/>'s <c>rows</c>); null when every row was.</summary>
+    public int[]? QueryRows { get; init; }
+
     /// <summary>The map of captured head number <paramref name="n"/> (an index into <see cref="Heads"/>) for batch item b: [L, S].</summary>
     public float[,] Map(int n, int b = 0)
     {
@@ -53,16 +57,20 @@ public sealed class AttentionCapture : AttentionObserver
 {
     private readonly string? prefix, rootName;
     private readonly Func<string, bool>? sites;
-    private readonly int[]? heads;
+    private readonly int[]? heads, rows;
     private readonly List<CapturedAttention> records = new();
     private int calls;
     private string? pending;
 
-    private AttentionCapture(Module? root, Func<string, bool>? sites, int[]? heads)
+    private int[]? pendingRows;
+
+    private AttentionCapture(Module? root, Func<string, bool>? sites, int[]? heads, int[]? rows)
     {
         if (heads is not null && heads.Any(h => h < 0)) throw new ArgumentOutOfRangeException(nameof(heads), $"AttentionCapture: heads must be ≥ 0, got [{string.Join(", ", heads)}]");
+        if (rows is not null && (rows.Length == 0 || rows.Any(i => i < 0)))
+            throw new ArgumentOutOfRangeException(nameof(rows), $"AttentionCapture: rows must be query positions ≥ 0 (at least one), got [{string.Join(", ", rows)}]");
         (prefix, rootName) = (root?.Path, root?.GetType().Name);
-        (this.sites, this.heads) = (sites, heads?.Distinct().Order().ToArray());
+        (this.sites, this.heads, this.rows) = (sites, heads?.Distinct().Order().ToArray(), rows?.ToArray());
         Install();
     }
 
@@ -70,7 +78,10 @@ public sealed class AttentionCapture : AttentionObserver
     /// <param name="root">the model; its attention modules are named by their dotted paths below it.</param>
     /// <param name="sites">which sites to record, by name (null: all).</param>
     /// <param name="heads">which query heads to record (null: all; heads ≥ a call's H are skipped for that call).</param>
-    public static AttentionCapture Start(Module? root = null, Func<string, bool>? sites = null, int[]? heads = null) => new(root, sites, heads);
+    /// <param name="rows">which query positions to record (null: all), in this order; positions ≥ a call's L are skipped
+    /// for that call. Each row is recomputed alone from the kernel's log-sum-exp, so a capture of R rows of an
+    /// L-token call holds R·S weights per head, never L·S: the way to look at 16,384-token inputs.</param>
+    public static AttentionCapture Start(Module? root = null, Func<string, bool>? sites = null, int[]? heads = null, int[]? rows = null) => new(root, sites, heads, rows);
 
     /// <summary>What has been recorded so far, in call order.</summary>
     public IReadOnlyList<CapturedAttention> Records => records;
@@ -93,6 +104,16 @@ public sealed class AttentionCapture : AttentionObserver
         return hs.Length == 0 ? null : hs;
     }
 
-    public override void Record(string? site, int numHeads, int[] heads, int batch, int queries, int keys, float[] weights) =>
-        records.Add(new CapturedAttention(pending ?? Name(site, calls - 1), numHeads, heads, batch, queries, keys, weights));
+    public override int[]? Rows(string? site, int queries)
+    {
+        if (rows is null) return pendingRows = null;
+        pendingRows = rows.Where(i => i < queries).ToArray();
+        return pendingRows.Length == 0 ? pendingRows = [] : pendingRows;
+    }
+
+    public override void Record(string? site, int numHeads, int[] heads, int batch, int queries, int keys, float[] weights)
+    {
+        if (pendingRows is { Length: 0 }) return;                          // none of the rows asked for is in this call
+        records.Add(new CapturedAttention(pending ?? Name(site, calls - 1), numHeads, heads, batch, queries, keys, weights) { QueryRows = pendingRows });
+    }
 }

@@ -44,6 +44,10 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
     /// cross-attention (<see cref="AttentionAlignment"/>); <see cref="WordNote"/> says how they were found. Null otherwise.</summary>
     public IReadOnlyList<WordTiming>? WordTimings { get; init; }
 
+    /// <summary>For long inputs: chosen query rows of every layer and head over all keys, and the retrieval head; the
+    /// <see cref="Views"/> are then empty (no L×S map is formed). Null otherwise.</summary>
+    public LongContextView? Long { get; init; }
+
     /// <summary>A line on how <see cref="WordTimings"/> were found (which heads, filter), shown with them.</summary>
     public string WordNote { get; init; } = "";
 
@@ -75,7 +79,7 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
     /// The JSON the views read: <c>{"model", "input", "output", "views": [{"name", "label", "kind", "stack", "queries",
     /// "keys", "heads", "entropy": [per head, nats], "weights": [head][query][key]}], "stacks": [{"stack", "tokens",
     /// "rollout": [i][j], "flow": [i][j] or null}], "patch_grid": [rows, cols] (image models only), "words": [{"word", "start",
-    /// "end"}] and "word_note" (speech models only)}</c>. Characters that matter in HTML are escaped (\u003C…), so the
+    /// "end"}] and "word_note" (speech models only), "long" (long inputs: <see cref="LongContextView.Write"/>)}</c>. Characters that matter in HTML are escaped (\u003C…), so the
     /// text can sit inside a script element.
     /// </summary>
     public string ToJson()
@@ -133,6 +137,7 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
                 w.WriteEndArray();
                 w.WriteString("word_note", WordNote);
             }
+            Long?.Write(w);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());
@@ -148,6 +153,7 @@ public sealed record Explanation(string Model, string Input, string Output, IRea
             sb.AppendLine().AppendLine($"word timings ({WordNote}):");
             foreach (var t in words) sb.AppendLine($"  {t.Start,7:F2} – {t.End,5:F2} s  {t.Word}");
         }
+        if (Long is { } lc) sb.AppendLine().Append(lc.Summary());
         foreach (var v in Views)
         {
             sb.AppendLine().AppendLine($"{v.Label} ({v.Name}): {v.Queries.Length} queries × {v.Keys.Length} keys");

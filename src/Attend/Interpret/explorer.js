@@ -161,6 +161,75 @@
     return t;
   }
 
+
+  // Long inputs (data.long): the shown query's row over all S keys, one strip per layer × head, drawn from the rows the
+  // kernel recomputed from its log-sum-exp. One zoom range [lo, hi) for every strip: wheel zooms around the pointer,
+  // drag pans, the buttons zoom around the centre or onto the retrieval head's top key. The top keys are labelled.
+  function longView(data) {
+    const lc = data.long, S = lc.tokens.length, W = 960, H = 46;
+    const sec = el('section', { id: 'long-view' }, el('h2', {}, 'Long context'));
+    const r = lc.retrieval;
+    sec.append(el('p', { id: 'lc-query', class: 'io' }, el('b', {}, 'query'),
+      `${show(lc.tokens[lc.shown])} at position ${lc.shown.toLocaleString('en')}, attending over ${S.toLocaleString('en')} keys`));
+    sec.append(el('p', { id: 'lc-retrieval', class: 'note' }, r
+      ? `Retrieval (induction) head: ${r.label} head ${r.head} — prefix-matching score ${r.score.toFixed(3)} (mean weight on keys that follow an earlier copy of the query's token).`
+      : 'No retrieval head: no head puts half its weight on keys that follow an earlier copy of the query token.'));
+    const range = el('span', { id: 'lc-range' }), btn = (id, text) => el('button', { id, type: 'button' }, text);
+    const zin = btn('lc-in', '+'), zout = btn('lc-out', '−'), all = btn('lc-all', 'all'), top = btn('lc-top', 'zoom to the answer');
+    sec.append(el('div', { class: 'controls' }, zin, zout, all, top, range,
+      el('span', { class: 'note' }, 'Wheel: zoom · drag: pan · bar height = weight (√ scale), each pixel the largest weight of its keys')));
+    let lo = 0, hi = S;
+    const strips = lc.rows.map(row => {
+      const retrieval = r && row.label === r.label && row.head === r.head;
+      const c = el('canvas', { width: W, height: H, class: 'lc-strip', 'data-label': row.label, 'data-head': row.head, 'data-top': row.top[0][0] });
+      const keys = el('div', { class: 'lc-keys' });
+      const box = el('div', { class: 'lc-row' + (retrieval ? ' retrieval' : '') },
+        el('div', { class: 'lc-name' }, `${row.label} head ${row.head}`, retrieval ? el('b', {}, ' retrieval head') : ''), c, keys);
+      sec.append(box);
+      return { row, c, keys };
+    });
+    function draw() {
+      lo = Math.max(0, Math.floor(lo)); hi = Math.min(S, Math.ceil(hi));
+      if (hi - lo < 8) { const m = (lo + hi) / 2; lo = Math.max(0, Math.floor(m - 4)); hi = Math.min(S, lo + 8); }
+      range.textContent = `keys ${lo.toLocaleString('en')} – ${(hi - 1).toLocaleString('en')} of ${S.toLocaleString('en')}`;
+      range.dataset.lo = lo; range.dataset.hi = hi;
+      const x = j => (j - lo) / (hi - lo) * W;
+      for (const { row, c, keys } of strips) {
+        const g = c.getContext('2d');
+        g.clearRect(0, 0, W, H); g.fillStyle = '#f6f6f6'; g.fillRect(0, 0, W, H);
+        const px = new Float32Array(W);
+        for (let j = lo; j < hi; j++) { const p = Math.min(W - 1, Math.floor(x(j))); if (row.weights[j] > px[p]) px[p] = row.weights[j]; }
+        const cell = Math.max(1, W / (hi - lo));
+        for (let p = 0; p < W; p++) if (px[p] > 0) {
+          const v = Math.sqrt(px[p]); g.fillStyle = viridis(0.25 + 0.75 * v); g.fillRect(p, H - v * H, Math.min(cell, W - p), v * H);
+        }
+        if (lc.shown >= lo && lc.shown < hi) { g.fillStyle = '#d62728'; g.fillRect(x(lc.shown), 0, 2, H); }   // the query itself
+        keys.replaceChildren(...row.top.filter(([k]) => k >= lo && k < hi).map(([k, w], n) =>
+          el('span', { class: 'lc-key' + (n === 0 ? ' first' : ''), 'data-key': k, style: `left:${x(k + 0.5).toFixed(1)}px` },
+            `${show(lc.tokens[k])}@${k} ${w.toFixed(2)}`)));
+      }
+    }
+    const zoom = (f, at) => { const m = at ?? (lo + hi) / 2; const w = Math.max(8, (hi - lo) * f); lo = Math.max(0, m - (m - lo) * w / (hi - lo)); hi = Math.min(S, lo + w); draw(); };
+    zin.onclick = () => zoom(0.5); zout.onclick = () => zoom(2); all.onclick = () => { lo = 0; hi = S; draw(); };
+    top.onclick = () => {
+      const row = (r && lc.rows.find(x => x.label === r.label && x.head === r.head)) || lc.rows[0], k = row.top[0][0];
+      lo = k - 32; hi = k + 32; if (lo < 0) { hi -= lo; lo = 0; } draw();
+    };
+    for (const { c } of strips) {
+      c.addEventListener('wheel', e => { e.preventDefault(); zoom(e.deltaY < 0 ? 0.8 : 1.25, lo + e.offsetX / W * (hi - lo)); }, { passive: false });
+      let from = null;
+      c.addEventListener('mousedown', e => { from = e.offsetX; });
+      window.addEventListener('mouseup', () => { from = null; });
+      c.addEventListener('mousemove', e => {
+        if (from === null) return;
+        const d = (from - e.offsetX) / W * (hi - lo), w = hi - lo; from = e.offsetX;
+        lo = Math.min(Math.max(0, lo + d), S - w); hi = lo + w; draw();
+      });
+    }
+    draw();
+    return sec;
+  }
+
   Attend.render = function (root, data) {
     const state = { view: 0, head: 0 };
     root.replaceChildren();
@@ -173,6 +242,7 @@
     if (data.words) root.append(el('section', { id: 'words' }, el('h2', {}, 'Word timings'), el('p', { class: 'note' }, data.word_note),
       el('table', {}, el('tr', {}, el('th', {}, 'word'), el('th', {}, 'start (s)'), el('th', {}, 'end (s)')),
         ...data.words.map(w => el('tr', {}, el('td', {}, w.word), el('td', {}, w.start.toFixed(2)), el('td', {}, w.end.toFixed(2)))))));
+    if (data.long) { root.append(longView(data)); window.attendData = data; document.body.dataset.state = 'ready'; return; }
     if (!data.views.length) { root.append(el('p', { class: 'note' }, 'Nothing was captured.')); return; }
     const hv = headView(data, state);
     root.append(hv.sec, modelView(data, state), stacksView(data),

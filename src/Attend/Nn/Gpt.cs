@@ -27,7 +27,8 @@ public sealed record GptConfig(
     bool RopeInterleaved = false,   // rope pairs: (x[i], x[i+hs/2]) as GPT-NeoX/LLaMA, or (x[2i], x[2i+1]) as GPT-J
     double RopeBase = 10000,
     bool TieWeights = true,         // lm_head.weight is transformer.wte.weight (weight tying, Press & Wolf 2017)
-    AttentionVariant? Attention = null)   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
+    AttentionVariant? Attention = null,   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
+    bool TokenShift = false)        // attention input x̃ₜ = xₜ + μ ⊙ (xₜ₋₁ − xₜ), μ learned per channel (RWKV's token shift)
 {
     public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
     public int KvHeads => NKvHead ?? NHead;
@@ -46,6 +47,7 @@ internal sealed class CausalSelfAttention : AttentionModule
     private readonly Dropout residDropout;
     private readonly RotaryEmbedding? rope;
     private readonly float[]? alibi;
+    private readonly Tensor? timeMix;
     public int Layer { get; }
 
     public CausalSelfAttention(GptConfig cfg, int layer, RotaryEmbedding? rope, float[]? alibi, Random? rng)
@@ -58,16 +60,31 @@ internal sealed class CausalSelfAttention : AttentionModule
         cProj = RegisterModule("c_proj", new Linear(cfg.NEmbd, cfg.NEmbd, cfg.Bias, rng));
         RegisterModule("attn_dropout", new Dropout(cfg.Dropout, rng));   // applied inside the fused kernel
         residDropout = RegisterModule("resid_dropout", new Dropout(cfg.Dropout, rng));
+        if (cfg.TokenShift) timeMix = RegisterParameter("time_mix", Tensor.Full([cfg.NEmbd], 0.5f));
     }
 
     /// <summary>x (B, T, C), whose first position is position <paramref name="offset"/> (the cache's length) → (B, T, C).</summary>
     public Tensor Forward(Tensor x, KvCache? cache, int offset)
     {
+        if (timeMix is not null) x = TokenShift(x, cache);
         var (q, k, v) = SplitQkv(cAttn.Forward(x), batchFirst: true);  // (B, nh, T, hs), (B, nkv, T, hs) ×2: strided views
         if (rope is not null) { q = rope.Forward(q, offset); k = rope.Forward(k, offset); }
         if (cache is not null) (k, v) = cache.Append(Layer, k, v);     // (B, nkv, S, hs), S = offset + T
         var (y, _, _) = Attend(q, k, v, causal: true, bottomRight: true, alibi: alibi);   // bottom-right = top-left when S = T
         return residDropout.Forward(cProj.Forward(MergeHeads(y, batchFirst: true)));      // (B, T, C): heads side by side
+    }
+
+    /// <summary>RWKV's token shift (Peng et al. 2023): <c>x̃ₜ = xₜ + μ ⊙ (xₜ₋₁ − xₜ)</c>, x₋₁ = 0 (or the cache's last
+    /// input), μ (C) learned. It hands every position its predecessor, so one attention layer can match "the token
+    /// before me" without first learning a previous-token head. x (B, T, C) → (B, T, C).</summary>
+    private Tensor TokenShift(Tensor x, KvCache? cache)
+    {
+        int B = x.Size(0), T = x.Size(1), C = x.Size(2);
+        var first = cache?.LastInput(Layer) ?? Tensor.Zeros(B, 1, C);                   // (B, 1, C): x₋₁
+        var before = T == 1 ? first : Tensor.Cat([first, x.Narrow(1, 0, T - 1)], 1);   // (B, T, C): xₜ₋₁
+        var mixed = x + timeMix! * (before - x);
+        cache?.SetLastInput(Layer, x);                                                   // frees the old x₋₁ (read above)
+        return mixed;
     }
 }
 

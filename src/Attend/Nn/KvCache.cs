@@ -13,6 +13,7 @@ namespace Attend.Nn;
 public sealed class KvCache : IDisposable
 {
     private readonly Slot[] self, cross;
+    private readonly Tensor?[] lastInput;   // per layer (B, 1, C): the last position's input, for token shift (GptConfig.TokenShift)
 
     /// <summary>A cache for <paramref name="layers"/> attention layers (1 for a lone attention module).</summary>
     /// <param name="layers">the attention layers that cache (a decoder's layers, a GPT's blocks).</param>
@@ -24,6 +25,7 @@ public sealed class KvCache : IDisposable
         if (capacity < 0) throw new ArgumentOutOfRangeException(nameof(capacity), $"KvCache: capacity must be ≥ 0, got {capacity}");
         self = Enumerable.Range(0, layers).Select(_ => new Slot(capacity)).ToArray();
         cross = crossAttention ? Enumerable.Range(0, layers).Select(_ => new Slot(0)).ToArray() : [];
+        lastInput = new Tensor?[layers];
     }
 
     /// <summary>The number of attention layers this cache serves.</summary>
@@ -43,10 +45,25 @@ public sealed class KvCache : IDisposable
     /// <summary>Keeps (a copy of) the memory's projected keys/values for <paramref name="layer"/>'s later calls.</summary>
     internal (Tensor K, Tensor V) SetCross(int layer, Tensor k, Tensor v) => CrossSlot(layer).Append(k, v);
 
+    /// <summary>The input (B, 1, C) of the last position <paramref name="layer"/> saw, or null before its first call:
+    /// the state of a token-shift layer (RWKV's), which mixes each position's input with the one before it.</summary>
+    internal Tensor? LastInput(int layer) => lastInput[SelfIndex(layer)];
+
+    /// <summary>Keeps (a copy of) the last position of x (B, T, C) as <paramref name="layer"/>'s <see cref="LastInput"/>.</summary>
+    internal void SetLastInput(int layer, Tensor x)
+    {
+        var last = Tensor.Zeros(x.Size(0), 1, x.Size(2));
+        using (var row = x.NarrowRaw(1, x.Size(1) - 1, 1)) last.CopyFrom(row);
+        last.Scope = null;                                              // owned by the cache
+        lastInput[SelfIndex(layer)]?.Dispose();
+        lastInput[layer] = last;
+    }
+
     /// <summary>Forgets every cached position (a new sequence); the memory is kept for reuse.</summary>
     public void Reset()
     {
         foreach (var s in self.Concat(cross)) s.Length = 0;
+        for (int i = 0; i < lastInput.Length; i++) { lastInput[i]?.Dispose(); lastInput[i] = null; }
     }
 
     /// <summary>Beam search: row b of every slot becomes old row <paramref name="rows"/>[b] (Hugging Face's
@@ -55,15 +72,27 @@ public sealed class KvCache : IDisposable
     {
         ArgumentNullException.ThrowIfNull(rows);
         foreach (var s in self.Concat(cross)) s.Reorder(rows);
+        using var noGrad = Autograd.NoGrad();
+        for (int i = 0; i < lastInput.Length; i++)
+        {
+            if (lastInput[i] is not { } t) continue;
+            var r = Tensor.Cat(rows.Select(b => t.NarrowRaw(0, b, 1)).ToArray(), 0);   // (B, 1, C)
+            r.Scope = null;
+            t.Dispose();
+            lastInput[i] = r;
+        }
     }
 
     public void Dispose()
     {
         foreach (var s in self.Concat(cross)) s.Dispose();
+        for (int i = 0; i < lastInput.Length; i++) { lastInput[i]?.Dispose(); lastInput[i] = null; }
     }
 
-    private Slot SelfSlot(int layer) => layer >= 0 && layer < self.Length ? self[layer]
+    private int SelfIndex(int layer) => layer >= 0 && layer < self.Length ? layer
         : throw new ArgumentOutOfRangeException(nameof(layer), $"KvCache: layer {layer} is not in [0, {self.Length})");
+
+    private Slot SelfSlot(int layer) => self[SelfIndex(layer)];
 
     private Slot CrossSlot(int layer) => !HasCrossAttention
         ? throw new InvalidOperationException("KvCache: this cache keeps no cross-attention (create it with crossAttention: true)")
