@@ -94,6 +94,7 @@ public static class ExplainCommand
         log.WriteLine($"input:  {e.Input}");
         log.WriteLine($"output: {e.Output}");
         if (e.WordTimings is { } words) log.WriteLine($"words:  {string.Join("  ", words.Select(w => $"{w.Word} {w.Start:F2}–{w.End:F2}s"))}");
+        if (e.Long is { } lc) log.WriteLine(lc.Summary().Split('\n')[0]);
         if (summaryExtra.Length > 0) log.Write(summaryExtra.TrimStart('\n'));
         foreach (var (name, png) in pngs ?? []) Put(name, png);
         Put("explain.html", Encoding.UTF8.GetBytes(HtmlReport.Static(e, pageJson)));

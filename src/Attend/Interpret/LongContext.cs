@@ -95,9 +95,14 @@ public sealed record LongContextView(string[] Tokens, int[] Queries, IReadOnlyLi
         int q = Array.IndexOf(Queries, Shown);
         sb.AppendLine($"query {Tokens[Shown]}@{Shown} over {Tokens.Length:N0} keys, top {TopK} keys per head:");
         foreach (var r in Rows[q])
-            sb.AppendLine($"  {r.Label} head {r.Head}: " + string.Join("  ", r.Top(TopK).Select(t => $"{Tokens[t.Key]}@{t.Key} {t.Weight:F3}")));
+            sb.AppendLine($"  {r.Label} head {r.Head}: " + string.Join("  ", r.Top(TopK).Select(t => $"{Tokens[t.Key]}@{t.Key} {Weight(t.Weight)}")));
         return sb.ToString();
     }
+
+    /// <summary>A weight as the strips label it: three decimals, or two digits and an exponent below 0.01.</summary>
+    private static string Weight(float w) => w < 0.01f
+        ? w.ToString("0.0e0", System.Globalization.CultureInfo.InvariantCulture)
+        : w.ToString("F3", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Writes the "long" object of <see cref="Explanation.ToJson"/>: <c>{"tokens", "queries", "shown",
     /// "retrieval": {"label", "head", "score"} or null, "scores": [{"label", "head", "score"}], "rows": [per layer and head

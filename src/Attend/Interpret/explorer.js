@@ -177,14 +177,15 @@
     const range = el('span', { id: 'lc-range' }), btn = (id, text) => el('button', { id, type: 'button' }, text);
     const zin = btn('lc-in', '+'), zout = btn('lc-out', '−'), all = btn('lc-all', 'all'), top = btn('lc-top', 'zoom to the answer');
     sec.append(el('div', { class: 'controls' }, zin, zout, all, top, range,
-      el('span', { class: 'note' }, 'Wheel: zoom · drag: pan · bar height = weight (√ scale), each pixel the largest weight of its keys')));
+      el('span', { class: 'note' }, 'Wheel: zoom · drag: pan · bar height = √(weight ÷ the strip\'s largest weight), each pixel the largest weight of its keys; the top keys labelled, most weight first')));
     let lo = 0, hi = S;
     const strips = lc.rows.map(row => {
       const retrieval = r && row.label === r.label && row.head === r.head;
       const c = el('canvas', { width: W, height: H, class: 'lc-strip', 'data-label': row.label, 'data-head': row.head, 'data-top': row.top[0][0] });
       const keys = el('div', { class: 'lc-keys' });
       const box = el('div', { class: 'lc-row' + (retrieval ? ' retrieval' : '') },
-        el('div', { class: 'lc-name' }, `${row.label} head ${row.head}`, retrieval ? el('b', {}, ' retrieval head') : ''), c, keys);
+        el('div', { class: 'lc-name' }, `${row.label} head ${row.head}`, retrieval ? el('b', {}, ' retrieval head') : '',
+          el('span', { class: 'note' }, ` · largest weight ${row.top[0][1].toPrecision(3)}`)), c, keys);
       sec.append(box);
       return { row, c, keys };
     });
@@ -199,15 +200,27 @@
         g.clearRect(0, 0, W, H); g.fillStyle = '#f6f6f6'; g.fillRect(0, 0, W, H);
         const px = new Float32Array(W);
         for (let j = lo; j < hi; j++) { const p = Math.min(W - 1, Math.floor(x(j))); if (row.weights[j] > px[p]) px[p] = row.weights[j]; }
-        const cell = Math.max(1, W / (hi - lo));
+        const cell = Math.max(1, W / (hi - lo)), max = row.top[0][1] || 1;
         for (let p = 0; p < W; p++) if (px[p] > 0) {
-          const v = Math.sqrt(px[p]); g.fillStyle = viridis(0.25 + 0.75 * v); g.fillRect(p, H - v * H, Math.min(cell, W - p), v * H);
+          const v = Math.sqrt(Math.min(1, px[p] / max)); g.fillStyle = viridis(0.25 + 0.75 * v); g.fillRect(p, H - v * H, Math.min(Math.max(2, cell), W - p), v * H);
         }
         if (lc.shown >= lo && lc.shown < hi) { g.fillStyle = '#d62728'; g.fillRect(x(lc.shown), 0, 2, H); }   // the query itself
-        keys.replaceChildren(...row.top.filter(([k]) => k >= lo && k < hi).map(([k, w], n) =>
-          el('span', { class: 'lc-key' + (n === 0 ? ' first' : ''), 'data-key': k, style: `left:${x(k + 0.5).toFixed(1)}px` },
-            `${show(lc.tokens[k])}@${k} ${w.toFixed(2)}`)));
+        keys.replaceChildren(...labels(row.top.filter(([k]) => k >= lo && k < hi), x));
       }
+    }
+    // The top keys' labels, most weight first, each on the first of three lines where it overlaps no label already
+    // placed (kept inside the strip); a label that fits on none is left out.
+    function labels(top, x) {
+      const lines = [[], [], []], out = [];
+      top.forEach(([k, w], n) => {
+        const text = `${show(lc.tokens[k])}@${k} ${w < 0.01 ? w.toExponential(1) : w.toFixed(2)}`, width = text.length * 6.7 + 6;
+        const left = Math.min(Math.max(0, x(k + 0.5) - width / 2), W - width);
+        const line = lines.findIndex(l => l.every(([a, b]) => left + width <= a || left >= b));
+        if (line < 0) return;
+        lines[line].push([left, left + width]);
+        out.push(el('span', { class: 'lc-key' + (n === 0 ? ' first' : ''), 'data-key': k, style: `left:${left.toFixed(1)}px;top:${line * 14}px` }, text));
+      });
+      return out;
     }
     const zoom = (f, at) => { const m = at ?? (lo + hi) / 2; const w = Math.max(8, (hi - lo) * f); lo = Math.max(0, m - (m - lo) * w / (hi - lo)); hi = Math.min(S, lo + w); draw(); };
     zin.onclick = () => zoom(0.5); zout.onclick = () => zoom(2); all.onclick = () => { lo = 0; hi = S; draw(); };
