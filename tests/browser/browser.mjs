@@ -16,3 +16,35 @@ export async function openPage(browser, errors) {
   page.on('pageerror', e => errors.push(e.message));
   return page;
 }
+
+/**
+ * Runs one browser test: body({ browser, page, errors, check }) on a fresh page, where check(ok, what) counts a check
+ * or fails the test with `what`; a page's uncaught error fails it too (body reads `errors` at its end). Prints the
+ * last line "NAME test: N checks, passed" or "NAME test: N checks, FAILED: why" and exits 0 or 1.
+ */
+export async function runTest(name, body) {
+  let checks = 0, failure = null;
+  const check = (ok, what) => { if (!ok) throw new Error(what); checks++; };
+  const browser = await launch();
+  try {
+    const errors = [];
+    const page = await openPage(browser, errors);
+    await body({ browser, page, errors, check });
+  } catch (e) {
+    failure = e.message;
+  } finally {
+    await browser.close();
+  }
+  console.log(failure ? `${name} test: ${checks} checks, FAILED: ${failure}` : `${name} test: ${checks} checks, passed`);
+  process.exit(failure ? 1 : 0);
+}
+
+/** Opens the explorer at base, types input, waits until the page shows its explanation; returns POST /api/explain's. */
+export async function explainText(page, base, input) {
+  await page.goto(base);
+  await page.waitForSelector('body[data-state="ready"]');
+  await page.fill('#input', input);
+  await page.click('#go');
+  await page.waitForFunction(t => document.body.dataset.state === 'ready' && document.getElementById('io-input')?.textContent === t, input);
+  return (await fetch(new URL('api/explain', base), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input }) })).json();
+}

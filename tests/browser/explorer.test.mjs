@@ -3,17 +3,14 @@
 // Checks that the weights drawn in the head view (every line's data-w and opacity, every layer and head) equal the
 // JSON API's for the same input, that the model view has a map per layer × head, that bad input shows an error in the
 // page; saves SHOT_DIR/explorer.png and SHOT_DIR/head-view.png. Last line: "browser test: N checks, passed" or "… FAILED: why".
-import { launch, openPage } from './browser.mjs';
+import { runTest, explainText } from './browser.mjs';
 import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 
 const [base, explainHtml, shotDir, input] = process.argv.slice(2);
 if (!base || !explainHtml || !shotDir || !input) { console.error('usage: node explorer.test.mjs BASE_URL EXPLAIN_HTML SHOT_DIR INPUT'); process.exit(2); }
-let checks = 0;
-function check(ok, what) { if (!ok) throw new Error(what); checks++; }
-
 // Every line of the head view for every layer and head, compared with the API's weights.
-async function compareHeadView(page, data, where) {
+async function compareHeadView(page, data, where, check) {
   for (let v = 0; v < data.views.length; v++) {
     const view = data.views[v];
     await page.selectOption('#hv-layer', String(v));
@@ -33,26 +30,16 @@ async function compareHeadView(page, data, where) {
   }
 }
 
-const browser = await launch();
-let failure = null;
-try {
-  const errors = [];
-  const page = await openPage(browser, errors);
-
+await runTest('browser', async ({ browser, page, errors, check }) => {
   // 1) the explorer: type the input, wait for the views, compare with POST /api/explain
-  await page.goto(base);
-  await page.waitForSelector('body[data-state="ready"]');
-  await page.fill('#input', input);
-  await page.click('#go');
-  await page.waitForFunction(t => document.body.dataset.state === 'ready' && document.getElementById('io-input')?.textContent === t, input);
-  const api = await (await fetch(new URL('api/explain', base), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input }) })).json();
+  const api = await explainText(page, base, input);
   check(api.views && api.views.length > 0, 'the API returned no views');
   check(await page.textContent('#io-output') === api.output, `the page shows output '${await page.textContent('#io-output')}', the API '${api.output}'`);
   const cells = await page.$$eval('#model-view .cell canvas', cs => cs.length);
   check(cells === api.views.reduce((s, v) => s + v.heads.length, 0), `model view: ${cells} maps`);
   await page.selectOption('#hv-layer', String(api.views.length - 1));
   await page.screenshot({ path: path.join(shotDir, 'explorer.png') });
-  await compareHeadView(page, api, 'explorer');
+  await compareHeadView(page, api, 'explorer', check);
 
   // 2) bad input: a clear error in the page, the views of the last good input stay
   await page.fill('#input', '§§§');
@@ -68,15 +55,9 @@ try {
   await file.goto(pathToFileURL(path.resolve(explainHtml)).href);
   await file.waitForSelector('body[data-state="ready"]');
   const embedded = await file.evaluate(() => window.attendData);
-  await compareHeadView(file, embedded, 'explain.html');
+  await compareHeadView(file, embedded, 'explain.html', check);
   await file.selectOption('#hv-layer', String(embedded.views.length - 1));
   await file.selectOption('#hv-head', '-1');
   await (await file.$('#head-view')).screenshot({ path: path.join(shotDir, 'head-view.png') });
   check(errors.length === 0, `script errors: ${errors.join('; ')}`);
-} catch (e) {
-  failure = e.message;
-} finally {
-  await browser.close();
-}
-console.log(failure ? `browser test: ${checks} checks, FAILED: ${failure}` : `browser test: ${checks} checks, passed`);
-process.exit(failure ? 1 : 0);
+});

@@ -4,25 +4,13 @@
 // its strip, labels each strip's top key as the API does, that the zoom buttons and the wheel change the key range and
 // "zoom to the answer" brings the retrieval head's top key into a 64-key window; saves SHOT_DIR/long-context.png.
 // Last line: "long-context test: N checks, passed" or "… FAILED: why".
-import { launch, openPage } from './browser.mjs';
+import { runTest, explainText } from './browser.mjs';
 import path from 'node:path';
 
 const [base, shotDir, input] = process.argv.slice(2);
 if (!base || !shotDir || !input) { console.error('usage: node longcontext.test.mjs BASE_URL SHOT_DIR INPUT'); process.exit(2); }
-let checks = 0;
-function check(ok, what) { if (!ok) throw new Error(what); checks++; }
-
-const browser = await launch();
-let failure = null;
-try {
-  const errors = [];
-  const page = await openPage(browser, errors);
-  await page.goto(base);
-  await page.waitForSelector('body[data-state="ready"]');
-  await page.fill('#input', input);
-  await page.click('#go');
-  await page.waitForFunction(t => document.body.dataset.state === 'ready' && document.getElementById('io-input')?.textContent === t, input);
-  const api = await (await fetch(new URL('api/explain', base), { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ input }) })).json();
+await runTest('long-context', async ({ page, errors, check }) => {
+  const api = await explainText(page, base, input);
   const lc = api.long;
   check(lc && lc.rows.length > 0 && api.views.length === 0, 'the API returned no long-context rows (or L×S maps it should not have)');
   check(lc.tokens.length >= 4096, `the input has ${lc.tokens.length} tokens, want ≥ 4,096`);
@@ -63,10 +51,4 @@ try {
   const err = await page.textContent('#error');
   check(/this model reads sequences of/.test(err), `bad length: the page says '${err}'`);
   check(errors.length === 0, `script errors: ${errors.join('; ')}`);
-} catch (e) {
-  failure = e.message;
-} finally {
-  await browser.close();
-}
-console.log(failure ? `long-context test: ${checks} checks, FAILED: ${failure}` : `long-context test: ${checks} checks, passed`);
-process.exit(failure ? 1 : 0);
+});

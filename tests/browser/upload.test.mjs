@@ -2,21 +2,14 @@
 // Usage: node upload.test.mjs BASE_URL IMAGE BAD_FILE SHOT_DIR
 // Checks that the page offers a file input and no text box, that uploading IMAGE renders the same output and overlay
 // images as POST /api/explain {"file", "name"}, and that uploading BAD_FILE (not an image) shows the server's error in
-// the page. Saves SHOT_DIR/upload.png. Last line: "upload test: N checks, passed" or "upload test: FAILED: why".
-import { launch, openPage } from './browser.mjs';
+// the page. Saves SHOT_DIR/upload.png. Last line: "upload test: N checks, passed" or "upload test: N checks, FAILED: why".
+import { runTest } from './browser.mjs';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 const [base, image, bad, shotDir] = process.argv.slice(2);
 if (!base || !image || !bad || !shotDir) { console.error('usage: node upload.test.mjs BASE_URL IMAGE BAD_FILE SHOT_DIR'); process.exit(2); }
-let checks = 0;
-function check(ok, what) { if (!ok) throw new Error(what); checks++; }
-
-const browser = await launch();
-let failure = null;
-try {
-  const errors = [];
-  const page = await openPage(browser, errors);
+await runTest('upload', async ({ page, errors, check }) => {
   await page.goto(base);
   await page.waitForSelector('body[data-state="ready"]');
   check(await page.$('#file') !== null, 'no file input');
@@ -42,10 +35,4 @@ try {
   check(/not a PNG, JPEG, BMP, GIF or WebP/.test(err), `bad upload: the page says '${err}'`);
   check(await page.textContent('#io-output') === api.output, 'the views of the last good upload are gone');
   check(errors.length === 0, `script errors: ${errors.join('; ')}`);
-} catch (e) {
-  failure = e.message;
-} finally {
-  await browser.close();
-}
-console.log(failure ? `upload test: FAILED: ${failure}` : `upload test: ${checks} checks, passed`);
-process.exit(failure ? 1 : 0);
+});
