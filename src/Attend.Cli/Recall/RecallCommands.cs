@@ -16,7 +16,7 @@ public static class RecallCommands
         var dim = new Option<int>("--dim") { Description = "model width", DefaultValueFactory = _ => 64 };
         var layers = new Option<int>("--layers") { Description = "blocks", DefaultValueFactory = _ => 2 };
         var heads = new Option<int>("--heads") { Description = "attention heads; must divide --dim", DefaultValueFactory = _ => 2 };
-        var start = new Option<int>("--start-length") { Description = "the curriculum's first sequence length (doubled at 99% held-out accuracy)", DefaultValueFactory = _ => 256 };
+        var start = new Option<int>("--start-length") { Description = "the curriculum's first sequence length (doubled at 99% held-out accuracy)", DefaultValueFactory = _ => 128 };
         var testLengths = new Option<string?>("--test-lengths") { Description = "also test at these distances, e.g. 8192,16384 (length generalization)" };
         var lr = new Option<double>("--lr") { Description = "peak learning rate", DefaultValueFactory = _ => 3e-3 };
         var pairs = new Option<int>("--pairs") { Description = "key–value pairs per sequence (mqar)", DefaultValueFactory = _ => 16 };

@@ -11,7 +11,7 @@ namespace Attend.Cli.Recall;
 /// ≥ this many tokens back), the positional scheme, the task (mqar or needle), the model width and depth, the curriculum's
 /// first length, and the lengths to test at the end besides <paramref name="Context"/>.</summary>
 public sealed record RecallOptions(TrainArgs Train, int Context = 4096, PositionKind Positions = PositionKind.None, string Task = "mqar",
-    int Dim = 64, int Layers = 2, int Heads = 2, int StartLength = 256, int[]? TestLengths = null, int TestSequences = 64, double Lr = 3e-3, int Pairs = 16, int Queries = 8, bool TokenShift = true);
+    int Dim = 64, int Layers = 2, int Heads = 2, int StartLength = 128, int[]? TestLengths = null, int TestSequences = 64, double Lr = 3e-3, int Pairs = 16, int Queries = 8, bool TokenShift = true);
 
 /// <summary>Accuracy of the answers whose key lies in [From, To) tokens before the query.</summary>
 public sealed record DistanceBin(int From, int To, int Correct, int Total)
@@ -56,7 +56,7 @@ public static class RecallTraining
                 Positions: o.Positions, TieWeights: false, TokenShift: o.TokenShift, Attention: AttentionVariant.Parse(o.Train.Attention)),
         };
         var model = new Gpt(rc.Gpt, new Random(o.Train.Seed));
-        int B = o.Train.Batch ?? 16;
+        int B = o.Train.Batch ?? 32;
         var extra = new Dictionary<string, string>
         {
             ["task"] = o.Task, ["length"] = Math.Min(o.StartLength, full).ToString(CultureInfo.InvariantCulture), ["batch"] = B.ToString(CultureInfo.InvariantCulture),
