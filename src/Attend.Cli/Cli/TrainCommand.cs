@@ -7,7 +7,8 @@ namespace Attend.Cli;
 /// and/or minutes; a resumed run goes on to them), the seed, resume, the evaluation and checkpoint cadence (null: the
 /// preset's) and the attention variant.</summary>
 public sealed record TrainArgs(string Out, string Preset, int? Steps = null, double? Minutes = null, int Seed = 0, bool Resume = false,
-    int? EvalEvery = null, int? SaveEvery = null, string Attention = "soft", int? Batch = null, string? LossFile = null)
+    int? EvalEvery = null, int? SaveEvery = null, string Attention = "soft", int? Batch = null, string? LossFile = null,
+    NonFinitePolicy OnNan = NonFinitePolicy.Stop)
 {
     /// <summary>The budget in seconds, if any.</summary>
     public double? Seconds => Minutes * 60;
@@ -36,6 +37,19 @@ public sealed class TrainOptionSet
     readonly Option<string>? attention;
     readonly Option<int?>? batch;
     readonly Option<string?> lossFile = new("--loss-file") { Description = "also write every step's training loss to this file (step<TAB>loss, appended on --resume)" };
+    readonly Option<string> onNan = OnNanOption();
+
+    /// <summary><c>--on-nan stop|skip</c>: a step whose loss or gradient holds NaN or ∞ stops the run (before any weight or
+    /// checkpoint changes) or is skipped; either way the message names where it first appeared.</summary>
+    public static Option<string> OnNanOption()
+    {
+        var o = new Option<string>("--on-nan") { Description = "a NaN or ∞ loss or gradient: stop (nothing saved from that step) or skip the step (10 in a row stop)", DefaultValueFactory = _ => "stop" };
+        o.AcceptOnlyFromAmong("stop", "skip");
+        return o;
+    }
+
+    /// <summary>The policy of an <see cref="OnNanOption"/> value.</summary>
+    public static NonFinitePolicy Policy(string? value) => value == "skip" ? NonFinitePolicy.Skip : NonFinitePolicy.Stop;
 
     /// <param name="presets">the preset names, the first the default.</param>
     /// <param name="defaultSteps">the default budget in steps (null: none, e.g. epochs decide).</param>
@@ -54,12 +68,12 @@ public sealed class TrainOptionSet
 
     public void AddTo(Command cmd)
     {
-        foreach (Option o in new Option?[] { outDir, preset, steps, minutes, seed, resume, evalEvery, saveEvery, attention, batch, lossFile }.OfType<Option>()) cmd.Options.Add(o);
+        foreach (Option o in new Option?[] { outDir, preset, steps, minutes, seed, resume, evalEvery, saveEvery, attention, batch, lossFile, onNan }.OfType<Option>()) cmd.Options.Add(o);
     }
 
     public TrainArgs Read(ParseResult pr) => new(pr.GetValue(outDir)!, pr.GetValue(preset) ?? "", pr.GetValue(steps),
         minutes is null ? null : pr.GetValue(minutes), pr.GetValue(seed), pr.GetValue(resume), pr.GetValue(evalEvery), pr.GetValue(saveEvery),
-        attention is null ? "soft" : pr.GetValue(attention)!, batch is null ? null : pr.GetValue(batch), pr.GetValue(lossFile));
+        attention is null ? "soft" : pr.GetValue(attention)!, batch is null ? null : pr.GetValue(batch), pr.GetValue(lossFile), Policy(pr.GetValue(onNan)));
 }
 
 /// <summary>How a training command runs: Ctrl-C finishes the current step and saves a checkpoint (exit 130), user

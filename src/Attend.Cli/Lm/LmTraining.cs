@@ -44,7 +44,7 @@ public static class LmTraining
         {
             Steps = steps, Lr = preset.Lr, MinLr = preset.Lr / 10, WarmupSteps = Math.Min(preset.WarmupSteps, steps - 1),
             Betas = (0.9, 0.95), WeightDecay = 0.1, LogEvery = Math.Max(1, evalEvery / 5), EvalEvery = evalEvery,
-            SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, Collectives = Cluster.Collectives,
+            SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume, OnNonFinite = o.OnNan, Seed = (ulong)o.Seed, Reinforce = rl, Collectives = Cluster.Collectives,
             ConfigJson = cfg.ToJson(), Extra = new Dictionary<string, string> { ["data"] = corpus.Name, ["batch"] = B.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CheckResume = json => CheckResume(json, o.Out, cfg),
         });
         TrainCommand.RequireSameBatch(trainer, B);

@@ -65,7 +65,7 @@ public static class RecallTraining
         {
             Steps = o.Train.Steps ?? 100_000, Seconds = o.Train.Seconds, Lr = o.Lr, MinLr = o.Lr / 10, WarmupSteps = 50, WeightDecay = 0.1,
             Betas = (0.9, 0.98), EvalEvery = o.Train.EvalEvery ?? 100, SaveEvery = o.Train.SaveEvery ?? 1000, CheckpointDir = o.Train.Out,
-            Resume = o.Train.Resume, Seed = (ulong)o.Train.Seed, ConfigJson = rc.ToJson(), Extra = extra,
+            Resume = o.Train.Resume, OnNonFinite = o.Train.OnNan, Seed = (ulong)o.Train.Seed, ConfigJson = rc.ToJson(), Extra = extra,
             CheckResume = json => { if (RecallConfig.FromJson(json, o.Train.Out) != rc) throw new CliException($"cannot resume: '{o.Train.Out}' holds a recall model of another task or shape (its config: {json})"); },
         });
         TrainCommand.RequireSameBatch(trainer, B);

@@ -45,7 +45,7 @@ public static class SpeechTraining
         {
             Steps = o.Steps ?? 100_000, Seconds = o.Seconds, Lr = preset.Lr, MinLr = preset.Lr / 20, WarmupSteps = preset.WarmupSteps,
             Betas = (0.9, 0.98), WeightDecay = 0.01, EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery,
-            CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg),
+            CheckpointDir = o.Out, Resume = o.Resume, OnNonFinite = o.OnNan, Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg),
             Collectives = Cluster.Collectives, Extra = new Dictionary<string, string> { ["batch"] = preset.Batch.ToString(System.Globalization.CultureInfo.InvariantCulture) },
         });
         TrainCommand.RequireSameBatch(trainer, preset.Batch);   // espeak's replay on resume speaks the batches before it

@@ -39,7 +39,7 @@ public static class TranslateTraining
         {
             Steps = o.Steps ?? 100_000, Seconds = o.Seconds, Lr = preset.Lr, MinLr = preset.Lr / 20, WarmupSteps = preset.WarmupSteps,
             Betas = (0.9, 0.98), WeightDecay = 0.01, EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery,
-            CheckpointDir = o.Out, Resume = o.Resume, Seed = (ulong)o.Seed, Reinforce = rl, ConfigJson = cfg.ToJson(), Collectives = Cluster.Collectives,
+            CheckpointDir = o.Out, Resume = o.Resume, OnNonFinite = o.OnNan, Seed = (ulong)o.Seed, Reinforce = rl, ConfigJson = cfg.ToJson(), Collectives = Cluster.Collectives,
             Extra = new Dictionary<string, string> { ["data"] = Path.GetFileName(data), ["batch"] = B.ToString(System.Globalization.CultureInfo.InvariantCulture) }, CheckResume = json => CheckResume(json, o.Out, cfg),
         });
         TrainCommand.RequireSameBatch(trainer, B);

@@ -31,11 +31,13 @@ public static class TrainingView
                 losses.Flush();
             }
             void OnReport(TrainingReport r) => bar.Line(Line(r, look, bar.Eta));
+            void OnSkipped(SkippedStep s) { Cluster.Step = s.Step; bar.Line($"  step {s.Step,6}  skipped (--on-nan skip): {s.Why}"); }
             trainer.StepDone += OnStep;
             trainer.Reported += OnReport;
             trainer.Saved += OnSaved;
+            trainer.Skipped += OnSkipped;
             try { return trainer.Run(step, stop); }
-            finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; trainer.Saved -= OnSaved; }
+            finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; trainer.Saved -= OnSaved; trainer.Skipped -= OnSkipped; }
         });
 
     static StreamWriter OpenLossFile(string path, bool append)

@@ -36,7 +36,7 @@ public static class VisionCommands
             return TrainCommand.Run(stop => VitTraining.Run(new VitTrainOptions(pr.GetValue(data)!, t.Out, t.Preset.Length == 0 ? null : t.Preset, pr.GetValue(epochs),
                 t.Steps, t.Minutes, t.Seed, t.Resume, t.EvalEvery, t.SaveEvery, pr.GetValue(shift), pr.GetValue(patch), pr.GetValue(imageSize),
                 pr.GetValue(channels), pr.GetValue(dim), pr.GetValue(depth), pr.GetValue(heads), pr.GetValue(batch), pr.GetValue(lr), pr.GetValue(dropout),
-                pr.GetValue(smoothing), pr.GetValue(flip), t.LossFile), Console.Out, stop).ExitCode);
+                pr.GetValue(smoothing), pr.GetValue(flip), t.LossFile, t.OnNan), Console.Out, stop).ExitCode);
         });
         return cmd;
     }

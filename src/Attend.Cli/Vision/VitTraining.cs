@@ -13,7 +13,8 @@ namespace Attend.Cli.Vision;
 public sealed record VitTrainOptions(string Data, string Out, string? Preset = null, int? Epochs = null, int? Steps = null,
     double? Minutes = null, int Seed = 0, bool Resume = false, int? EvalEvery = null, int? SaveEvery = null, int? Shift = null,
     int? PatchSize = null, int ImageSize = 32, int Channels = 3, int? Dim = null, int? Depth = null, int? Heads = null, int? Batch = null,
-    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null, bool? Flip = null, string? LossFile = null);
+    double? Lr = null, float? Dropout = null, float? LabelSmoothing = null, bool? Flip = null, string? LossFile = null,
+    NonFinitePolicy OnNan = NonFinitePolicy.Stop);
 
 /// <summary>One point of the learning curve: test accuracy after <paramref name="Step"/> steps.</summary>
 public sealed record VitCurvePoint(int Step, double Epoch, double Minutes, double TrainLoss, double Accuracy);
@@ -71,7 +72,7 @@ public static class VitTraining
         {
             Steps = total, Seconds = o.Minutes * 60, StepsPerEpoch = spe, Lr = preset.Lr, MinLr = preset.Lr / 50,
             WarmupSteps = Math.Min(preset.WarmupSteps, total / 10), Betas = (0.9, 0.999), WeightDecay = preset.WeightDecay,
-            EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume,
+            EvalEvery = o.EvalEvery ?? preset.EvalEvery, SaveEvery = o.SaveEvery ?? preset.SaveEvery, CheckpointDir = o.Out, Resume = o.Resume, OnNonFinite = o.OnNan,
             Seed = (ulong)o.Seed, ConfigJson = cfg.ToJson(), CheckResume = json => CheckResume(json, o.Out, cfg), Collectives = Cluster.Collectives,
             Extra = new Dictionary<string, string> { ["data"] = split.Name, ["shift"] = preset.Shift.ToString(CultureInfo.InvariantCulture) },
         });

@@ -23,14 +23,17 @@ namespace Attend.Training;
 /// Each step: lr from the schedule; for each micro-batch the loss (plus REINFORCE's surrogate), divided by the micro-batch
 /// count, is backpropagated; the gradient norm is clipped; AdamW steps. Steps run inside a <see cref="TensorScope"/>.
 /// Evaluations run in evaluation mode without gradients, at <see cref="TrainerOptions.EvalEvery"/> and at the end.
-/// A NaN or ∞ loss (or gradient, when clipping) stops the run with <see cref="TrainingProblem.Diverged"/> before that
-/// step changes a weight; the last checkpoint stays as it was.
+/// A NaN or ∞ in a loss or a gradient stops the run with <see cref="TrainingProblem.Diverged"/> before that step changes
+/// a weight, naming where it first appeared (the op of the forward, the layer's parameter, the first gradient); the last
+/// checkpoint stays as it was. With <see cref="NonFinitePolicy.Skip"/> the step is skipped instead (<see cref="Skipped"/>).
+/// No checkpoint is ever written with a non-finite weight.
 /// </summary>
 public sealed class Trainer : IDisposable
 {
     private readonly Module model;
     private readonly TrainerOptions o;
     private readonly Tensor[] parameters;
+    private readonly (string Name, Tensor Parameter)[] named;
     private readonly string? dir;
     private readonly ICollectives? group;
     private readonly DataParallel? ddp;
@@ -60,10 +63,13 @@ public sealed class Trainer : IDisposable
 
     /// <summary>Runs after each evaluation-mode pass it asks for: the metrics of the model at this step.</summary>
     public Func<long, IReadOnlyList<Metric>>? Evaluate { get; set; }
-    /// <summary>After every optimizer step.</summary>
+    /// <summary>After every optimizer step (not after a skipped one: <see cref="Skipped"/>).</summary>
     public event Action<StepInfo>? StepDone;
     /// <summary>At every report (and evaluation).</summary>
     public event Action<TrainingReport>? Reported;
+    /// <summary>After a step skipped for a NaN or ∞ (<see cref="NonFinitePolicy.Skip"/>).</summary>
+    public event Action<SkippedStep>? Skipped;
+
     /// <summary>After each checkpoint is complete on disk: the step it holds.</summary>
     public event Action<long>? Saved;
 
@@ -77,6 +83,7 @@ public sealed class Trainer : IDisposable
         o = options ?? throw new ArgumentNullException(nameof(options));
         Check(o);
         parameters = model.Parameters().ToArray();
+        named = model.NamedParameters().ToArray();
         Optimizer = new AdamW(AdamW.Groups(model.NamedParameters(), o.WeightDecay), lr: o.Lr, betas: o.Betas);
         Seed = o.Seed;
         group = o.Collectives is { Size: > 1 } g ? g : null;
@@ -106,6 +113,7 @@ public sealed class Trainer : IDisposable
         if (o.WarmupSteps < 0 || o.Accumulate < 1 || o.ClipNorm < 0 || o.LogEvery < 0 || o.EvalEvery < 0 || o.SaveEvery < 0 || o.StepsPerEpoch < 0)
             throw new TrainingException("training: warmup, clip norm and every cadence must be ≥ 0, accumulation ≥ 1");
         if (o.Resume && o.CheckpointDir is null) throw new TrainingException("training: resuming needs a checkpoint folder");
+        if (o.MaxSkipsInARow < 1) throw new TrainingException($"training: MaxSkipsInARow must be ≥ 1, not {o.MaxSkipsInARow}");
     }
 
     /// <summary>The learning rate of <paramref name="step"/> (0-based) when <paramref name="seconds"/> have been trained.</summary>
@@ -137,6 +145,8 @@ public sealed class Trainer : IDisposable
         var losses = new List<(long, float)>();
         var evaluations = new List<TrainingReport>();
         var window = new Window();
+        var skipped = new List<long>();
+        int inARow = 0;
         double lastLog = 0, lastEval = 0, trainSeconds = 0, items = 0;
         long done = StartStep;
         model.Train();
@@ -149,9 +159,19 @@ public sealed class Trainer : IDisposable
             done++;
             trainSeconds += clock.Elapsed.TotalSeconds - t0;
             items += s.Items;
-            losses.Add((done, s.Loss));
-            window.Add(s.Loss, s.Items, clock.Elapsed.TotalSeconds - t0, s.Metrics);
-            StepDone?.Invoke(new StepInfo(done, s.Loss, Fraction(done, Seconds()), lr, items / Math.Max(1e-9, trainSeconds)));
+            if (s.Skip is { } why)
+            {
+                skipped.Add(done);
+                Skipped?.Invoke(new SkippedStep(done, why));
+                if (++inARow >= o.MaxSkipsInARow) throw Diverged($"{inARow} steps in a row were skipped for a NaN or ∞, the last (step {done}) for {why}");
+            }
+            else
+            {
+                inARow = 0;
+                losses.Add((done, s.Loss));
+                window.Add(s.Loss, s.Items, clock.Elapsed.TotalSeconds - t0, s.Metrics);
+                StepDone?.Invoke(new StepInfo(done, s.Loss, Fraction(done, Seconds()), lr, items / Math.Max(1e-9, trainSeconds)));
+            }
 
             bool last = done == o.Steps || (o.Seconds is double budget && Seconds() >= budget), interrupted = group is null ? stop.IsCancellationRequested : s.Stop;
             double now = clock.Elapsed.TotalSeconds;
@@ -167,7 +187,7 @@ public sealed class Trainer : IDisposable
                 lastLog = clock.Elapsed.TotalSeconds;
             }
             if (dir is not null && IsMain && (last || interrupted || Every(done, o.SaveEvery))) Save(done, Seconds());
-            if (last || interrupted) return new TrainingResult(interrupted && !last, done, Seconds(), losses, evaluations);
+            if (last || interrupted) return new TrainingResult(interrupted && !last, done, Seconds(), losses, evaluations) { Skipped = skipped };
         }
     }
 
@@ -175,7 +195,7 @@ public sealed class Trainer : IDisposable
 
     /// <summary>What one step gives the loop: its shown loss and items (over all ranks), metrics, whether any rank was
     /// asked to stop, and rank 0's clock when the ranks last agreed.</summary>
-    private readonly record struct StepOutcome(float Loss, double Items, IReadOnlyDictionary<string, double>? Metrics, bool Stop, double Rank0Seconds);
+    private readonly record struct StepOutcome(float Loss, double Items, IReadOnlyDictionary<string, double>? Metrics, bool Stop, double Rank0Seconds, string? Skip = null);
 
     /// <summary>One optimizer step over <see cref="TrainerOptions.Accumulate"/> micro-batches. With several ranks the
     /// last micro-batch's backward reduces the gradients, and one more small all-reduce sums the shown loss, the items,
@@ -188,13 +208,19 @@ public sealed class Trainer : IDisposable
         int n = o.Accumulate;
         double shown = 0, items = 0;
         Dictionary<string, double>? metrics = null;
+        string? bad = null;
         for (int micro = 0; micro < n; micro++)
         {
             StepLoss s;
             using (o.Reinforce?.Collect()) s = step(index, micro);
             float value = s.Shown ?? s.Loss.Item();
             // With several ranks a non-finite loss is found after the reduction below, on every rank at once.
-            if (group is null && !float.IsFinite(value)) throw Diverged($"the loss of step {index + 1}{(n > 1 ? $" (micro-batch {micro})" : "")} is {value}");
+            if (group is null && !float.IsFinite(value))
+            {
+                bad = $"the loss of step {index + 1}{(n > 1 ? $" (micro-batch {micro})" : "")}, {value}: first non-finite at " +
+                      (NonFinite.Origin(s.Loss, named) ?? "a value computed outside the graph");
+                break;
+            }
             shown += value / n;
             items += s.Items;
             var loss = s.Loss;
@@ -207,12 +233,15 @@ public sealed class Trainer : IDisposable
         bool stopNow = stop.IsCancellationRequested;
         double rank0Seconds = 0;
         if (group is not null) (shown, items, stopNow, rank0Seconds) = Agree(shown, items, metrics, stopNow, clock.Elapsed.TotalSeconds);
-        if (group is not null && !double.IsFinite(shown)) throw Diverged($"the loss of step {index + 1}, averaged over the {group.Size} ranks, is {shown}");
-        if (o.ClipNorm > 0)
+        if (bad is null && group is not null && !double.IsFinite(shown)) bad = $"the loss of step {index + 1}, averaged over the {group.Size} ranks, {shown}";
+        if (bad is null && NonFinite.FirstInGradients(named) is { } where) bad = $"{where} at step {index + 1}";
+        if (bad is not null)
         {
-            try { Gradients.ClipGradNorm(parameters, o.ClipNorm); }
-            catch (InvalidOperationException) { throw Diverged($"a gradient of step {index + 1} holds NaN or ∞"); }
+            if (o.OnNonFinite == NonFinitePolicy.Stop) throw Diverged(bad);
+            Optimizer.ZeroGrad();                                    // the skipped step leaves weights and moments as they were
+            return new StepOutcome(float.NaN, items, metrics, stopNow, rank0Seconds, bad);
         }
+        if (o.ClipNorm > 0) Gradients.ClipGradNorm(parameters, o.ClipNorm);   // finite: checked above
         Optimizer.Step();
         return new StepOutcome((float)shown, items, metrics, stopNow, rank0Seconds);
     }
@@ -248,6 +277,8 @@ public sealed class Trainer : IDisposable
 
     private void Save(long step, double seconds)
     {
+        if (NonFinite.FirstInParameters(named) is { } p)
+            throw new TrainingException($"training: not saving step {step}: parameter '{p}' holds NaN or ∞; the last checkpoint in '{dir}' is unchanged", TrainingProblem.Diverged);
         var extra = new Dictionary<string, string>(o.Extra ?? new Dictionary<string, string>())
         {
             [Checkpoints.StepKey] = step.ToString(CultureInfo.InvariantCulture),

@@ -55,6 +55,11 @@ public sealed record TrainerOptions
     public float ClipNorm { get; init; } = 1f;
     /// <summary>Micro-batches per optimizer step (gradient accumulation); each micro-batch's loss is divided by it.</summary>
     public int Accumulate { get; init; } = 1;
+    /// <summary>A step whose loss or gradient holds NaN or ∞: stop the run (the default; no weight, optimizer state or
+    /// checkpoint is touched) or skip the step. Either way the message names where it appeared.</summary>
+    public NonFinitePolicy OnNonFinite { get; init; } = NonFinitePolicy.Stop;
+    /// <summary>With <see cref="NonFinitePolicy.Skip"/>: this many skipped steps in a row stop the run as diverged.</summary>
+    public int MaxSkipsInARow { get; init; } = 10;
     /// <summary>A custom learning rate, of (step, fraction of the budget used): replaces the warmup-cosine.</summary>
     public Func<long, double, double>? Schedule { get; init; }
 
@@ -131,4 +136,12 @@ public sealed record TrainingReport(long Step, double Epoch, double Seconds, dou
 /// <summary>How a run ended: interrupted (stopped by its token; a checkpoint was saved) or not, the steps done, seconds
 /// trained, every step's loss, and every report that carried an evaluation.</summary>
 public sealed record TrainingResult(bool Interrupted, long Steps, double Seconds, IReadOnlyList<(long Step, float Loss)> Losses,
-    IReadOnlyList<TrainingReport> Evaluations);
+    IReadOnlyList<TrainingReport> Evaluations)
+{
+    /// <summary>The steps skipped for a NaN or ∞ (<see cref="NonFinitePolicy.Skip"/>), 1-based; their losses are not in
+    /// <see cref="Losses"/>.</summary>
+    public IReadOnlyList<long> Skipped { get; init; } = [];
+}
+
+/// <summary>A step skipped for a NaN or ∞ (<see cref="NonFinitePolicy.Skip"/>): its number (1-based) and what was found where.</summary>
+public sealed record SkippedStep(long Step, string Why);

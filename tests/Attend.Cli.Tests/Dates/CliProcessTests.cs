@@ -151,4 +151,31 @@ public sealed class CliProcessTests : IDisposable
         Fails("lm2", "train", "translate", "--data", P("good.tsv"), "--resume", "--out", P("lm2"));
         Assert.All(before, kv => Assert.Equal(kv.Value, File.ReadAllBytes(kv.Key)));
     }
+
+    [Fact]
+    public void A_nan_stops_the_run_naming_the_layer_or_is_skipped_and_no_nan_checkpoint_is_written()
+    {
+        // lr 1e30: the first step's update makes the weights ~1e27, the second step's forward overflows.
+        string[] Args(string dir, string onNan) => ["train", "recall", "--context", "48", "--pairs", "2", "--queries", "2", "--start-length", "64",
+            "--steps", "30", "--lr", "1e30", "--test-sequences", "2", "--save-every", "1", "--on-nan", onNan, "--out", P(dir)];
+        var (exit, stdout, stderr) = CliProcess.Run(Args("stop", "stop"));
+        Assert.Equal(2, exit);
+        Assert.Contains("training diverged: the loss of step 2, NaN: first non-finite at op '", stderr);
+        Assert.Contains("below parameter 'transformer.h.", stderr);
+        Assert.Contains("the last checkpoint in", stderr);
+        Assert.DoesNotContain("   at ", stderr);
+        using (var saved = Attend.IO.Checkpoint.Load(P("stop")))
+        {
+            Assert.Equal("1", saved.Extra["step"]);
+            Assert.All(saved.Weights.Values, w => Assert.DoesNotContain(w.ToArray(), v => !float.IsFinite(v)));
+        }
+
+        (exit, stdout, stderr) = CliProcess.Run(Args("skip", "skip"));
+        Assert.Equal(2, exit);
+        Assert.Contains("step      2  skipped (--on-nan skip): the loss of step 2, NaN", stdout);
+        Assert.Contains("10 steps in a row were skipped for a NaN or ∞, the last (step 11)", stderr);
+        using var kept = Attend.IO.Checkpoint.Load(P("skip"));
+        Assert.All(kept.Weights.Values, w => Assert.DoesNotContain(w.ToArray(), v => !float.IsFinite(v)));
+        Assert.Contains("Argument 'maybe' not recognized. Must be one of:", CliProcess.Run("train", "recall", "--on-nan", "maybe", "--out", P("x")).Err);
+    }
 }

@@ -194,10 +194,66 @@ public sealed class TrainerTests : IDisposable
         }));
         Assert.Equal(TrainingProblem.Diverged, e.Problem);
         Assert.Contains("step 5", e.Message);
-        Assert.Contains(inGradient ? "a gradient of step 5 holds NaN" : "the loss of step 5 is NaN", e.Message);
+        Assert.Contains(inGradient ? "the gradient of parameter '0.weight' [8, 4] (32 of its 32 values are NaN or ∞) at step 5"
+            : "the loss of step 5, NaN: first non-finite at op 'mul' → [] from finite inputs, below parameter '1.weight'", e.Message);
         Assert.Equal(before, m.StateDict()["0.weight"].ToArray());                   // step 5 was not taken
         using var saved = Checkpoint.Load(P("nan"));
         Assert.Equal("4", saved.Extra[Checkpoints.StepKey]);                          // the checkpoint of step 4 stands
         Assert.DoesNotContain(saved.Weights["0.weight"].ToArray(), v => !float.IsFinite(v));
+    }
+
+    [Fact]
+    public void TheMessageNamesTheOpAndTheLayerWhereANaNFirstAppears()
+    {
+        var m = Model(9);
+        using var t = new Trainer(m, new TrainerOptions { Steps = 3, Lr = 1e-2 });
+        var e = Assert.Throws<TrainingException>(() => t.Run((step, micro) =>
+        {
+            var (x, _) = Batch(t.Seed, step);
+            var h = ((Sequential)m).Forward(x);                                        // (16, 1), some < 0
+            return new StepLoss(h.Log().Mean(), x.Size(0));                             // log of a negative: NaN
+        }));
+        Assert.Contains("the loss of step 1, NaN: first non-finite at op 'log' → [16, 1] from finite inputs, below parameter '1.weight'", e.Message);
+    }
+
+    [Fact]
+    public void SkipLeavesTheWeightsOfANonFiniteStepAndGoesOn()
+    {
+        var m = Model(10);
+        using var t = new Trainer(m, new TrainerOptions { Steps = 10, Lr = 1e-2, OnNonFinite = NonFinitePolicy.Skip, CheckpointDir = P("skip"), SaveEvery = 1 });
+        var weights = new Dictionary<long, float[]>();
+        var skips = new List<SkippedStep>();
+        t.StepDone += s => weights[s.Step] = m.StateDict()["0.weight"].ToArray();
+        t.Skipped += s => { skips.Add(s); weights[s.Step] = m.StateDict()["0.weight"].ToArray(); };
+        var ok = Step(m, t);
+        var r = t.Run((step, micro) =>
+        {
+            var s = ok(step, micro);
+            return step is 4 or 6 ? s with { Loss = s.Loss * float.NaN } : step == 7 ? s with { Loss = s.Loss + (m.StateDict()["1.weight"] * 0f).Sum().Sqrt() } : s;
+        });
+        Assert.Equal(new long[] { 5, 7, 8 }, r.Skipped);
+        Assert.Equal(new long[] { 5, 7, 8 }, skips.Select(s => s.Step));
+        Assert.Contains("op 'mul'", skips[0].Why);
+        Assert.Contains("the gradient of parameter '1.weight'", skips[2].Why);
+        Assert.Equal(weights[4], weights[5]);                                            // skipped: unchanged
+        Assert.Equal(weights[6], weights[8]);
+        Assert.NotEqual(weights[5], weights[6]);                                         // and training goes on
+        Assert.Equal(7, r.Losses.Count);
+        Assert.All(r.Losses, l => Assert.True(float.IsFinite(l.Loss)));
+        using var saved = Checkpoint.Load(P("skip"));
+        Assert.Equal("10", saved.Extra[Checkpoints.StepKey]);
+        Assert.All(saved.Weights.Values, w => Assert.DoesNotContain(w.ToArray(), v => !float.IsFinite(v)));
+    }
+
+    [Fact]
+    public void TooManySkipsInARowStopTheRun()
+    {
+        var m = Model(11);
+        using var t = new Trainer(m, new TrainerOptions { Steps = 20, Lr = 1e-2, OnNonFinite = NonFinitePolicy.Skip, MaxSkipsInARow = 3 });
+        var ok = Step(m, t);
+        var e = Assert.Throws<TrainingException>(() => t.Run((step, micro) => step < 2 ? ok(step, micro) : ok(step, micro) with { Loss = ok(step, micro).Loss * float.NaN }));
+        Assert.Equal(TrainingProblem.Diverged, e.Problem);
+        Assert.Contains("3 steps in a row were skipped for a NaN or ∞, the last (step 5)", e.Message);
+        Assert.Throws<TrainingException>(() => new Trainer(m, new TrainerOptions { Steps = 1, MaxSkipsInARow = 0 }));
     }
 }
