@@ -9,11 +9,12 @@ export function launch() {
   });
 }
 
-/** A 1280×900 page with a 30 s default timeout; its uncaught errors are pushed to `errors`. */
+/** A 1280×900 page with a 30 s default timeout; its uncaught errors and Content-Security-Policy violations are pushed to `errors`. */
 export async function openPage(browser, errors) {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.setDefaultTimeout(30000);
   page.on('pageerror', e => errors.push(e.message));
+  page.on('console', m => { if (m.type() === 'error' && /Content.Security.Policy/i.test(m.text())) errors.push(m.text()); });   // a CSP violation
   return page;
 }
 

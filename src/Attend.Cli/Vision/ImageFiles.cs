@@ -7,6 +7,10 @@ public static class ImageFiles
 {
     static readonly string[] Extensions = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"];
 
+    /// <summary>The most pixels an image may have to be decoded (Pillow's MAX_IMAGE_PIXELS): a small file that claims more
+    /// (a decompression bomb) is refused from its header, before anything is allocated for it.</summary>
+    public const long MaxPixels = 89_478_485;
+
     public static bool IsImage(string path) => Extensions.Contains(Path.GetExtension(path).ToLowerInvariant());
 
     /// <summary>
@@ -28,6 +32,9 @@ public static class ImageFiles
     public static float[] Decode(byte[] bytes, string name, int size, int channels, out string note)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "1 (grey) or 3 (RGB)");
+        using (var codec = SKCodec.Create(new SKMemoryStream(bytes)))                 // the header only: refuse a decompression bomb
+            if (codec is { Info: var header } && (long)header.Width * header.Height > MaxPixels)
+                throw new VisionException($"{name}: {header.Width}×{header.Height} pixels; at most {MaxPixels:N0} are decoded (as Pillow's MAX_IMAGE_PIXELS)");
         SKBitmap? bitmapOrNull;
         try { bitmapOrNull = SKBitmap.Decode(bytes); }
         catch (ArgumentException) { bitmapOrNull = null; }                  // SkiaSharp: no codec recognizes the bytes
