@@ -81,16 +81,20 @@ public sealed class RotaryEmbedding : Module
     public int HeadDim { get; }
     public double Base { get; }
     public bool Interleaved { get; }
-    private Tensor cos, sin;   // (P, hs/2)
+    private volatile Rotations tables;                 // replaced whole when it grows, never changed in place
+    private readonly object growing = new();
+
+    /// <summary>cos and sin of every position's angles, (P, hs/2) each.</summary>
+    internal sealed record Rotations(Tensor Cos, Tensor Sin);
 
     public RotaryEmbedding(int headDim, double @base = 10000, bool interleaved = false, int maxPositions = 2048)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RotaryEmbedding: head dim must be positive and even, got {headDim}");
         (HeadDim, Base, Interleaved) = (headDim, @base, interleaved);
-        (cos, sin) = Tables(Math.Max(1, maxPositions));
+        tables = Tables(Math.Max(1, maxPositions));
     }
 
-    internal (Tensor Cos, Tensor Sin) Tables(int positions)
+    internal Rotations Tables(int positions)
     {
         int half = HeadDim / 2;
         var c = new float[positions * half]; var s = new float[positions * half];
@@ -103,19 +107,23 @@ public sealed class RotaryEmbedding : Module
             }
         var (tc, ts) = (Tensor.FromArray(c, new[] { positions, half }), Tensor.FromArray(s, new[] { positions, half }));
         tc.Scope = ts.Scope = null;   // owned by this module, never by a TensorScope
-        return (tc, ts);
+        return new Rotations(tc, ts);
     }
 
-    /// <summary>Rotates x [B, H, T, hs] as positions offset … offset + T − 1 (offset = tokens already in a KV cache).</summary>
+    /// <summary>Rotates x [B, H, T, hs] as positions offset … offset + T − 1 (offset = tokens already in a KV cache).
+    /// Safe from several threads at once: tables that must grow are replaced whole under a lock, and the old ones are
+    /// left to the garbage collector (a thread may still be reading them), never disposed under a reader.</summary>
     public Tensor Forward(Tensor x, int offset = 0)
     {
         int need = offset + x.Size(-2);
-        if (need > cos.ShapeRef[0])
-        {
-            cos.Dispose(); sin.Dispose();
-            (cos, sin) = Tables(Math.Max(need, 2 * cos.ShapeRef[0]));
-        }
-        return Functional.RotaryEmbedding(x, cos, sin, offset, Interleaved);
+        var t = tables;
+        if (need > t.Cos.ShapeRef[0])
+            lock (growing)
+            {
+                t = tables;
+                if (need > t.Cos.ShapeRef[0]) tables = t = Tables(Math.Max(need, 2 * t.Cos.ShapeRef[0]));
+            }
+        return Functional.RotaryEmbedding(x, t.Cos, t.Sin, offset, Interleaved);
     }
 
     protected override string ExtraRepr() => $"head_dim={HeadDim}, base={Base}, interleaved={Interleaved}";

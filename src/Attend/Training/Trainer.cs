@@ -135,9 +135,24 @@ public sealed class Trainer : IDisposable
     /// step finishes, a checkpoint is saved, and the result says Interrupted). <paramref name="step"/>(step, micro) gives
     /// micro-batch <c>micro</c> of 0-based step <c>step</c>.
     /// </summary>
+    /// <exception cref="InvalidOperationException">another <c>Run</c> is training the same model (on another thread): its
+    /// weights, gradients and optimizer would be shared. Inference on one model from many threads is fine; training is one
+    /// thread per model.</exception>
     public TrainingResult Run(Func<long, int, StepLoss> step, CancellationToken stop = default)
     {
         ArgumentNullException.ThrowIfNull(step);
+        if (!Training.TryAdd(model, this))
+            throw new InvalidOperationException($"Trainer.Run: this {model.GetType().Name} is already being trained by another Trainer.Run (another thread?); " +
+                "a model trains on one thread at a time, since its weights and gradients are shared (inference from many threads is fine)");
+        try { return RunLoop(step, stop); }
+        finally { Training.Remove(model); }
+    }
+
+    /// <summary>The models some <see cref="Run"/> is training now.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Module, Trainer> Training = new();
+
+    private TrainingResult RunLoop(Func<long, int, StepLoss> step, CancellationToken stop)
+    {
         var clock = Stopwatch.StartNew();
         // Ranks must agree on the schedule and on when to stop: they use rank 0's clock as of the last step.
         double agreed = SecondsBefore;

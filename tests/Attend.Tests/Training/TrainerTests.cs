@@ -256,4 +256,22 @@ public sealed class TrainerTests : IDisposable
         Assert.Contains("3 steps in a row were skipped for a NaN or ∞, the last (step 5)", e.Message);
         Assert.Throws<TrainingException>(() => new Trainer(m, new TrainerOptions { Steps = 1, MaxSkipsInARow = 0 }));
     }
+
+    [Fact]
+    public async Task Training_one_model_from_two_threads_at_once_is_refused_clearly()
+    {
+        var m = Model(12);
+        using var a = new Trainer(m, new TrainerOptions { Steps = 5, Lr = 1e-2 });
+        using var b = new Trainer(m, new TrainerOptions { Steps = 5, Lr = 1e-2 });
+        using var inside = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var ok = Step(m, a);
+        var first = Task.Run(() => a.Run((step, micro) => { inside.Set(); release.Wait(); return ok(step, micro); }));
+        inside.Wait();
+        var e = Assert.Throws<InvalidOperationException>(() => b.Run(Step(m, b)));
+        Assert.Contains("already being trained by another Trainer.Run", e.Message);
+        release.Set();
+        Assert.Equal(5, (await first).Steps);
+        Assert.Equal(5, b.Run(Step(m, b)).Steps);                                        // once the first is done, it may
+    }
 }
