@@ -36,7 +36,7 @@ public sealed class TrainOptionSet
     readonly Option<int?> saveEvery = new("--save-every") { Description = "steps between checkpoints (default: the preset's)" };
     readonly Option<string>? attention;
     readonly Option<int?>? batch;
-    readonly Option<string?> lossFile = new("--loss-file") { Description = "also write every step's training loss to this file (step<TAB>loss, appended on --resume)" };
+    readonly Option<string?> lossFile = new("--loss-file") { Description = "also write every step's training loss to this file (step<TAB>loss; --resume cuts it back to the checkpoint's step and appends)" };
     readonly Option<string> onNan = OnNanOption();
 
     /// <summary><c>--on-nan stop|skip</c>: a step whose loss or gradient holds NaN or ∞ stops the run (before any weight or

@@ -21,7 +21,7 @@ public static class TrainingView
             string total = trainer.Options.Steps is long s && s < 100_000 ? $"/{s}" : "";
             (Cluster.CheckpointDir, Cluster.Step, Cluster.SavedStep) = (trainer.CheckpointDir, trainer.StartStep, trainer.StartStep > 0 ? trainer.StartStep : null);   // from here an error may be one rank's alone
             void OnSaved(long step) => Cluster.SavedStep = step;
-            using var losses = lossFile is null || !trainer.IsMain ? null : OpenLossFile(lossFile, append: trainer.StartStep > 0);
+            using var losses = lossFile is null || !trainer.IsMain ? null : OpenLossFile(lossFile, trainer.StartStep);
             void OnStep(StepInfo i)
             {
                 Cluster.Step = i.Step;
@@ -40,9 +40,24 @@ public static class TrainingView
             finally { trainer.StepDone -= OnStep; trainer.Reported -= OnReport; trainer.Saved -= OnSaved; trainer.Skipped -= OnSkipped; }
         });
 
-    static StreamWriter OpenLossFile(string path, bool append)
+    /// <summary>The loss file, new for a fresh run; for a run resumed at <paramref name="resumedAt"/>, cut back first to the
+    /// complete lines of steps ≤ it (a killed run may have written later steps, or half a line), so that the file ends up
+    /// as an uninterrupted run's.</summary>
+    static StreamWriter OpenLossFile(string path, long resumedAt)
     {
-        try { return new StreamWriter(path, append); }
+        try
+        {
+            if (resumedAt > 0 && File.Exists(path))
+            {
+                var text = File.ReadAllText(path);
+                var kept = text[..(text.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                    .Where(l => long.TryParse(l.Split('\t')[0], System.Globalization.CultureInfo.InvariantCulture, out long s) && s <= resumedAt);
+                string temp = path + ".tmp";
+                File.WriteAllText(temp, string.Concat(kept.Select(l => l + "\n")));
+                File.Move(temp, path, overwrite: true);
+            }
+            return new StreamWriter(path, append: resumedAt > 0);
+        }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"--loss-file '{path}': {e.Message}"); }
     }
 

@@ -131,6 +131,43 @@ public static class Checkpoint
             throw;
         }
         TryDeleteDirectory(old);
+        RemoveLeftovers(target);
+    }
+
+    /// <summary>
+    /// After a save killed between its two renames (no DIR, a complete <c>DIR.old-&lt;guid&gt;</c>), puts the previous
+    /// checkpoint back in place: renames the newest complete <c>DIR.old-*</c> to DIR. Returns the folder it restored, or
+    /// null when DIR exists or nothing can be restored. Resuming training calls it; <see cref="Load"/> never writes.
+    /// </summary>
+    public static string? Recover(string dir)
+    {
+        ArgumentNullException.ThrowIfNull(dir);
+        string target = Path.TrimEndingDirectorySeparator(Path.GetFullPath(dir));
+        string? parent = Path.GetDirectoryName(target);
+        if (Directory.Exists(target) || parent is null || !Directory.Exists(parent)) return null;
+        var old = Directory.GetDirectories(parent, Path.GetFileName(target) + ".old-*")
+            .Where(d => File.Exists(Path.Combine(d, ManifestFile)))
+            .OrderByDescending(d => File.GetLastWriteTimeUtc(Path.Combine(d, ManifestFile)))
+            .FirstOrDefault();
+        if (old is null) return null;
+        Directory.Move(old, target);
+        RemoveLeftovers(target);
+        return old;
+    }
+
+    /// <summary>Deletes what killed saves left beside <paramref name="target"/>: <c>DIR.tmp-*</c> and <c>DIR.old-*</c>
+    /// folders that hold nothing but checkpoint files and their half-written temporary files.</summary>
+    private static void RemoveLeftovers(string target)
+    {
+        string? parent = Path.GetDirectoryName(target);
+        if (parent is null) return;
+        string name = Path.GetFileName(target);
+        foreach (var d in Directory.GetDirectories(parent, name + ".tmp-*").Concat(Directory.GetDirectories(parent, name + ".old-*")))
+        {
+            bool onlyOurs = Directory.EnumerateFileSystemEntries(d).All(e => File.Exists(e) && Path.GetFileName(e) is var f &&
+                (f is ManifestFile or WeightsFile or OptimizerFile || new[] { ManifestFile, WeightsFile, OptimizerFile }.Any(c => f.StartsWith($".{c}.tmp-", StringComparison.Ordinal))));
+            if (onlyOurs) TryDeleteDirectory(d);
+        }
     }
 
     /// <summary>Creates <paramref name="dir"/> if needed and proves that a file can be written in it (written, then
@@ -163,7 +200,7 @@ public static class Checkpoint
             throw new DirectoryNotFoundException(leftovers.Length == 0
                 ? $"checkpoint: directory '{target}' does not exist"
                 : $"checkpoint: directory '{target}' does not exist, but an interrupted save left the previous checkpoint in " +
-                  $"'{leftovers[0]}': rename it to '{target}' to use it");
+                  $"'{leftovers[0]}': rename it to '{target}' to use it (resuming training does this itself)");
         }
 
         string manifestPath = Path.Combine(target, ManifestFile);

@@ -39,6 +39,11 @@ internal static class Checkpoints
     /// accepts its config: (step, seconds, seed, extras).</summary>
     public static (long Step, double Seconds, ulong? Seed, IReadOnlyDictionary<string, string> Extra) Resume(string dir, Module model, Optimizer optimizer, Action<string>? check)
     {
+        try { Checkpoint.Recover(dir); }                  // a save killed between its two renames: the previous checkpoint back in place
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingException($"cannot resume: an interrupted save left the checkpoint beside '{dir}' and it could not be put back: {ex.Message}", TrainingProblem.CannotResume);
+        }
         if (!File.Exists(Path.Combine(dir, Checkpoint.ManifestFile)))
             throw new TrainingException($"cannot resume: '{dir}' holds no checkpoint", TrainingProblem.CannotResume);
         CheckpointData data;

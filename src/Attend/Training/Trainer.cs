@@ -34,6 +34,7 @@ public sealed class Trainer : IDisposable
     private readonly TrainerOptions o;
     private readonly Tensor[] parameters;
     private readonly (string Name, Tensor Parameter)[] named;
+    private long lastSaved;   // the step of the checkpoint now in the folder (the resumed one's at first)
     private readonly string? dir;
     private readonly ICollectives? group;
     private readonly DataParallel? ddp;
@@ -93,6 +94,7 @@ public sealed class Trainer : IDisposable
         {
             if (o.Steps is long total && step >= total) throw new TrainingException($"the checkpoint in '{dir}' is already at step {step}: ask for more than {step} steps", TrainingProblem.CannotResume);
             (StartStep, SecondsBefore, Seed, ResumedExtra) = (step, seconds, seed ?? o.Seed, extra);
+            lastSaved = step;
         }
         if (group is not null) ddp = new DataParallel(model, group, o.BucketMegabytes);
     }
@@ -300,7 +302,13 @@ public sealed class Trainer : IDisposable
             [Checkpoints.SecondsKey] = seconds.ToString("R", CultureInfo.InvariantCulture),
             [Checkpoints.SeedKey] = Seed.ToString(CultureInfo.InvariantCulture),
         };
-        Checkpoints.Save(dir!, model, Optimizer, o.ConfigJson, extra);
+        try { Checkpoints.Save(dir!, model, Optimizer, o.ConfigJson, extra); }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new TrainingException($"training: cannot save the checkpoint of step {step} in '{dir}': {ex.Message}; " +
+                $"{(lastSaved > 0 ? $"the checkpoint of step {lastSaved} there is intact" : "nothing was saved")} (resume from it once there is room)", TrainingProblem.CannotSave);
+        }
+        lastSaved = step;
         Saved?.Invoke(step);
     }
 

@@ -17,6 +17,8 @@ public enum TrainingProblem
     CannotResume,
     /// <summary>A loss or a gradient became NaN or ∞: the step was not taken and nothing was saved.</summary>
     Diverged,
+    /// <summary>A checkpoint could not be written (a full disk, a folder gone): the previous checkpoint is intact.</summary>
+    CannotSave,
 }
 
 /// <summary>A training run that cannot start or go on (a checkpoint folder in the way, a checkpoint that does not fit):

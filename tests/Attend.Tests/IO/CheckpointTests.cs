@@ -179,6 +179,30 @@ public sealed class CheckpointTests : IDisposable
         Assert.True(Directory.Exists(leftover));
     }
 
+    [Fact]
+    public void Recover_puts_back_the_checkpoint_a_save_killed_between_its_renames_left_and_saves_clear_leftovers()
+    {
+        Assert.Null(Checkpoint.Recover(Ckpt));                                        // nothing to recover
+        Checkpoint.Save(Ckpt, Weights(1f), OptimizerState(), Config, new Dictionary<string, string> { ["step"] = "1" });
+        Assert.Null(Checkpoint.Recover(Ckpt));                                        // DIR exists: left alone
+        string old = Ckpt + ".old-0123456789abcdef", tmp = Ckpt + ".tmp-fedcba9876543210";
+        Directory.Move(Ckpt, old);                                                    // killed between the two renames:
+        Directory.CreateDirectory(tmp);                                               // the old one aside, the new one half-written
+        File.WriteAllBytes(Path.Combine(tmp, "model.safetensors"), [1, 2, 3]);
+        File.WriteAllBytes(Path.Combine(tmp, ".optimizer.safetensors.tmp-0123"), [4, 5]);
+        Assert.Equal(old, Checkpoint.Recover(Ckpt));
+        using (var back = Checkpoint.Load(Ckpt)) Assert.Equal("1", back.Extra["step"]);
+        Assert.Equal([Ckpt], Directory.GetDirectories(root));                         // the half-written one is gone too
+
+        string foreign = Ckpt + ".tmp-0000000000000000";                               // a sibling holding something else stays
+        Directory.CreateDirectory(foreign);
+        File.WriteAllText(Path.Combine(foreign, "notes.txt"), "mine");
+        Directory.CreateDirectory(tmp);
+        File.WriteAllBytes(Path.Combine(tmp, "optimizer.safetensors"), [1]);
+        Checkpoint.Save(Ckpt, Weights(2f), OptimizerState(), Config, new Dictionary<string, string> { ["step"] = "2" });
+        Assert.Equal(new[] { Ckpt, foreign }.Order(), Directory.GetDirectories(root).Order());
+    }
+
     private void Corrupt(Action<string> damage, Type expectedType, params string[] expectedInMessage)
     {
         Checkpoint.Save(Ckpt, Weights(1f), OptimizerState(), Config, null);

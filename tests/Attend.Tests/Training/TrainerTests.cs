@@ -274,4 +274,25 @@ public sealed class TrainerTests : IDisposable
         Assert.Equal(5, (await first).Steps);
         Assert.Equal(5, b.Run(Step(m, b)).Steps);                                        // once the first is done, it may
     }
+
+    [Fact]
+    public void A_save_that_fails_names_the_step_and_the_intact_checkpoint()
+    {
+        var m = Model(13);
+        string parent = P("p"), dir = Path.Combine(parent, "ckpt");
+        Directory.CreateDirectory(parent);
+        using var t = new Trainer(m, new TrainerOptions { Steps = 6, Lr = 1e-2, CheckpointDir = dir, SaveEvery = 1 });
+        t.Saved += step =>
+        {
+            if (step != 2) return;
+            Directory.Move(parent, P("p-moved"));                                        // the folder vanishes: the next save cannot be written
+            File.WriteAllText(parent, "a file where the folder was");
+        };
+        var e = Assert.Throws<TrainingException>(() => t.Run(Step(m, t)));
+        Assert.Equal(TrainingProblem.CannotSave, e.Problem);
+        Assert.Contains($"cannot save the checkpoint of step 3 in '{dir}'", e.Message);
+        Assert.Contains("the checkpoint of step 2 there is intact", e.Message);
+        using var kept = Checkpoint.Load(Path.Combine(P("p-moved"), "ckpt"));
+        Assert.Equal("2", kept.Extra[Checkpoints.StepKey]);
+    }
 }
