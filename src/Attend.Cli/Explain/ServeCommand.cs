@@ -135,46 +135,53 @@ public static class ServeCommand
         app.MapPost("/api/explain", async (HttpRequest request) =>
         {
             if (await model.Enter(request.HttpContext) is { } busy) return busy;
-            try { return await Explain(request); }
+            try { return await Explain(explainer, request.Body, request.ContentLength, maxBody); }
             finally { model.Leave(); }
         });
 
-        async Task<IResult> Explain(HttpRequest request)
-        {
-            if (request.ContentLength > maxBody) return Error(413, $"the request is {request.ContentLength} bytes; at most {maxBody}");
-            string? input = null, file = null, name = null;
-            try
-            {
-                using var doc = await JsonDocument.ParseAsync(request.Body);
-                var root = doc.RootElement;
-                string? Str(string key) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-                (input, file, name) = (Str("input"), Str("file"), Str("name"));
-            }
-            catch (JsonException ex) { return Error(400, $"the request body is not JSON: {ex.Message}"); }
-            catch (BadHttpRequestException ex) { return Error(ex.StatusCode, $"bad request: {ex.Message}"); }
-            if (file is not null && media is null) return Error(400, "this model reads text, not files: send {\"input\": \"…\"}");
-            if (file is null && input is null)
-                return Error(400, media is null ? "send a JSON object {\"input\": \"…\"}" : "send a JSON object {\"input\": \"…\"} or {\"file\": base64, \"name\": \"…\"}");
-            if (input is not null && file is null && (media?.TakesText ?? true) && input.Length > explainer.MaxInput)
-                return Error(400, $"the input has {input.Length} characters; this model reads at most {explainer.MaxInput}");
-            try
-            {
-                if (file is not null)
-                {
-                    byte[] bytes;
-                    try { bytes = Convert.FromBase64String(file); }
-                    catch (FormatException) { return Error(400, "\"file\" is not base64"); }
-                    if (bytes.Length > MaxFile) return Error(413, $"the file is {bytes.Length} bytes; at most {MaxFile}");
-                    string label = Path.GetFileName(string.IsNullOrWhiteSpace(name) ? "upload" : name);     // a label only, never opened
-                    var m = media!.ExplainFile(bytes, label.Length > 100 ? label[..100] : label);
-                    return Results.Text(m.ToJson(), "application/json");
-                }
-                string json = media is not null ? media.ExplainText(input!).ToJson() : explainer.Explain(input!).ToJson();
-                return Results.Text(json, "application/json");
-            }
-            catch (ArgumentException ex) { return Error(400, ex.Message); }
-        }
         return app;
+    }
+
+
+    /// <summary>The answer to <c>POST /api/explain</c> with <paramref name="body"/> (<paramref name="length"/> bytes when
+    /// the request says): the explanation JSON, or the error with its status (400, 413). Any exception other than a
+    /// client's is a bug (the fuzz target "explorer-request" feeds it arbitrary bodies).</summary>
+    internal static async Task<IResult> Explain(IAttentionExplainer explainer, Stream body, long? length, int maxBody)
+    {
+        var media = explainer as IMediaExplainer;
+        if (length > maxBody) return Error(413, $"the request is {length} bytes; at most {maxBody}");
+        string? input = null, file = null, name = null;
+        try
+        {
+            using var doc = await JsonDocument.ParseAsync(body);
+            var root = doc.RootElement;
+            string? Str(string key) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            (input, file, name) = (Str("input"), Str("file"), Str("name"));
+        }
+        catch (JsonException ex) { return Error(400, $"the request body is not JSON: {ex.Message}"); }
+        catch (InvalidOperationException ex) { return Error(400, $"the request body is not UTF-8 JSON: {ex.Message}"); }   // a string that is not UTF-8
+        catch (BadHttpRequestException ex) { return Error(ex.StatusCode, $"bad request: {ex.Message}"); }
+        if (file is not null && media is null) return Error(400, "this model reads text, not files: send {\"input\": \"…\"}");
+        if (file is null && input is null)
+            return Error(400, media is null ? "send a JSON object {\"input\": \"…\"}" : "send a JSON object {\"input\": \"…\"} or {\"file\": base64, \"name\": \"…\"}");
+        if (input is not null && file is null && (media?.TakesText ?? true) && input.Length > explainer.MaxInput)
+            return Error(400, $"the input has {input.Length} characters; this model reads at most {explainer.MaxInput}");
+        try
+        {
+            if (file is not null)
+            {
+                byte[] bytes;
+                try { bytes = Convert.FromBase64String(file); }
+                catch (FormatException) { return Error(400, "\"file\" is not base64"); }
+                if (bytes.Length > MaxFile) return Error(413, $"the file is {bytes.Length} bytes; at most {MaxFile}");
+                string label = Path.GetFileName(string.IsNullOrWhiteSpace(name) ? "upload" : name);     // a label only, never opened
+                var m = media!.ExplainFile(bytes, label.Length > 100 ? label[..100] : label);
+                return Results.Text(m.ToJson(), "application/json");
+            }
+            string json = media is not null ? media.ExplainText(input!).ToJson() : explainer.Explain(input!).ToJson();
+            return Results.Text(json, "application/json");
+        }
+        catch (ArgumentException ex) { return Error(400, ex.Message); }
     }
 
     /// <summary>The policy of every response: nothing from elsewhere, the page's inline script by its SHA-256, its styles,

@@ -67,7 +67,9 @@ public static class Wav
                 int len = (int)(end - body);
                 return (Pcm16(b, body, len - len % (2 * channels), channels), rate);
             }
-            pos = body + (int)Math.Min(size + (size & 1), int.MaxValue - body);
+            long next = body + (long)size + (size & 1);                          // chunks are padded to even sizes
+            if (next > b.Length) break;                                            // this chunk runs past the end: no more chunks
+            pos = (int)next;
         }
         throw new SpeechException(format < 0 ? $"'{name}': no fmt chunk" : $"'{name}': no data chunk");
     }

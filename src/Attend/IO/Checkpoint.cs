@@ -216,7 +216,17 @@ public static class Checkpoint
         {
             throw new InvalidDataException($"checkpoint: {manifestPath} is not valid JSON: {ex.Message}", ex);
         }
-        using (doc)
+        try { return Read(doc, target, manifestPath); }
+        catch (InvalidOperationException ex)   // a JSON value of another kind than asked, or a string that is not UTF-8
+        {
+            throw new InvalidDataException($"checkpoint: {manifestPath}: {ex.Message}", ex);
+        }
+        finally { doc.Dispose(); }
+    }
+
+    /// <summary>The checkpoint described by the parsed manifest <paramref name="doc"/>.</summary>
+    private static CheckpointData Read(JsonDocument doc, string target, string manifestPath)
+    {
         {
             var root = doc.RootElement;
             InvalidDataException Bad(string why) => new($"checkpoint: {manifestPath}: {why}");
@@ -224,7 +234,7 @@ public static class Checkpoint
 
             string format = root.TryGetProperty("format", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString()! : "(none)";
             if (format != FormatName) throw Bad($"format is '{format}', not '{FormatName}'");
-            if (!root.TryGetProperty("format_version", out var v) || !v.TryGetInt32(out int version))
+            if (!root.TryGetProperty("format_version", out var v) || v.ValueKind != JsonValueKind.Number || !v.TryGetInt32(out int version))
                 throw Bad("no integer format_version");
             string library = root.TryGetProperty("library_version", out var lv) && lv.ValueKind == JsonValueKind.String
                 ? lv.GetString()! : "unknown";
@@ -269,7 +279,7 @@ public static class Checkpoint
             return required ? throw bad($"files has no '{role}' entry") : null;
         if (entry.ValueKind != JsonValueKind.Object
             || !entry.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String
-            || !entry.TryGetProperty("bytes", out var b) || !b.TryGetInt64(out long bytes))
+            || !entry.TryGetProperty("bytes", out var b) || b.ValueKind != JsonValueKind.Number || !b.TryGetInt64(out long bytes))
             throw bad($"files.{role} is not {{\"name\": string, \"bytes\": integer}}");
         string name = n.GetString()!;
         if (name.Length == 0 || name != Path.GetFileName(name) || name is "." or "..")

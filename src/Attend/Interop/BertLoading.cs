@@ -97,7 +97,9 @@ public static class BertLoading
     {
         if (tok is not null && tok.VocabSize != config.VocabSize)
             throw new InvalidDataException($"{source}: the vocabulary has {tok.VocabSize} tokens but embeddings.word_embeddings.weight has {config.VocabSize} rows; is vocab.txt this model's?");
-        var bert = new Bert(config, tok);
+        Bert bert;
+        try { bert = new Bert(config, tok); }
+        catch (ArgumentException ex) { throw new InvalidDataException($"{source}: the model's configuration is not valid: {ex.Message}", ex); }
         try { bert.LoadStateDict(state); }
         catch (ArgumentException ex) { throw new InvalidDataException($"{source}: {ex.Message}", ex); }
         return bert;

@@ -41,7 +41,7 @@ public static partial class BertOnnx
         }
         var word = state[wordName];
         int hidden = word.Size(1);
-        int layers = state.Keys.Where(k => k.StartsWith("encoder.layer.")).Select(k => int.Parse(k.Split('.')[2])).DefaultIfEmpty(-1).Max() + 1;
+        int layers = state.Keys.Where(k => k.StartsWith("encoder.layer.")).Select(k => LayerIndex(g, k)).DefaultIfEmpty(-1).Max() + 1;
         if (layers == 0) throw new InvalidDataException($"{g.Source}: not a BERT encoder: no encoder.layer.N tensors");
         int headDim = HeadDim(g, hidden);
         if (headDim <= 0 || hidden % headDim != 0)
@@ -88,4 +88,9 @@ public static partial class BertOnnx
                 return (float)eps[0];
         throw new InvalidDataException($"{g.Source}: found no LayerNorm (LayerNormalization, or Sqrt of variance + ε); not a BERT graph this importer reads");
     }
+
+    /// <summary>N of a tensor named "encoder.layer.N.…".</summary>
+    private static int LayerIndex(OnnxGraph g, string name) =>
+        name.Split('.') is [_, _, var n, ..] && int.TryParse(n, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int i) && i < 10_000 ? i
+            : throw new InvalidDataException($"{g.Source}: tensor '{name}' is not named encoder.layer.N.… with N a layer number");
 }

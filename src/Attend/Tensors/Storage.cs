@@ -17,9 +17,14 @@ internal sealed unsafe class Storage
     private readonly int sizeClass;      // block is 2^sizeClass bytes
     private int refCount = 1;
 
+    /// <summary>Bytes of tensor storage requested since the process started (the fuzz harness bounds it per input).</summary>
+    internal static long Requested => Interlocked.Read(ref requested);
+    private static long requested;
+
     public Storage(long bytes)
     {
         Bytes = bytes;
+        Interlocked.Add(ref requested, bytes);
         sizeClass = Math.Max(6, 64 - BitOperations.LeadingZeroCount((ulong)Math.Max(bytes, 1) - 1));
         Ptr = (byte*)Pool.Rent(sizeClass);
     }
