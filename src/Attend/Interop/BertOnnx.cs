@@ -32,7 +32,7 @@ public static partial class BertOnnx
             if (name != "embeddings.position_ids") state[name] = g.Initializer(name);
         foreach (var mm in g.Nodes("MatMul"))
         {
-            if (mm.Input.Count != 2 || !g.IsInitializer(mm.Input[1])) continue;
+            if (mm.Input.Count != 2 || mm.Output.Count == 0 || !g.IsInitializer(mm.Input[1])) continue;
             var bias = g.Consumers(mm.Output[0]).Where(n => n.OpType == "Add")
                 .SelectMany(n => n.Input).FirstOrDefault(i => i.EndsWith(".bias") && g.IsInitializer(i));
             if (bias is null) continue;
@@ -64,7 +64,7 @@ public static partial class BertOnnx
     {
         foreach (var attention in g.Nodes("Attention"))
             if (attention.Attribute.FirstOrDefault(a => a.Name == "q_num_heads") is { I: > 0 } heads) return hidden / (int)heads.I;
-        foreach (var softmax in g.Nodes("Softmax"))
+        foreach (var softmax in g.Nodes("Softmax").Where(n => n.Input.Count > 0))
         {
             var node = g.Producer(softmax.Input[0]);
             if (node?.OpType == "Add")   // scores + mask
@@ -83,7 +83,7 @@ public static partial class BertOnnx
     {
         var ln = g.Nodes("LayerNormalization").FirstOrDefault();
         if (ln is not null) return ln.Attribute.FirstOrDefault(a => a.Name == "epsilon")?.F ?? 1e-5f;
-        foreach (var sqrt in g.Nodes("Sqrt"))
+        foreach (var sqrt in g.Nodes("Sqrt").Where(n => n.Input.Count > 0))
             if (g.Producer(sqrt.Input[0]) is { OpType: "Add" } add && add.Input.Select(g.ConstantValues).FirstOrDefault(v => v is { Length: 1 }) is { } eps)
                 return (float)eps[0];
         throw new InvalidDataException($"{g.Source}: found no LayerNorm (LayerNormalization, or Sqrt of variance + ε); not a BERT graph this importer reads");

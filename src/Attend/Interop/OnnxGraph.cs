@@ -83,7 +83,10 @@ public sealed class OnnxGraph
     private Tensor ToTensor(TensorProto t, string what)
     {
         var shape = t.Dims.Select(d => d is >= 0 and <= int.MaxValue ? (int)d : throw new InvalidDataException($"{Source}: {what} has dimension {d}")).ToArray();
-        long n = shape.Aggregate(1L, (a, d) => a * d);
+        long n = 1;                                                                // checked: a dimension list may be anything
+        foreach (int d in shape.Where(d => d != 0))
+            if ((n *= d) > int.MaxValue) throw new InvalidDataException($"{Source}: {what} {Shapes.Str(shape)} has more than 2^31-1 elements");
+        if (shape.Contains(0)) n = 0;
         if (t.DataLocation == TensorProto.Types.DataLocation.External)
             throw new InvalidDataException($"{Source}: {what} is stored in an external file; save the model with its weights inside");
         var raw = t.RawData.Span;
