@@ -4,13 +4,15 @@
 # seed corpus tests/fuzz/corpus/TARGET (-t 1000: an input that runs over 1 s is a hang). Prints a line per target:
 # executions, executions/s, paths (afl's corpus count), crashes and hangs; each crash is replayed to show the contract
 # it broke. Last line "fuzz test: N targets, passed" (or FAILED); exit 1 if any target found a crash or a hang.
-# Usage: tools/fuzz/run.sh SECONDS [TARGET…]        (all targets when none; .ci/run: 4 s each)
+# Usage: tools/fuzz/run.sh SECONDS [TARGET…]        (all targets when none)
+#        tools/fuzz/run.sh --smoke [TARGET…]        (.ci/run: 20,000 executions or 8 s each, whichever comes first)
 #        tools/fuzz/run.sh --execs N [TARGET…]      (about N executions each: afl-fuzz -E; the long run: 1000000)
 # ATTEND_FUZZ_OUT=DIR keeps afl's output there (default out/fuzz).
 set -uo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-budget=(-V "${1:?usage: tools/fuzz/run.sh SECONDS|--execs N [TARGET…]}"); what="$1 s per target"; shift
+budget=(-V "${1:?usage: tools/fuzz/run.sh SECONDS|--execs N|--smoke [TARGET…]}"); what="$1 s per target"; shift
 if [ "${budget[1]}" = --execs ]; then budget=(-E "${1:?--execs N}"); what="about $1 executions per target"; shift; fi
+if [ "${budget[1]}" = --smoke ]; then budget=(-E 20000 -V 8); what="20,000 executions or 8 s per target, whichever comes first"; fi
 out="$(realpath -m "${ATTEND_FUZZ_OUT:-$root/out/fuzz}")"
 bin="$out/bin" plain="$out/plain"
 command -v afl-fuzz > /dev/null || { echo "fuzz: afl-fuzz not found (apt-get install afl++)"; exit 1; }
