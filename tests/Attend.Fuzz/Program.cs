@@ -36,12 +36,15 @@ switch (args)
     case [var name]:
     {
         var target = Target.Named(name);
-        Fuzzer.Run(stream =>
+        Action<Stream> run = stream =>
         {
             var ms = new MemoryStream();
             stream.CopyTo(ms);
             if (Contract.Check(target, ms.ToArray(), out var e) is { } why) throw new ContractBroken(why, e);
-        });
+        };
+        // A reader with native code (SkiaSharp) runs in a child process, so that a native crash is a crash afl records
+        // rather than the end of its fork server.
+        if (target.Native) Fuzzer.OutOfProcess.Run(run); else Fuzzer.Run(run);
         return 0;
     }
     default:

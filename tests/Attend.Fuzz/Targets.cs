@@ -17,7 +17,7 @@ namespace Attend.Fuzz;
 /// entry point — a file where the reader takes a path), and the exception types its documentation promises for bad
 /// input. Anything else it throws is a bug, and so is an allocation over <see cref="Contract.Budget"/> or a run over 1 s.
 /// </summary>
-internal sealed record Target(string Name, string What, Action<byte[]> Read, Type[] Expected)
+internal sealed record Target(string Name, string What, Action<byte[]> Read, Type[] Expected, bool Native = false)
 {
     /// <summary>A scratch folder in RAM for the readers that take paths.</summary>
     static readonly string Scratch = Directory.CreateDirectory(Path.Combine(Directory.Exists("/dev/shm") ? "/dev/shm" : Path.GetTempPath(), $"attend-fuzz-{Environment.ProcessId}")).FullName;
@@ -73,7 +73,7 @@ internal sealed record Target(string Name, string What, Action<byte[]> Read, Typ
             [typeof(InvalidDataException)]),
 
         new("image", "ImageFiles.Decode: an image file (PNG, JPEG, BMP, GIF, WebP) decoded to 32 × 32 RGB", b => ImageFiles.Decode(b, "in.png", 32, 3, out _),
-            [typeof(VisionException)]),
+            [typeof(VisionException)], Native: true),
 
         new("tsv", "Pairs.Load: a TSV of sentence pairs", b => Pairs.Load(File("pairs.tsv", b)), [typeof(CliException)]),
 

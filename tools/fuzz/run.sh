@@ -32,7 +32,12 @@ bad=0
 for t in "${targets[@]}"; do
   rm -rf "$out/$t"
   afl-fuzz -i "$root/tests/fuzz/corpus/$t" -o "$out/$t" -t 1000 -m none "${budget[@]}" -- dotnet "$bin/Attend.Fuzz.dll" "$t" > "$out/$t.log" 2>&1
+  arc=$?
   stats="$out/$t/default/fuzzer_stats"
+  if [ "$arc" -ne 0 ] || grep -q 'PROGRAM ABORT' "$out/$t.log"; then
+    echo "$t: afl-fuzz stopped (exit $arc): the target process died outside afl's control:"
+    sed 's/\x1b\[[0-9;]*m//g' "$out/$t.log" | grep -A3 'PROGRAM ABORT\|Unable to' | head -8; bad=1
+  fi
   [ -f "$stats" ] || { echo "$t: afl-fuzz did not start:"; tail -15 "$out/$t.log"; bad=1; continue; }
   get() { awk -v k="$1" '$1 == k {print $3}' "$stats"; }
   printf '%-18s %10s %8s %7s %8s %6s\n' "$t" "$(get execs_done)" "$(get execs_per_sec)" "$(get corpus_count)" "$(get saved_crashes)" "$(get saved_hangs)"

@@ -39,4 +39,18 @@ public sealed class FuzzRegressionCliTests
             Assert.Equal(400, Assert.IsAssignableFrom<IStatusCodeHttpResult>(r).StatusCode);
         }
     }
+
+    [Fact]
+    public void A_tiny_image_that_claims_millions_of_pixels_is_refused_from_its_header_at_once()
+    {
+        foreach (var input in Inputs("image"))
+        {
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            var e = Assert.Throws<Vision.VisionException>(() => Vision.ImageFiles.Decode(File.ReadAllBytes(input), "fuzz.bmp", 32, 3, out _));
+            Assert.Contains("fuzz.bmp: 16", e.Message);                                  // 16897×4098, 16384×4129
+            Assert.Contains("at most 16,777,216 (4096 × 4096) are decoded", e.Message);
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.Elapsed}");
+        }
+    }
 }
+
