@@ -36,16 +36,26 @@ public sealed class ServeHardeningTests
         }
     }
 
-    static async Task<(WebAppHandle App, HttpClient Http)> Start(IAttentionExplainer e, ServeLimits? limits = null)
+    /// <summary>A started <see cref="ServeCommand.Build"/> app on a free loopback port and a client for it.</summary>
+    sealed class Server(Microsoft.AspNetCore.Builder.WebApplication app) : IAsyncDisposable
+    {
+        public HttpClient Http { get; } = new() { BaseAddress = new Uri(app.Urls.Single()) };
+        public async ValueTask DisposeAsync() { Http.Dispose(); await app.StopAsync(); await app.DisposeAsync(); }
+    }
+
+    static async Task<Server> Start(IAttentionExplainer e, ServeLimits? limits = null)
     {
         var app = ServeCommand.Build(e, IPAddress.Loopback, 0, limits);
         await app.StartAsync();
-        return (new WebAppHandle(app), new HttpClient { BaseAddress = new Uri(app.Urls.Single()) });
+        return new Server(app);
     }
 
-    sealed class WebAppHandle(Microsoft.AspNetCore.Builder.WebApplication app) : IAsyncDisposable
+    /// <summary>A <see cref="SlowExplainer"/> that lets its first 10 calls through at once.</summary>
+    static SlowExplainer Unblocked()
     {
-        public async ValueTask DisposeAsync() { await app.StopAsync(); await app.DisposeAsync(); }
+        var slow = new SlowExplainer();
+        slow.Release.Release(10);
+        return slow;
     }
 
     static StringContent Body(string input) => new(JsonSerializer.Serialize(new Dictionary<string, string> { ["input"] = input }), Encoding.UTF8, "application/json");
@@ -53,11 +63,9 @@ public sealed class ServeHardeningTests
     [Fact]
     public async Task A_foreign_host_name_gets_421_and_the_bound_names_pass()
     {
-        var slow = new SlowExplainer();
-        slow.Release.Release(10);
-        var (app, http) = await Start(slow);
-        await using var _ = app;
-        using var __ = http;
+        var slow = Unblocked();
+        await using var server = await Start(slow);
+        var http = server.Http;
         foreach (var host in new[] { "evil.example", "evil.example:80", "127.0.0.2" })
         {
             using var req = new HttpRequestMessage(HttpMethod.Post, "/api/explain") { Content = Body("abc") };
@@ -81,11 +89,9 @@ public sealed class ServeHardeningTests
     [Fact]
     public async Task Every_response_carries_a_csp_without_remote_sources_whose_hash_is_the_pages_script()
     {
-        var slow = new SlowExplainer();
-        slow.Release.Release(10);
-        var (app, http) = await Start(slow);
-        await using var _ = app;
-        using var __ = http;
+        var slow = Unblocked();
+        await using var server = await Start(slow);
+        var http = server.Http;
         var page = await http.GetAsync("/");
         string html = await page.Content.ReadAsStringAsync();
         foreach (var r in new[] { page, await http.GetAsync("/api/info"), await http.PostAsync("/api/explain", Body("abc")), await http.GetAsync("/nothing") })
@@ -109,9 +115,8 @@ public sealed class ServeHardeningTests
     public async Task The_model_runs_one_request_at_a_time_a_full_queue_gets_503_and_a_long_wait_gets_503()
     {
         var slow = new SlowExplainer();
-        var (app, http) = await Start(slow, new ServeLimits { Queue = 1, Wait = TimeSpan.FromSeconds(20) });
-        await using var _ = app;
-        using var __ = http;
+        await using var server = await Start(slow, new ServeLimits { Queue = 1, Wait = TimeSpan.FromSeconds(20) });
+        var http = server.Http;
         var first = http.PostAsync("/api/explain", Body("one"));                     // runs, blocked in the model
         while (Volatile.Read(ref slow.Running) == 0) await Task.Delay(10);
         var second = http.PostAsync("/api/explain", Body("two"));                    // waits
@@ -129,9 +134,8 @@ public sealed class ServeHardeningTests
         }
         Assert.Equal(1, slow.MostAtOnce);
 
-        var (app2, http2) = await Start(slow, new ServeLimits { Queue = 4, Wait = TimeSpan.FromMilliseconds(300) });
-        await using var ___ = app2;
-        using var ____ = http2;
+        await using var server2 = await Start(slow, new ServeLimits { Queue = 4, Wait = TimeSpan.FromMilliseconds(300) });
+        var http2 = server2.Http;
         var holding = http2.PostAsync("/api/explain", Body("hold"));
         while (Volatile.Read(ref slow.Running) == 0) await Task.Delay(10);
         var waited = await http2.PostAsync("/api/explain", Body("late"));
