@@ -154,7 +154,7 @@ public static unsafe partial class Functional
             var dv = Tensor.Empty(new[] { B, Hkv, S, Ev });
             using var dMaskFull = maskGrad ? Tensor.Empty(new[] { B, H, L, S }) : null;
             using var scratch = Tensor.Empty(new[] { checked((int)FlashBackward.ScratchFloats(pr)) });
-            FlashBackward.Run(pr, o.Data, stats.Data, gc.Data, dq.Data, dk.Data, dv.Data, dMaskFull is null ? null : dMaskFull.Data, scratch.Data);
+            FlashBackward.Run(pr, output.Data, stats.Data, gc.Data, dq.Data, dk.Data, dv.Data, dMaskFull is null ? null : dMaskFull.Data, scratch.Data);
             if (!ReferenceEquals(gc, g)) gc.Dispose();
             GC.KeepAlive(alibi); GC.KeepAlive(maskView);
             return new[]

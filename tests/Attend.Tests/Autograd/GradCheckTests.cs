@@ -92,6 +92,8 @@ public class GradCheckTests(ITestOutputHelper output)
         new("matmul_vectors", x => x[0].Matmul(x[1]) + x[1].Matmul(x[2]).Sum() + x[0].Matmul(x[0]), () => new[] { R(1, 4), R(2, 4, 3), R(3, 3) }),
         new("scaled_dot_product_attention", x => F.ScaledDotProductAttention(x[0], x[1], x[2], isCausal: true),
             () => new[] { R(1, 1, 2, 5, 4), R(2, 1, 2, 6, 4), R(3, 1, 2, 6, 3) }),
+        new("scaled_dot_product_attention_unbatched", x => F.ScaledDotProductAttention(x[0], x[1], x[2], isCausal: true),
+            () => new[] { R(1, 2, 5, 4), R(2, 2, 6, 4), R(3, 2, 6, 3) }),
         new("rotary_embedding_half_strided", x => F.RotaryEmbedding(x[0].Transpose(1, 2), RopeTable(8, 6, cos: true), RopeTable(8, 6, cos: false), offset: 2),
             () => new[] { R(1, 2, 3, 2, 6) }),
         new("rotary_embedding_interleaved", x => F.RotaryEmbedding(x[0], RopeTable(8, 6, cos: true), RopeTable(8, 6, cos: false), offset: 1, interleaved: true),
