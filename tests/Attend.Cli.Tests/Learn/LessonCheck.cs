@@ -21,7 +21,7 @@ public static partial class LessonCheck
     [GeneratedRegex(@"(?<k>rel|abs)=(?<v>[0-9.eE+-]+)")] private static partial Regex Tolerance();
     [GeneratedRegex(@"(?<![\w.])-?(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)")] private static partial Regex Number();
     [GeneratedRegex(@"(?<!!)\[(?<text>[^\]]*)\]\((?<target>[^)\s]+)\)")] private static partial Regex Link();
-    [GeneratedRegex(@"!\[[^\]]*\]\((?<target>[^)\s]+)\)")] private static partial Regex Image();
+    [GeneratedRegex(@"!\[.*?\]\((?<target>[^)\s]+)\)")] private static partial Regex Image();
 
     public static IReadOnlyList<Quote> Quotes(string markdown)
     {
@@ -92,8 +92,8 @@ public static partial class LessonCheck
     {
         var n = Regex.Escape(name);
         return Regex.IsMatch(source, $@"\b(class|struct|record|interface|enum)\s+{n}\b")
-            || Regex.IsMatch(source, $@"[\w>\]?]\s+{n}\s*(<[^<>()]*>)?\s*\(")          // a method or local function: "Tensor Name(" / "T Name<U>("
-            || Regex.IsMatch(source, $@"[\w>\]?]\s+{n}\s*(\{{|=>|=|;|,|\))");          // a property, field or parameter
+            || Regex.IsMatch(source, $@"[\w>\])?]\s+{n}\s*(<[^<>()]*>)?\s*\(")         // a method or local function: "Tensor Name(", "(T A, U B) Name("
+            || Regex.IsMatch(source, $@"[\w>\])?]\s+{n}\s*(\{{|=>|=|;|,|\))");          // a property, field or parameter
     }
 
     private static IEnumerable<string[]> Segments(string[] lines)

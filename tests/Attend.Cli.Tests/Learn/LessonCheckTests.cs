@@ -60,10 +60,11 @@ public sealed class LessonCheckTests(ITestOutputHelper output)
                 {
                     public static Tensor Compute(Tensor x, int dim = -1) => x;
                     public int Size { get; }
+                    public static (string Output, float[,] Weights) Pair(int n) => default;
                 }
                 """);
             var page = Path.Combine(dir.FullName, "page.md");
-            string md = "[`Thing.Compute`](Thing.cs) [`ThingConfig.Heads`](Thing.cs) [`Thing.Size`](Thing.cs) [plain](Thing.cs)";
+            string md = "[`Thing.Compute`](Thing.cs) [`ThingConfig.Heads`](Thing.cs) [`Thing.Size`](Thing.cs) [`Thing.Pair`](Thing.cs) [plain](Thing.cs)";
             Assert.Empty(LessonCheck.CheckReferences(page, md));
             var errors = LessonCheck.CheckReferences(page, "[`Thing.Vanished`](Thing.cs) [`Gone`](Thing.cs) [x](Missing.cs) ![p](img/none.svg)");
             output.WriteLine(string.Join("\n", errors));

@@ -19,9 +19,13 @@ public sealed class LessonTests(ITestOutputHelper output)
     public static TheoryData<string> Lessons()
     {
         var data = new TheoryData<string>();
-        foreach (var f in Directory.GetFiles(Learn, "[0-9][0-9]-*.cs").Order()) data.Add(Path.GetFileNameWithoutExtension(f));
+        foreach (var name in Names()) data.Add(name);
         return data;
     }
+
+    /// <summary>The lesson programs, NN-name, in order.</summary>
+    private static string[] Names() => Directory.GetFiles(Learn, "*.cs").Select(Path.GetFileNameWithoutExtension)
+        .Where(n => System.Text.RegularExpressions.Regex.IsMatch(n!, @"^\d\d-")).Order().ToArray()!;
 
     [Theory]
     [MemberData(nameof(Lessons))]
@@ -43,7 +47,7 @@ public sealed class LessonTests(ITestOutputHelper output)
                 if (LessonCheck.Quotes(md).Count == 0) errors.Add($"{name}: quotes no output");
                 errors.AddRange(LessonCheck.CheckOutput(md, stdout).Select(e => $"{name}: {e}"));
                 errors.AddRange(LessonCheck.CheckReferences(page, md).Select(e => $"{name}: {e}"));
-                var pictures = System.Text.RegularExpressions.Regex.Matches(md, @"!\[[^\]]*\]\((?:\.\./)?img/(?<f>[^)]+)\)").Select(m => m.Groups["f"].Value).ToList();
+                var pictures = System.Text.RegularExpressions.Regex.Matches(md, @"!\[.*?\]\((?:\.\./)?img/(?<f>[^)]+)\)").Select(m => m.Groups["f"].Value).ToList();
                 if (pictures.Count == 0) errors.Add($"{name}: shows no picture");
                 errors.AddRange(pictures.Where(p => !File.Exists(Path.Combine(img.FullName, p))).Select(p => $"{name}: img/{p} is not drawn by {lesson}.cs"));
             }
@@ -58,8 +62,7 @@ public sealed class LessonTests(ITestOutputHelper output)
         foreach (var index in new[] { Path.Combine(Learn, "README.md"), Path.Combine(Learn, "zh", "README.md") })
         {
             var md = File.ReadAllText(index);
-            var names = Directory.GetFiles(Learn, "[0-9][0-9]-*.cs").Order().Select(Path.GetFileNameWithoutExtension).ToArray();
-            var positions = names.Select(l => md.IndexOf($"({l}.md)", StringComparison.Ordinal)).ToArray();
+            var positions = Names().Select(l => md.IndexOf($"({l}.md)", StringComparison.Ordinal)).ToArray();
             Assert.NotEmpty(positions);
             Assert.All(positions, p => Assert.True(p >= 0, $"{index} does not link every lesson"));
             Assert.Equal(positions.Order(), positions);
