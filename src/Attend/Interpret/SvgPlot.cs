@@ -73,11 +73,12 @@ public static class SvgPlot
         if (!(x1 > x0)) x1 = x0 + 1;
         if (!(y1 > y0)) { y0 -= 0.5; y1 += 0.5; }
         double pad = (y1 - y0) * 0.05; y0 -= pad; y1 += pad;
-        const int W = 560, H = 340, L = 64, R = 16, T = 28, B = 48;
+        const int H = 340, L = 64, T = 28, B = 48, Plot = 480;
+        int R = 40 + 7 * series.Max(c => c.Name.Length), W = L + Plot + R;                    // the legend sits right of the plot
         double Px(double x) => L + (x - x0) / (x1 - x0) * (W - L - R);
         double Py(double y) => H - B - (ty(y) - y0) / (y1 - y0) * (H - T - B);
         var s = Open(W, H);
-        if (title is not null) s.Append(Text(W / 2.0, 16, title, "middle", bold: true));
+        if (title is not null) s.Append(Text((L + W - R) / 2.0, 16, title, "middle", bold: true));
         s.Append(CultureInfo.InvariantCulture, $"<rect x=\"{L}\" y=\"{T}\" width=\"{W - L - R}\" height=\"{H - T - B}\" fill=\"none\" stroke=\"#888\"/>\n");
         foreach (var t in Ticks(x0, x1))
             s.Append(Text(Px(t), H - B + 16, Num(t), "middle")).Append(Line(Px(t), H - B, Px(t), H - B + 4));
@@ -101,7 +102,7 @@ public static class SvgPlot
                 pen = true;
             }
             s.Append(CultureInfo.InvariantCulture, $"<path d=\"{path.ToString().TrimEnd()}\" fill=\"none\" stroke=\"{color}\" stroke-width=\"2\"/>\n");
-            s.Append(Line(L + 12, T + 14 + 16 * k, L + 32, T + 14 + 16 * k, color, 2)).Append(Text(L + 36, T + 18 + 16 * k, series[k].Name, "start"));
+            s.Append(Line(W - R + 10, T + 14 + 16 * k, W - R + 30, T + 14 + 16 * k, color, 2)).Append(Text(W - R + 34, T + 18 + 16 * k, series[k].Name, "start"));
         }
         return s.Append("</svg>\n").ToString();
     }
