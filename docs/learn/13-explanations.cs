@@ -1,10 +1,10 @@
 #:project ../../src/Attend.Cli/Attend.Cli.csproj
-// Lesson 12 — attention weights as (partial) explanations. A weight w[t, s] says how much of source position s's value
+// Lesson 13 — attention weights as (partial) explanations. A weight w[t, s] says how much of source position s's value
 // vector entered output t's mix in one layer; it does not say how much s mattered for the prediction (values differ in
 // size, other layers and heads mix further, the residual stream bypasses attention; Jain & Wallace 2019, Wiegreffe &
 // Pinter 2019). A behavioural test: erase source character s (mask it as padding, so no layer can see it) and measure
 // how much the log-probability of output character t drops — then compare with where attention looks.
-// Run: dotnet run -c Release docs/learn/12-explanations.cs
+// Run: dotnet run -c Release docs/learn/13-explanations.cs
 using Attend;
 using Attend.Cli.Dates;
 using Attend.Interpret;
@@ -39,7 +39,7 @@ Console.WriteLine($"{src0} → {tgt0}, per output character: most attended | mos
 Console.WriteLine("    " + string.Join("  ", tgt0.Select((c, t) => $"{c}: {Q(src0[ArgMax(firstAtt!, t)])}|{Q(src0[ArgMax(firstOcc!, t)])}")));
 var img = Environment.GetEnvironmentVariable("ATTEND_LEARN_IMG") ?? Path.Combine((string)AppContext.GetData("EntryPointFileDirectoryPath")!, "img");
 var norm = Normalize(firstOcc!);
-SvgPlot.Save(Path.Combine(img, "12-attention-vs-erasure.svg"), SvgPlot.Heatmaps([("cross-attention", firstAtt!), ("erasure importance (row-normalized)", norm)],
+SvgPlot.Save(Path.Combine(img, "13-attention-vs-erasure.svg"), SvgPlot.Heatmaps([("cross-attention", firstAtt!), ("erasure importance (row-normalized)", norm)],
     tgt0.Select(c => c.ToString()).ToArray(), src0.Select(c => c.ToString()).ToArray(), 0, 1));
 
 // occ[t, s] = log p(target_t | source) − log p(target_t | source with s erased), teacher-forced; one batch of S + 1 rows.

@@ -1,5 +1,5 @@
 #:project ../../src/Attend.Cli/Attend.Cli.csproj
-// Lesson 13 — self-attention versus encoder–decoder (cross-) attention. Attention began as cross-attention: Bahdanau
+// Lesson 14 — self-attention versus encoder–decoder (cross-) attention. Attention began as cross-attention: Bahdanau
 // et al. (2015) let an RNN decoder look at the RNN encoder's states, queries from one sequence and keys/values from
 // another. The Transformer (Vaswani et al., 2017) added self-attention, where queries, keys and values all come from
 // the same sequence, and replaced the RNNs with it. Its encoder–decoder has all three kinds:
@@ -7,7 +7,7 @@
 //   decoder self-attention   Q, K, V = decoder states, causal   (T × T, lower-triangular: no peeking at the future)
 //   cross-attention          Q = decoder states, K, V = encoder output (T × S)
 // Captured here in one forward of the quickstart's date model.
-// Run: dotnet run -c Release docs/learn/13-self-vs-cross.cs
+// Run: dotnet run -c Release docs/learn/14-self-vs-cross.cs
 using Attend.Cli.Dates;
 using Attend.Interpret;
 using Attend.Nn;
@@ -36,9 +36,9 @@ foreach (var r in records)
 var srcChars = source.Select(c => c.ToString()).ToArray();
 var inChars = new[] { "<bos>" }.Concat(output[..^1].Select(c => c.ToString())).ToArray();   // decoder input: BOS + output[..^1]
 var img = Environment.GetEnvironmentVariable("ATTEND_LEARN_IMG") ?? Path.Combine((string)AppContext.GetData("EntryPointFileDirectoryPath")!, "img");
-SvgPlot.Save(Path.Combine(img, "13-encoder-self.svg"), SvgPlot.Heatmap(maps["transformer.encoder.layers.1.self_attn"], srcChars, srcChars, "encoder self-attention, layer 2", 0, 1));
-SvgPlot.Save(Path.Combine(img, "13-decoder-self.svg"), SvgPlot.Heatmap(maps["transformer.decoder.layers.1.self_attn"], inChars, inChars, "decoder self-attention, layer 2", 0, 1));
-SvgPlot.Save(Path.Combine(img, "13-cross.svg"), SvgPlot.Heatmap(maps["transformer.decoder.layers.1.multihead_attn"], inChars, srcChars, "cross-attention, layer 2", 0, 1));
+SvgPlot.Save(Path.Combine(img, "14-encoder-self.svg"), SvgPlot.Heatmap(maps["transformer.encoder.layers.1.self_attn"], srcChars, srcChars, "encoder self-attention, layer 2", 0, 1));
+SvgPlot.Save(Path.Combine(img, "14-decoder-self.svg"), SvgPlot.Heatmap(maps["transformer.decoder.layers.1.self_attn"], inChars, inChars, "decoder self-attention, layer 2", 0, 1));
+SvgPlot.Save(Path.Combine(img, "14-cross.svg"), SvgPlot.Heatmap(maps["transformer.decoder.layers.1.multihead_attn"], inChars, srcChars, "cross-attention, layer 2", 0, 1));
 
 static float[,] Mean(float[][,] heads)
 {
