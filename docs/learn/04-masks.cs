@@ -40,5 +40,5 @@ var pos = Enumerable.Range(0, n).Select(i => i.ToString()).ToArray();
 SvgPlot.Save(Path.Combine(img, "04-masks.svg"), SvgPlot.Heatmaps([("no mask", Weights(new AttentionOptions())), ("causal", causal),
     ("padding (keys 5–7)", Weights(new AttentionOptions { Mask = pad }))], pos, pos, 0, 1));
 
-static double MaxDiff(float[] a, float[] b, int row) { const int d = 16; double m = 0; for (int c = 0; c < d; c++) m = Math.Max(m, Math.Abs(a[row * d + c] - b[row * d + c])); return m; }
+static double MaxDiff(float[] a, float[] b, int row) { double m = 0; for (int c = 0; c < d; c++) m = Math.Max(m, Math.Abs(a[row * d + c] - b[row * d + c])); return m; }
 static float[,] Grid(Tensor w, int r, int c) { var a = w.ToArray(); var g = new float[r, c]; for (int k = 0; k < r * c; k++) g[k / c, k % c] = a[k]; return g; }

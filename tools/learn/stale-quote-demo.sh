@@ -5,7 +5,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 TERM=dumb
-trap 'git checkout -q -- docs/learn/03-scaling.md docs/learn/01-core.md' EXIT
+pages="docs/learn/03-scaling.md docs/learn/01-core.md"
+if ! git diff --quiet -- $pages; then echo "refusing: $pages have uncommitted changes that the restore would discard"; exit 2; fi
+trap 'git checkout -q -- $pages' EXIT
 sed -i 's/ 1024    1020.6 / 1024    1002.6 /' docs/learn/03-scaling.md
 sed -i 's/\[`Functional.ScaledDotProductAttention`\]/[`Functional.ScaledDotProductAttentionV2`]/' docs/learn/01-core.md
 echo "\$ git diff"

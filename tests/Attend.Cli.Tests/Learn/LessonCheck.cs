@@ -44,6 +44,10 @@ public static partial class LessonCheck
         return quotes;
     }
 
+    /// <summary>The files of the page's pictures under img/ (as named there, relative to img/).</summary>
+    public static List<string> Pictures(string markdown) => Image().Matches(markdown)
+        .Select(m => Regex.Match(m.Groups["target"].Value, @"^(?:\.\./)?img/(?<f>.+)$")).Where(m => m.Success).Select(m => m.Groups["f"].Value).ToList();
+
     /// <summary>Every way the page's quoted blocks differ from <paramref name="output"/> (empty: all reproduced).</summary>
     public static List<string> CheckOutput(string markdown, string output)
     {

@@ -47,7 +47,7 @@ public sealed class LessonTests(ITestOutputHelper output)
                 if (LessonCheck.Quotes(md).Count == 0) errors.Add($"{name}: quotes no output");
                 errors.AddRange(LessonCheck.CheckOutput(md, stdout).Select(e => $"{name}: {e}"));
                 errors.AddRange(LessonCheck.CheckReferences(page, md).Select(e => $"{name}: {e}"));
-                var pictures = System.Text.RegularExpressions.Regex.Matches(md, @"!\[.*?\]\((?:\.\./)?img/(?<f>[^)]+)\)").Select(m => m.Groups["f"].Value).ToList();
+                var pictures = LessonCheck.Pictures(md);
                 if (pictures.Count == 0) errors.Add($"{name}: shows no picture");
                 errors.AddRange(pictures.Where(p => !File.Exists(Path.Combine(img.FullName, p))).Select(p => $"{name}: img/{p} is not drawn by {lesson}.cs"));
             }
