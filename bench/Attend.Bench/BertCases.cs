@@ -48,10 +48,9 @@ static class BertCases
         string root = Environment.GetEnvironmentVariable("NUGET_PACKAGES") ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
         string dll = Path.Combine(root, id.ToLowerInvariant(), "24.9.52193", "lib", "netstandard2.1", id + ".dll");
         if (!File.Exists(dll)) throw new ArgumentException($"{id} 24.9.52193 is not in the NuGet cache ({dll}); run `attend embed --model {model} hello` once");
-        var asm = Assembly.LoadFile(dll);
-        using var onnx = asm.GetManifestResourceStream($"{id}.Resources.model.onnx")!;
-        using var vocab = new StreamReader(asm.GetManifestResourceStream($"{id}.Resources.vocab.txt")!);
-        var bert = Bert.FromOnnx(onnx, WordPieceTokenizer.FromLines(vocab.ReadToEnd()), dll);
+        using var onnx = new MemoryStream(AssemblyResources.Read(dll, $"{id}.Resources.model.onnx"), writable: false);
+        var vocab = System.Text.Encoding.UTF8.GetString(AssemblyResources.Read(dll, $"{id}.Resources.vocab.txt"));
+        var bert = Bert.FromOnnx(onnx, WordPieceTokenizer.FromLines(vocab), dll);
         bert.Eval();
         return bert;
     }

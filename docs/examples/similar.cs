@@ -1,4 +1,5 @@
 #:project ../../src/Attend/Attend.csproj
+#:project ../../src/Attend.Interop/Attend.Interop.csproj
 #:property PublishAot=false
 // Sentence similarity with a pretrained encoder, all-MiniLM-L6-v2, through the library alone: load, encode, compare.
 // Run: dotnet run -c Release docs/examples/similar.cs [-- MODEL]

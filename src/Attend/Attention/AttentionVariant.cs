@@ -3,7 +3,25 @@ using System.Globalization;
 namespace Attend.Attention;
 
 /// <summary>The normalizer that turns a row of attention scores into weights.</summary>
-public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinforce, SoftMaterialized }
+public enum AttentionKind
+{
+    /// <summary>Softmax, by the fused kernel.</summary>
+    Soft,
+    /// <summary>Sparsemax <c>[s − τ]₊</c>, the Euclidean projection of the scores onto the simplex.</summary>
+    Sparsemax,
+    /// <summary>1.5-entmax <c>[s/2 − τ]₊²</c>, sparse like sparsemax but smoother.</summary>
+    Entmax15,
+    /// <summary>Softmax over the K largest scores of each row, 0 elsewhere.</summary>
+    TopK,
+    /// <summary>One-hot argmax of the scores, with the gradient of softmax (straight-through).</summary>
+    Hard,
+    /// <summary>One-hot argmax of the Gumbel-perturbed scores, with the gradient of softmax((s + g)/T) (straight-through Gumbel-softmax).</summary>
+    Gumbel,
+    /// <summary>One-hot sample j ~ softmax(s), trained by REINFORCE through <see cref="ReinforceAttention"/>.</summary>
+    Reinforce,
+    /// <summary>Softmax on the materialized path: the [B, H, L, S] scores and weights are formed and kept, as PyTorch's math backend.</summary>
+    SoftMaterialized
+}
 
 /// <summary>
 /// Which attention to run: soft (softmax, the fused kernel), sparse (sparsemax, entmax-1.5, top-k softmax) or hard
@@ -25,6 +43,7 @@ public enum AttentionKind { Soft, Sparsemax, Entmax15, TopK, Hard, Gumbel, Reinf
 /// </summary>
 public sealed record AttentionVariant
 {
+    /// <summary>Which normalizer this is.</summary>
     public AttentionKind Kind { get; }
     /// <summary>K of top-k (0 for the others).</summary>
     public int K { get; }
@@ -33,12 +52,17 @@ public sealed record AttentionVariant
 
     private AttentionVariant(AttentionKind kind, int k = 0, float temperature = 0) => (Kind, K, Temperature) = (kind, k, temperature);
 
+    /// <summary>Softmax by the fused kernel (the default).</summary>
     public static AttentionVariant Soft { get; } = new(AttentionKind.Soft);
     /// <summary>Softmax on the materialized path (the L×S matrices formed), as PyTorch's math backend.</summary>
     public static AttentionVariant SoftMaterialized { get; } = new(AttentionKind.SoftMaterialized);
+    /// <summary>Sparsemax (Martins &amp; Astudillo 2016): sparse weights <c>[s − τ]₊</c>.</summary>
     public static AttentionVariant Sparsemax { get; } = new(AttentionKind.Sparsemax);
+    /// <summary>1.5-entmax (Peters et al. 2019): sparse weights <c>[s/2 − τ]₊²</c>.</summary>
     public static AttentionVariant Entmax15 { get; } = new(AttentionKind.Entmax15);
+    /// <summary>Straight-through argmax: one-hot forward, softmax gradient.</summary>
     public static AttentionVariant Hard { get; } = new(AttentionKind.Hard);
+    /// <summary>One-hot sampling from softmax, trained with <see cref="ReinforceAttention.Loss"/> (Xu et al. 2015).</summary>
     public static AttentionVariant Reinforce { get; } = new(AttentionKind.Reinforce);
 
     /// <summary>Softmax over the <paramref name="k"/> largest scores of each row (k ≥ 1; k ≥ S is plain softmax).</summary>
@@ -56,6 +80,7 @@ public sealed record AttentionVariant
     /// <summary>True when the forward draws random numbers (gumbel, reinforce).</summary>
     public bool IsStochastic => Kind is AttentionKind.Gumbel or AttentionKind.Reinforce;
 
+    /// <summary>The accepted CLI forms, for help texts and error messages.</summary>
     public const string Choices = "soft | math | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce";
 
     /// <summary>Parses the CLI form (case-insensitive): soft, math, sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
@@ -88,6 +113,8 @@ public sealed record AttentionVariant
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>The CLI form that <see cref="Parse"/> reads back: soft, math, sparsemax, entmax15, topk:K, hard, gumbel:TAU (round-trip float) or reinforce.</remarks>
     public override string ToString() => Kind switch
     {
         AttentionKind.Soft => "soft",

@@ -28,6 +28,9 @@ public sealed class ReinforceAttention
     /// <summary>Attention calls recorded since the last <see cref="Loss"/>.</summary>
     public int PendingCalls => records.Count;
 
+    /// <summary>A collector with its own reward baseline (starting at 0).</summary>
+    /// <param name="baselineMomentum">Weight of the old baseline in its moving average, in [0, 1).</param>
+    /// <param name="entropyBonus">β, the weight of the mean attention entropy subtracted from the loss; finite, ≥ 0.</param>
     public ReinforceAttention(float baselineMomentum = 0.9f, float entropyBonus = 0.01f)
     {
         if (!(baselineMomentum >= 0 && baselineMomentum < 1))

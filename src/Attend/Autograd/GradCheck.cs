@@ -10,6 +10,12 @@ namespace Attend;
 /// </summary>
 public static class GradCheck
 {
+    /// <summary>The outcome of <see cref="Check"/>.</summary>
+    /// <param name="Passed">True when every checked element satisfies |analytic − numerical| ≤ atol + rtol·|numerical|.</param>
+    /// <param name="MaxAbsError">The largest |analytic − numerical| over the checked elements.</param>
+    /// <param name="Checked">How many input elements were checked.</param>
+    /// <param name="Report">A summary line (passed/FAILED, count, max error, ops) and the first mismatch, if any.</param>
+    /// <param name="Ops">The op names recorded on the tape by one evaluation of f, sorted: the backward functions the check covered.</param>
     public sealed record Result(bool Passed, double MaxAbsError, int Checked, string Report, IReadOnlyCollection<string> Ops);
 
     /// <param name="f">The function; it receives fresh leaf tensors for the inputs that require grad (others as given).</param>

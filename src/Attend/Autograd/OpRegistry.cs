@@ -6,6 +6,7 @@ namespace Attend;
 /// </summary>
 public static class OpRegistry
 {
+    /// <summary>The names of all differentiable ops, as recorded on the tape ("matmul", "softmax", …).</summary>
     public static IReadOnlyCollection<string> Differentiable => names;
 
     private static readonly HashSet<string> names = new()

@@ -13,6 +13,7 @@ public static class Profiler
     private static readonly Dictionary<string, (double Ms, int Count)> totals = new();
     private static long last;
 
+    /// <summary>Turns profiling on or off (off by default). Process-wide; setting it does not clear the totals (<see cref="Report"/> does).</summary>
     public static bool Enabled { get; set; }
 
     /// <summary>While positive (inside a backward pass), forward marks are ignored: ops run by backward functions are

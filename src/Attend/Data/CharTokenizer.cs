@@ -31,7 +31,13 @@ public sealed class CharTokenizer : Vocabulary
     /// <summary>The id of character <paramref name="c"/>, or null.</summary>
     public int? Id(char c) => Id(c.ToString());
 
+    /// <inheritdoc/>
+    /// <remarks>The unknown token when there is one, else the id of <see cref="FallbackChar"/>.</remarks>
     protected override int? Fallback => Specials.Unk ?? (FallbackChar is char f ? Id(f) : null);
+    /// <inheritdoc/>
+    /// <remarks>Each UTF-16 code unit is one piece.</remarks>
     protected override IEnumerable<string> Split(string text) => text.Select(c => c.ToString());
+    /// <inheritdoc/>
+    /// <remarks>Concatenated with no separator.</remarks>
     protected override string Join(IEnumerable<string> tokens) => string.Concat(tokens);
 }

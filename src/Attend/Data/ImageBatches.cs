@@ -11,6 +11,7 @@ public sealed class ImageBatches(ImageSet data, int batch, ulong seed, float[] m
     private int permEpoch = -1;
     private int[] perm = [];
 
+    /// <summary>Training steps per epoch: ⌊N / B⌋ full batches, at least 1 (one batch of all N images when B &gt; N).</summary>
     public int StepsPerEpoch => Math.Max(1, data.Count / batch);
 
     /// <summary>The image indices of step <paramref name="step"/> (0-based).</summary>

@@ -11,6 +11,7 @@ namespace Attend.Data;
 /// </summary>
 public static class ImageFormats
 {
+    /// <summary>The class names of the digit sets, "0" to "9" (label k is digit k).</summary>
     public static readonly string[] DigitNames = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
     /// <summary>scikit-learn's digits.csv(.gz): one image per line, 64 pixels 0..16 then the label 0..9. Pixels are scaled to [0, 1].</summary>

@@ -6,6 +6,14 @@ namespace Attend.Data;
 /// </summary>
 public sealed class ImageSet
 {
+    /// <summary>Wraps the arrays without copying them.</summary>
+    /// <param name="pixels">N · Ch · H · W values, image after image, each [Ch, H, W] row-major.</param>
+    /// <param name="labels">N labels, each in [0, <paramref name="classes"/>.Length).</param>
+    /// <param name="channels">Ch, e.g. 1 for grayscale.</param>
+    /// <param name="height">H in pixels.</param>
+    /// <param name="width">W in pixels.</param>
+    /// <param name="classes">the K class names, indexed by label.</param>
+    /// <exception cref="ArgumentException">The pixel count does not match, or a label is outside the classes.</exception>
     public ImageSet(float[] pixels, int[] labels, int channels, int height, int width, string[] classes)
     {
         if (pixels.Length != labels.Length * channels * height * width)
@@ -15,13 +23,21 @@ public sealed class ImageSet
         (Pixels, Labels, Channels, Height, Width, Classes) = (pixels, labels, channels, height, width, classes);
     }
 
+    /// <summary>All pixels, [N, Ch, H, W] flattened row-major (image i starts at i · <see cref="ImageSize"/>).</summary>
     public float[] Pixels { get; }
+    /// <summary>The label of each image, [N], in [0, K).</summary>
     public int[] Labels { get; }
+    /// <summary>Channels per image (Ch).</summary>
     public int Channels { get; }
+    /// <summary>Image height in pixels (H).</summary>
     public int Height { get; }
+    /// <summary>Image width in pixels (W).</summary>
     public int Width { get; }
+    /// <summary>The K class names; label k names <c>Classes[k]</c>.</summary>
     public string[] Classes { get; }
+    /// <summary>The number of images (N).</summary>
     public int Count => Labels.Length;
+    /// <summary>Values per image, Ch · H · W.</summary>
     public int ImageSize => Channels * Height * Width;
 
     /// <summary>The images at <paramref name="indices"/>, in that order.</summary>

@@ -8,6 +8,7 @@ namespace Attend.Data;
 /// </summary>
 public sealed class PhonemeTokenizer : Vocabulary
 {
+    /// <summary>The fixed ids of the special tokens: padding 0, BOS 1, EOS 2, unknown phoneme 3.</summary>
     public const int Pad = 0, Bos = 1, Eos = 2, Unk = 3;
 
     /// <summary>From the full token list (<c>&lt;pad&gt; &lt;bos&gt; &lt;eos&gt; &lt;unk&gt;</c>, phonemes, "#word" tokens).</summary>
@@ -32,6 +33,10 @@ public sealed class PhonemeTokenizer : Vocabulary
     public string[] Words(IEnumerable<long> ids) =>
         ids.TakeWhile(i => i != Eos).Where(i => i >= 0 && i < VocabSize).Select(i => Tokens[(int)i]).Where(IsWord).Select(t => t[1..]).ToArray();
 
+    /// <inheritdoc/>
+    /// <remarks>Tokens are separated by spaces; empty pieces are dropped.</remarks>
     protected override IEnumerable<string> Split(string text) => text.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+    /// <inheritdoc/>
+    /// <remarks>Joined with single spaces.</remarks>
     protected override string Join(IEnumerable<string> tokens) => string.Join(' ', tokens);
 }

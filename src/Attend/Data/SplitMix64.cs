@@ -5,8 +5,10 @@ namespace Attend.Data;
 /// uninterrupted one would.</summary>
 public sealed class SplitMix64(ulong state)
 {
+    /// <summary>The whole state: the seed, advanced by 0x9E3779B97F4A7C15 on each <see cref="Next"/>.</summary>
     public ulong State { get; private set; } = state;
 
+    /// <summary>The next 64 uniformly distributed bits (advances <see cref="State"/>, then mixes it).</summary>
     public ulong Next()
     {
         ulong z = State += 0x9E3779B97F4A7C15UL;

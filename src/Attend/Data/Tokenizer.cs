@@ -30,6 +30,7 @@ public interface ITokenizer
 /// </summary>
 public abstract class Vocabulary : ITokenizer
 {
+    /// <summary>The texts of the special tokens: <c>&lt;pad&gt;</c>, <c>&lt;bos&gt;</c>, <c>&lt;eos&gt;</c> and <c>&lt;unk&gt;</c>.</summary>
     public const string PadToken = "<pad>", BosToken = "<bos>", EosToken = "<eos>", UnkToken = "<unk>";
     private readonly Dictionary<string, int> ids;
 
@@ -46,8 +47,12 @@ public abstract class Vocabulary : ITokenizer
         Specials = new SpecialTokens(Find(PadToken), Find(BosToken), Find(EosToken), Find(UnkToken));
     }
 
+    /// <inheritdoc/>
     public IReadOnlyList<string> Tokens { get; }
+    /// <inheritdoc/>
     public int VocabSize => Tokens.Count;
+    /// <inheritdoc/>
+    /// <remarks>Found by name (<see cref="PadToken"/>, <see cref="BosToken"/>, <see cref="EosToken"/>, <see cref="UnkToken"/>) wherever they sit in the token list.</remarks>
     public SpecialTokens Specials { get; }
     /// <summary>Specials first, in this order: <c>&lt;pad&gt;</c> and those asked for.</summary>
     protected static string[] SpecialsList(bool bos, bool eos, bool unk) =>
@@ -71,6 +76,8 @@ public abstract class Vocabulary : ITokenizer
     /// <summary>How an unknown id decodes (the unknown token by default).</summary>
     protected virtual string? UnknownText => UnkToken;
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">A piece is not in the vocabulary and there is no <see cref="Fallback"/>.</exception>
     public long[] Encode(string text, out int unknown)
     {
         ArgumentNullException.ThrowIfNull(text);
@@ -88,6 +95,8 @@ public abstract class Vocabulary : ITokenizer
     /// <summary>The ids of <paramref name="text"/> (unknown pieces as the fallback).</summary>
     public long[] Encode(string text) => Encode(text, out _);
 
+    /// <inheritdoc/>
+    /// <remarks>The unknown token decodes as <see cref="UnknownText"/> (skipped when null); ids outside [0, <see cref="VocabSize"/>) are skipped.</remarks>
     public string Decode(IEnumerable<long> ids)
     {
         var tokens = new List<string>();

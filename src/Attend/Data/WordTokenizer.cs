@@ -9,6 +9,8 @@ namespace Attend.Data;
 /// </summary>
 public sealed partial class WordTokenizer : Vocabulary
 {
+    /// <summary>The fixed ids of the special tokens (padding 0, BOS 1, EOS 2, unknown 3) and their count, 4: the id of the
+    /// first word.</summary>
     public const int Pad = 0, Bos = 1, Eos = 2, Unk = 3, SpecialCount = 4;
 
     /// <param name="words">the words, after the four specials.</param>
@@ -27,7 +29,11 @@ public sealed partial class WordTokenizer : Vocabulary
         return new WordTokenizer(counts.Where(p => p.Value >= minCount).Select(p => p.Key).Order(StringComparer.Ordinal).ToArray());
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Cut by <see cref="Tokenize13a"/>.</remarks>
     protected override IEnumerable<string> Split(string text) => Tokenize13a(text);
+    /// <inheritdoc/>
+    /// <remarks>Joined with single spaces (13a-tokenized text, not detokenized).</remarks>
     protected override string Join(IEnumerable<string> tokens) => string.Join(' ', tokens);
 
     /// <summary>mteval-v13a tokenization (sacreBLEU's default): unescape a few entities, then put spaces around punctuation

@@ -8,21 +8,40 @@ namespace Attend;
 /// </summary>
 public static unsafe partial class Functional
 {
+    /// <summary><c>max(x, 0)</c> elementwise, as torch.nn.functional.relu; <see cref="Tensor.Relu"/>.</summary>
     public static Tensor Relu(Tensor x) => x.Relu();
+    /// <summary>Hyperbolic tangent elementwise, as torch.tanh; <see cref="Tensor.Tanh"/>.</summary>
     public static Tensor Tanh(Tensor x) => x.Tanh();
+    /// <summary><c>1 / (1 + e⁻ˣ)</c> elementwise, as torch.sigmoid; <see cref="Tensor.Sigmoid"/>.</summary>
     public static Tensor Sigmoid(Tensor x) => x.Sigmoid();
+    /// <summary><c>x·σ(x)</c> elementwise, as torch.nn.functional.silu; <see cref="Tensor.Silu"/>.</summary>
     public static Tensor Silu(Tensor x) => x.Silu();
+    /// <summary>GELU elementwise, <paramref name="approximate"/> "none" (exact, erf) or "tanh", as torch.nn.functional.gelu; <see cref="Tensor.Gelu"/>.</summary>
     public static Tensor Gelu(Tensor x, string approximate = "none") => x.Gelu(approximate);
+    /// <summary>Matrix product with torch.matmul's rules (1-D operands, broadcast batch dims): […, n, k] · […, k, m] → […, n, m]; <see cref="Tensor.Matmul"/>.</summary>
     public static Tensor Matmul(Tensor a, Tensor b) => a.Matmul(b);
+    /// <summary>Concatenates tensors of one dtype along an existing <paramref name="dim"/> (other sizes equal), as torch.cat; each input gets its slice of the gradient.</summary>
     public static Tensor Cat(Tensor[] tensors, int dim = 0) => Tensor.Cat(tensors, dim);
+    /// <summary>Stacks n equal-shaped tensors along a new <paramref name="dim"/> (n tensors [A, B] with dim 0 give [n, A, B]), as torch.stack.</summary>
     public static Tensor Stack(Tensor[] tensors, int dim = 0) => Tensor.Stack(tensors, dim);
+    /// <summary>Views of <paramref name="splitSize"/> along <paramref name="dim"/> (the last may be smaller), as torch.split.</summary>
     public static Tensor[] Split(Tensor x, int splitSize, int dim = 0) => x.Split(splitSize, dim);
+    /// <summary>Views of the given <paramref name="sizes"/> along <paramref name="dim"/> (they must add up to its size), as torch.split with a list.</summary>
     public static Tensor[] Split(Tensor x, int[] sizes, int dim = 0) => x.Split(sizes, dim);
+    /// <summary>At most <paramref name="chunks"/> views of ceil(size/chunks) along <paramref name="dim"/> (the last may be smaller), as torch.chunk.</summary>
     public static Tensor[] Chunk(Tensor x, int chunks, int dim = 0) => x.Chunk(chunks, dim);
+    /// <summary><c>condition ? a : b</c> elementwise over the broadcast shape of all three (condition bool, a and b float32), as torch.where;
+    /// gradients flow to a and b where they were picked.</summary>
     public static Tensor Where(Tensor condition, Tensor a, Tensor b) => Tensor.Where(condition, a, b);
+    /// <summary><paramref name="x"/> with <paramref name="value"/> where the bool <paramref name="mask"/> (broadcastable) is true, as torch.Tensor.masked_fill;
+    /// filled positions get no gradient.</summary>
     public static Tensor MaskedFill(Tensor x, Tensor mask, float value) => x.MaskedFill(mask, value);
+    /// <summary>Values of <paramref name="x"/> at the int64 <paramref name="index"/> along <paramref name="dim"/>: <c>out[i][j][k] = x[i][index[i][j][k]][k]</c> for dim = 1;
+    /// the output has the index's shape (same rank as x), as torch.gather.</summary>
     public static Tensor Gather(Tensor x, int dim, Tensor index) => x.Gather(dim, index);
+    /// <summary>Lower triangle of the last two dims: keeps (i, j) with j ≤ i + <paramref name="diagonal"/>, zeroes the rest, as torch.tril.</summary>
     public static Tensor Tril(Tensor x, int diagonal = 0) => x.Tril(diagonal);
+    /// <summary>Upper triangle of the last two dims: keeps (i, j) with j ≥ i + <paramref name="diagonal"/>, zeroes the rest, as torch.triu.</summary>
     public static Tensor Triu(Tensor x, int diagonal = 0) => x.Triu(diagonal);
 
     /// <summary>softmax(x)_i = exp(x_i − max x) / Σ_j exp(x_j − max x) along dim. A row that is all −inf gives zeros.</summary>

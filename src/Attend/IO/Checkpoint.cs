@@ -21,6 +21,7 @@ public sealed record CheckpointData(
     int FormatVersion,
     string LibraryVersion) : IDisposable
 {
+    /// <summary>Disposes every tensor of <see cref="Weights"/> and <see cref="OptimizerState"/>.</summary>
     public void Dispose()
     {
         foreach (var t in Weights.Values) t.Dispose();
@@ -61,8 +62,12 @@ public static class Checkpoint
     /// <summary>The value of the manifest's "format" key.</summary>
     public const string FormatName = "attend-checkpoint";
 
+    /// <summary>The manifest's file name in the checkpoint directory, <c>checkpoint.json</c>.</summary>
     public const string ManifestFile = "checkpoint.json";
+    /// <summary>The weights' file name in the checkpoint directory, <c>model.safetensors</c>.</summary>
     public const string WeightsFile = "model.safetensors";
+    /// <summary>The optimizer state's file name in the checkpoint directory, <c>optimizer.safetensors</c> (only written
+    /// when optimizer state is given).</summary>
     public const string OptimizerFile = "optimizer.safetensors";
 
     /// <summary>This assembly's version, as recorded in the manifest.</summary>

@@ -95,6 +95,9 @@ public sealed class AttentionCapture : AttentionObserver
         return site.StartsWith(prefix + ".", StringComparison.Ordinal) ? site[(prefix.Length + 1)..] : site;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Numbers the call, names its site, and returns null when <c>sites</c> rejects the name or none of the
+    /// requested heads is below <paramref name="numHeads"/>.</remarks>
     public override int[]? Heads(string? site, int numHeads)
     {
         string name = Name(site, calls++);
@@ -104,6 +107,9 @@ public sealed class AttentionCapture : AttentionObserver
         return hs.Length == 0 ? null : hs;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>The requested rows below <paramref name="queries"/>, in the order given; an empty array when none is, and
+    /// the call is then not recorded.</remarks>
     public override int[]? Rows(string? site, int queries)
     {
         if (rows is null) return pendingRows = null;
@@ -111,6 +117,8 @@ public sealed class AttentionCapture : AttentionObserver
         return pendingRows.Length == 0 ? pendingRows = [] : pendingRows;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Appends a <see cref="CapturedAttention"/> to <see cref="Records"/> (the array is kept, not copied).</remarks>
     public override void Record(string? site, int numHeads, int[] heads, int batch, int queries, int keys, float[] weights)
     {
         if (pendingRows is { Length: 0 }) return;                          // none of the rows asked for is in this call

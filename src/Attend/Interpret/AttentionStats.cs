@@ -10,8 +10,11 @@ namespace Attend.Interpret;
 public sealed class AttentionStats
 {
     long weights, zeros, rows; double entropy;
+    /// <summary>The share of weights on non-padding keys that are exactly 0, in [0, 1]; 0 before anything is added.</summary>
     public double ZeroFraction => weights == 0 ? 0 : (double)zeros / weights;
+    /// <summary>The mean over counted rows of −Σ_j p_ij ln p_ij (nats, padding keys left out); 0 before anything is added.</summary>
     public double MeanEntropy => rows == 0 ? 0 : entropy / rows;
+    /// <summary>The number of rows counted so far: one per batch item, captured head and real query.</summary>
     public long Rows => rows;
 
     /// <summary>Adds every head of a record [B, n, L, S]; <paramref name="keyPad"/> (B, S) is True for padding keys,
@@ -40,6 +43,7 @@ public sealed class AttentionStats
                 }
     }
 
+    /// <summary>A one-line summary: the zero share as a percentage and the mean row entropy in nats.</summary>
     public override string ToString() =>
         $"{ZeroFraction * 100:F1}% of the weights on real keys are exactly 0; mean row entropy {MeanEntropy:F3} nats";
 }

@@ -31,6 +31,14 @@ public abstract class AttentionModule : Module
     /// <summary>The attention variant: soft (the fused kernel) or sparsemax, entmax15, topk:K, hard, gumbel:TAU, reinforce.</summary>
     public AttentionVariant Variant { get; set; }
 
+    /// <summary>Checks and stores the head layout (<paramref name="numHeads"/> a multiple of <paramref name="numKvHeads"/>),
+    /// the dropout probability (in [0, 1)) and the variant (null: soft).</summary>
+    /// <param name="rng">seeds dropout and the variant's sampling while training (null: <see cref="Tensor.DefaultGenerator"/>).</param>
+    /// <param name="numHeads">H, the number of query heads.</param>
+    /// <param name="numKvHeads">the number of key/value heads (H for MHA, fewer for GQA, 1 for MQA).</param>
+    /// <param name="headDim">E/H, the width of one head.</param>
+    /// <param name="dropout">dropout probability on the attention weights while training.</param>
+    /// <param name="variant">the attention variant (null: soft).</param>
     protected AttentionModule(int numHeads, int numKvHeads, int headDim, float dropout, AttentionVariant? variant, Random? rng)
     {
         string op = GetType().Name;

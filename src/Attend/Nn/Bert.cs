@@ -18,6 +18,7 @@ public sealed record BertConfig(
     float LayerNormEps = 1e-12f,
     bool Pooler = true)        // pooler.dense: tanh(W·h[CLS] + b), BertModel's pooler_output
 {
+    /// <summary>The width of one attention head, hidden_size / num_attention_heads.</summary>
     public int HeadDim => HiddenSize / NumAttentionHeads;
 
     /// <exception cref="ArgumentException">a size that is not positive, or heads that do not divide the hidden size.</exception>
@@ -35,7 +36,13 @@ public sealed record BertConfig(
 
 /// <summary>How <see cref="Bert.Encode"/> turns last hidden states into one sentence vector (sentence-transformers'
 /// pooling modes): the mean over real tokens (all-MiniLM-L6-v2), or the [CLS] token's row (snowflake-arctic-embed).</summary>
-public enum SentencePooling { Mean, Cls }
+public enum SentencePooling
+{
+    /// <summary>The mean of the last hidden states over the real (unpadded) tokens.</summary>
+    Mean,
+    /// <summary>The last hidden state of [CLS], the first token.</summary>
+    Cls,
+}
 
 /// <summary><c>x = LayerNorm(word[ids] + position[0…T−1] + token_type[types])</c> (embeddings.*).</summary>
 internal sealed class BertEmbeddings : Module
@@ -140,16 +147,22 @@ internal sealed class BertLayer : Module
 /// </summary>
 public sealed class Bert : Module
 {
+    /// <summary>The sizes of the model (Hugging Face's config.json).</summary>
     public BertConfig Config { get; }
     /// <summary>The WordPiece tokenizer of the model's vocab.txt, when it was given (needed by <see cref="Encode"/>).</summary>
-    public WordPieceTokenizer? Tokenizer { get; set; }
+    public IBertTokenizer? Tokenizer { get; set; }
     /// <summary>How <see cref="Encode"/> pools (mean by default).</summary>
     public SentencePooling Pooling { get; set; } = SentencePooling.Mean;
     private readonly BertEmbeddings embeddings;
     private readonly BertLayer[] layers;
     private readonly Linear? pooler;
 
-    public Bert(BertConfig config, WordPieceTokenizer? tokenizer = null, Random? rng = null)
+    /// <summary>A BERT encoder with freshly initialized weights (as BertModel's _init_weights: normal(0, 0.02), zero
+    /// biases, unit LayerNorm), to train or to load pretrained weights into.</summary>
+    /// <param name="config">the sizes.</param>
+    /// <param name="tokenizer">the WordPiece vocabulary (its size must equal vocab_size), or null.</param>
+    /// <param name="rng">seeds the initialization.</param>
+    public Bert(BertConfig config, IBertTokenizer? tokenizer = null, Random? rng = null)
     {
         config.Validate();
         Config = config;

@@ -6,9 +6,36 @@ namespace Attend.Nn;
 // to nanoGPT's (so its checkpoints load with LoadStateDict). Dims legend: B = batch, T = time (positions), C = channels
 // (NEmbd), nh = query heads, nkv = key/value heads, hs = head size (C / nh), V = vocabulary, S = keys (cache + new).
 
-public enum PositionKind { Learned, Rope, Alibi, None }
-public enum NormKind { LayerNorm, RmsNorm }
-public enum MlpKind { Gelu, SwiGlu }
+/// <summary>How a <see cref="Gpt"/> tells positions apart (<see cref="GptConfig.Positions"/>).</summary>
+public enum PositionKind
+{
+    /// <summary>A learned absolute table [BlockSize, C] added to the token embeddings (transformer.wpe, GPT-2).</summary>
+    Learned,
+    /// <summary>Rotary embeddings of q and k in every attention layer (LLaMA).</summary>
+    Rope,
+    /// <summary>ALiBi's linear distance penalties on the attention scores, one slope per head (BLOOM, MPT).</summary>
+    Alibi,
+    /// <summary>No position information beyond the causal mask (NoPE).</summary>
+    None
+}
+
+/// <summary>The normalization layers of a <see cref="Gpt"/> (<see cref="GptConfig.Norm"/>).</summary>
+public enum NormKind
+{
+    /// <summary><see cref="Nn.LayerNorm"/>, with a bias when <see cref="GptConfig.Bias"/> (GPT-2).</summary>
+    LayerNorm,
+    /// <summary><see cref="RMSNorm"/> with eps 1e-5 (LLaMA).</summary>
+    RmsNorm
+}
+
+/// <summary>The MLP of each <see cref="Gpt"/> block (<see cref="GptConfig.Mlp"/>).</summary>
+public enum MlpKind
+{
+    /// <summary><c>c_proj(gelu(c_fc(x)))</c>, hidden width 4C by default (GPT-2).</summary>
+    Gelu,
+    /// <summary>SwiGLU <c>c_proj(silu(a) ∘ b)</c> with [a, b] = c_fc(x), hidden width ⌈8C/3⌉ rounded up to 64 by default (LLaMA).</summary>
+    SwiGlu
+}
 
 /// <summary>Hyperparameters of <see cref="Gpt"/>; the defaults are nanoGPT's shakespeare_char model.</summary>
 public sealed record GptConfig(
@@ -30,9 +57,14 @@ public sealed record GptConfig(
     AttentionVariant? Attention = null,   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
     bool TokenShift = false)        // attention input x̃ₜ = xₜ + μ ⊙ (xₜ₋₁ − xₜ), μ learned per channel (RWKV's token shift)
 {
+    /// <summary>The attention variant: <see cref="Attention"/>, or soft when that is null.</summary>
     public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
+    /// <summary>The key/value heads: <see cref="NKvHead"/>, or <see cref="NHead"/> when that is null.</summary>
     public int KvHeads => NKvHead ?? NHead;
+    /// <summary>hs = NEmbd / NHead (integer division; <see cref="Gpt"/> requires NEmbd to be a multiple of NHead).</summary>
     public int HeadSize => NEmbd / NHead;
+    /// <summary>The MLP hidden width: <see cref="MlpHidden"/>, or when null 4·NEmbd for gelu and ⌈8·NEmbd/3⌉ rounded up to a
+    /// multiple of 64 for swiglu.</summary>
     public int Hidden => MlpHidden ?? (Mlp == MlpKind.Gelu ? 4 * NEmbd : (8 * NEmbd / 3 + 63) / 64 * 64);
 }
 
@@ -156,6 +188,7 @@ internal sealed class TiedLinear : Module, IUnaryModule
 /// </summary>
 public sealed partial class Gpt : Module
 {
+    /// <summary>The hyperparameters the model was built with.</summary>
     public GptConfig Config { get; }
     private readonly Embedding wte;
     private readonly LearnedPositionalEmbedding? wpe;
@@ -163,6 +196,10 @@ public sealed partial class Gpt : Module
     private readonly Block[] h;
     private readonly IUnaryModule lnF, lmHead;
 
+    /// <summary>Builds the model of <paramref name="config"/> and initializes it as nanoGPT.</summary>
+    /// <param name="rng">seeds the initialization and the dropout layers (attention-weight dropout and the variant's
+    /// sampling draw from <see cref="Tensor.DefaultGenerator"/>).</param>
+    /// <param name="config">the sizes and choices of the model.</param>
     public Gpt(GptConfig config, Random? rng = null)
     {
         Config = config;

@@ -16,13 +16,29 @@ namespace Attend.Nn;
 /// </summary>
 public sealed class GroupedQueryAttention : AttentionModule
 {
+    /// <summary>E, the feature size of query, key, value and output.</summary>
     public int EmbedDim { get; }
+    /// <summary>True (the default) when inputs and output are [B, L, E], false for [L, B, E].</summary>
     public bool BatchFirst { get; }
+    /// <summary>q_proj, E → H·D.</summary>
     public Linear QProj { get; }
+    /// <summary>k_proj, E → Hkv·D.</summary>
     public Linear KProj { get; }
+    /// <summary>v_proj, E → Hkv·D.</summary>
     public Linear VProj { get; }
+    /// <summary>o_proj, H·D → E.</summary>
     public Linear OProj { get; }
 
+    /// <summary>H = <paramref name="numHeads"/> query heads over Hkv = <paramref name="numKvHeads"/> key/value heads;
+    /// <paramref name="embedDim"/> must be a positive multiple of H, and H a multiple of Hkv. No biases by default, as LLaMA.</summary>
+    /// <param name="rng">seeds the initialization, then dropout and the variant's sampling.</param>
+    /// <param name="attention">the attention variant (null: soft).</param>
+    /// <param name="embedDim">E, the model width.</param>
+    /// <param name="numHeads">H, the number of query heads.</param>
+    /// <param name="numKvHeads">the number of key/value heads; H must be a multiple of it.</param>
+    /// <param name="dropout">dropout probability on the attention weights while training.</param>
+    /// <param name="bias">adds biases to the projections.</param>
+    /// <param name="batchFirst">inputs and output are [B, L, E], not [L, B, E].</param>
     public GroupedQueryAttention(int embedDim, int numHeads, int numKvHeads, float dropout = 0f, bool bias = false,
         bool batchFirst = true, Random? rng = null, AttentionVariant? attention = null)
         : base(numHeads, numKvHeads, MultiheadAttention.HeadSize(embedDim, numHeads, nameof(GroupedQueryAttention)), dropout, attention, rng)
@@ -71,5 +87,6 @@ public sealed class GroupedQueryAttention : AttentionModule
         return batched ? (output, weights) : (output.Squeeze(0), weights?.Squeeze(0));
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"embed_dim={EmbedDim}, num_heads={NumHeads}, num_kv_heads={NumKvHeads}, batch_first={BatchFirst}";
 }

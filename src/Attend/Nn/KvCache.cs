@@ -83,6 +83,7 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>Frees the buffers the cache owns (every slot's keys/values and the token-shift inputs), leaving it empty.</summary>
     public void Dispose()
     {
         foreach (var s in self.Concat(cross)) s.Dispose();

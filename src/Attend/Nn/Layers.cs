@@ -49,11 +49,17 @@ internal static class Xavier
 /// <summary><c>y = x·Wᵀ + b</c>, W [out, in] and b [out] initialized U(−1/√in, 1/√in) as torch.nn.Linear.</summary>
 public sealed class Linear : Module, IUnaryModule
 {
+    /// <summary>W [out, in] (parameter "weight").</summary>
     public Tensor Weight { get; }
+    /// <summary>b [out] (parameter "bias"), or null when created with <c>bias: false</c>.</summary>
     public Tensor? Bias { get; }
+    /// <summary>The input feature size.</summary>
     public int InFeatures { get; }
+    /// <summary>The output feature size.</summary>
     public int OutFeatures { get; }
 
+    /// <summary>A layer from <paramref name="inFeatures"/> to <paramref name="outFeatures"/> (both positive), with a bias
+    /// unless <paramref name="bias"/> is false; <paramref name="rng"/> seeds the initialization.</summary>
     public Linear(int inFeatures, int outFeatures, bool bias = true, Random? rng = null)
     {
         if (inFeatures <= 0 || outFeatures <= 0) throw new ArgumentOutOfRangeException(nameof(inFeatures), $"Linear: sizes must be positive, got ({inFeatures}, {outFeatures})");
@@ -63,17 +69,24 @@ public sealed class Linear : Module, IUnaryModule
         if (bias) Bias = RegisterParameter("bias", Init.Uniform(new[] { outFeatures }, k, rng));
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => Functional.Linear(x, Weight, Bias);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"in_features={InFeatures}, out_features={OutFeatures}, bias={Bias is not null}";
 }
 
 /// <summary>A lookup table [num, dim] initialized N(0, 1), the padding row zeroed and left without gradient, as torch.nn.Embedding.</summary>
 public sealed class Embedding : Module, IUnaryModule
 {
+    /// <summary>The table [num, dim] (parameter "weight").</summary>
     public Tensor Weight { get; }
+    /// <summary>The row kept zero and without gradient (a negative index given counts from the end and is stored
+    /// non-negative), or null for none.</summary>
     public int? PaddingIdx { get; }
 
+    /// <summary>A table of <paramref name="numEmbeddings"/> rows of size <paramref name="embeddingDim"/>;
+    /// <paramref name="rng"/> seeds the initialization.</summary>
     public Embedding(int numEmbeddings, int embeddingDim, int? paddingIdx = null, Random? rng = null)
     {
         if (numEmbeddings <= 0 || embeddingDim <= 0) throw new ArgumentOutOfRangeException(nameof(numEmbeddings), $"Embedding: sizes must be positive, got ({numEmbeddings}, {embeddingDim})");
@@ -88,20 +101,28 @@ public sealed class Embedding : Module, IUnaryModule
     /// <summary>int64 ids of any shape → [..., dim].</summary>
     public Tensor Forward(Tensor ids) => Functional.Embedding(ids, Weight, PaddingIdx);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"{Weight.Shape[0]}, {Weight.Shape[1]}" + (PaddingIdx is int p ? $", padding_idx={p}" : "");
 }
 
 /// <summary>torch.nn.LayerNorm: normalizes the trailing dims, weight ones and bias zeros.</summary>
 public sealed class LayerNorm : Module, IUnaryModule
 {
+    /// <summary>The trailing dims normalized over (mean and variance taken across all of them).</summary>
     public int[] NormalizedShape { get; }
+    /// <summary>Added to the variance (default 1e-5).</summary>
     public float Eps { get; }
+    /// <summary>The scale (parameter "weight", ones of <see cref="NormalizedShape"/>), or null without elementwise affine.</summary>
     public Tensor? Weight { get; }
+    /// <summary>The shift (parameter "bias", zeros of <see cref="NormalizedShape"/>), or null without elementwise affine or bias.</summary>
     public Tensor? Bias { get; }
 
+    /// <summary>Normalizes the last dim, of size <paramref name="normalizedShape"/>.</summary>
     public LayerNorm(int normalizedShape, float eps = 1e-5f, bool elementwiseAffine = true, bool bias = true)
         : this(new[] { normalizedShape }, eps, elementwiseAffine, bias) { }
 
+    /// <summary>Normalizes the trailing dims <paramref name="normalizedShape"/>; <paramref name="elementwiseAffine"/> adds the
+    /// learned weight and (with <paramref name="bias"/>) bias.</summary>
     public LayerNorm(int[] normalizedShape, float eps = 1e-5f, bool elementwiseAffine = true, bool bias = true)
     {
         NormalizedShape = (int[])normalizedShape.Clone();
@@ -113,21 +134,29 @@ public sealed class LayerNorm : Module, IUnaryModule
         }
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => Functional.LayerNorm(x, NormalizedShape, Weight, Bias, Eps);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"({string.Join(", ", NormalizedShape)},), eps={Eps}, elementwise_affine={Weight is not null}";
 }
 
 /// <summary>torch.nn.RMSNorm: <c>y = x / √(mean(x²) + eps) · weight</c>; eps defaults to float32's machine epsilon, as PyTorch.</summary>
 public sealed class RMSNorm : Module, IUnaryModule
 {
+    /// <summary>The trailing dims normalized over (the mean of x² taken across all of them).</summary>
     public int[] NormalizedShape { get; }
+    /// <summary>Added to mean(x²); null (the default) for float32's machine epsilon.</summary>
     public float? Eps { get; }
+    /// <summary>The scale (parameter "weight", ones of <see cref="NormalizedShape"/>), or null without elementwise affine.</summary>
     public Tensor? Weight { get; }
 
+    /// <summary>Normalizes the last dim, of size <paramref name="normalizedShape"/>.</summary>
     public RMSNorm(int normalizedShape, float? eps = null, bool elementwiseAffine = true)
         : this(new[] { normalizedShape }, eps, elementwiseAffine) { }
 
+    /// <summary>Normalizes the trailing dims <paramref name="normalizedShape"/>; <paramref name="elementwiseAffine"/> adds the
+    /// learned weight.</summary>
     public RMSNorm(int[] normalizedShape, float? eps = null, bool elementwiseAffine = true)
     {
         NormalizedShape = (int[])normalizedShape.Clone();
@@ -135,37 +164,51 @@ public sealed class RMSNorm : Module, IUnaryModule
         if (elementwiseAffine) Weight = RegisterParameter("weight", Tensor.Ones(NormalizedShape));
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => Functional.RmsNorm(x, NormalizedShape, Weight, Eps);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"({string.Join(", ", NormalizedShape)},), eps={Eps?.ToString() ?? "None"}, elementwise_affine={Weight is not null}";
 }
 
 /// <summary>torch.nn.Dropout: active only in training mode.</summary>
 public sealed class Dropout(float p = 0.5f, Random? rng = null) : Module, IUnaryModule
 {
+    /// <summary>The probability of zeroing each element (default 0.5); the others are scaled by 1 / (1 − p).</summary>
     public float P { get; } = p is >= 0f and <= 1f ? p : throw new ArgumentOutOfRangeException(nameof(p), $"Dropout: probability must be in [0, 1], got {p}");
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => Functional.Dropout(x, P, Training, rng);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"p={P}";
 }
 
+/// <summary>torch.nn.ReLU: <c>max(x, 0)</c> elementwise.</summary>
 public sealed class ReLU : Module, IUnaryModule
 {
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => x.Relu();
 }
 
+/// <summary>torch.nn.GELU: <c>x·Φ(x)</c> elementwise, Φ the standard normal CDF.</summary>
+/// <param name="approximate">"none" (default, exact with erf) or "tanh" (the tanh approximation).</param>
 public sealed class GELU(string approximate = "none") : Module, IUnaryModule
 {
+    /// <summary>"none" (exact, with erf) or "tanh" (the tanh approximation).</summary>
     public string Approximate { get; } = approximate is "none" or "tanh" ? approximate : throw new ArgumentException($"GELU: approximate must be 'none' or 'tanh', got '{approximate}'");
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => x.Gelu(Approximate);
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"approximate='{Approximate}'";
 }
 
+/// <summary>torch.nn.SiLU (swish): <c>x·σ(x)</c> elementwise.</summary>
 public sealed class SiLU : Module, IUnaryModule
 {
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x) => x.Silu();
 }
 
@@ -177,8 +220,12 @@ public sealed class FeedForward : Module, IUnaryModule
 {
     private readonly Linear? linear1, linear2, w1, w2, w3;
     private readonly Dropout dropout;
+    /// <summary>"relu" (default), "gelu", "gelu_tanh" or "swiglu".</summary>
     public string Activation { get; }
 
+    /// <summary>A block from <paramref name="dModel"/> through <paramref name="dimFeedforward"/> hidden units back to
+    /// <paramref name="dModel"/>; <paramref name="dropout"/> applies to the hidden activations, <paramref name="bias"/> to
+    /// every Linear, and <paramref name="rng"/> seeds the initialization and dropout.</summary>
     public FeedForward(int dModel, int dimFeedforward, string activation = "relu", float dropout = 0f, bool bias = true, Random? rng = null)
     {
         Activation = activation;
@@ -200,6 +247,7 @@ public sealed class FeedForward : Module, IUnaryModule
         }
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x)
     {
         if (Activation == "swiglu")
@@ -209,5 +257,6 @@ public sealed class FeedForward : Module, IUnaryModule
         return linear2!.Forward(dropout.Forward(h));
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"activation={Activation}";
 }

@@ -5,6 +5,7 @@ namespace Attend.Nn;
 /// <summary>A module with one tensor in and one out, so that it can sit in a <see cref="Sequential"/>.</summary>
 public interface IUnaryModule
 {
+    /// <summary>Applies the module to <paramref name="x"/> and returns its output.</summary>
     Tensor Forward(Tensor x);
 }
 
@@ -45,6 +46,8 @@ public abstract class Module
         return t;
     }
 
+    /// <summary>Registers <paramref name="module"/> as a submodule under <paramref name="name"/> (its parameters and buffers
+    /// then appear as <c>name.…</c>), sets its <see cref="Path"/> and returns it.</summary>
     protected T RegisterModule<T>(string name, T module) where T : Module
     {
         CheckName(name);
@@ -91,8 +94,11 @@ public abstract class Module
                 if (seen.Add(p)) yield return (Join(prefix, n), p);
     }
 
+    /// <summary>The tensors of <see cref="NamedParameters"/>, without their names.</summary>
     public IEnumerable<Tensor> Parameters() => NamedParameters().Select(p => p.Param);
 
+    /// <summary>All buffers of this module and its submodules with dotted names; with <paramref name="persistentOnly"/>, only
+    /// those that go into the state dict.</summary>
     public IEnumerable<(string Name, Tensor Buffer)> NamedBuffers(bool persistentOnly = false)
     {
         foreach (var (prefix, m) in NamedModules())
@@ -162,6 +168,7 @@ public abstract class Module
         return this;
     }
 
+    /// <summary>Sets evaluation mode here and in every submodule (<c>Train(false)</c>) and returns this module.</summary>
     public Module Eval() => Train(false);
 
     /// <summary>Drops every parameter's gradient (set_to_none, as PyTorch's default).</summary>
@@ -173,6 +180,7 @@ public abstract class Module
     /// <summary>A one-line description of this module's own settings (e.g. "in_features=4, out_features=3").</summary>
     protected virtual string ExtraRepr() => "";
 
+    /// <summary>This module's type and settings, with its submodules indented beneath, in the layout of PyTorch's module repr.</summary>
     public override string ToString()
     {
         var sb = new StringBuilder();
@@ -201,6 +209,7 @@ public sealed class Sequential : Module, IUnaryModule
 {
     private readonly List<IUnaryModule> layers = new();
 
+    /// <summary>Registers <paramref name="modules"/> as children "0", "1", …; each must also be a <see cref="Module"/>.</summary>
     public Sequential(params IUnaryModule[] modules)
     {
         for (int i = 0; i < modules.Length; i++)
@@ -211,6 +220,7 @@ public sealed class Sequential : Module, IUnaryModule
         }
     }
 
+    /// <inheritdoc/>
     public Tensor Forward(Tensor x)
     {
         foreach (var l in layers) x = l.Forward(x);

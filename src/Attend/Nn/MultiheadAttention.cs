@@ -26,21 +26,46 @@ namespace Attend.Nn;
 /// </summary>
 public sealed class MultiheadAttention : AttentionModule
 {
+    /// <summary>E, the query and output feature size.</summary>
     public int EmbedDim { get; }
+    /// <summary>The key feature size (kdim; E unless given).</summary>
     public int KDim { get; }
+    /// <summary>The value feature size (vdim; E unless given).</summary>
     public int VDim { get; }
+    /// <summary>True when inputs and output are [B, L, E] rather than [L, B, E].</summary>
     public bool BatchFirst { get; }
+    /// <summary>True when a zero key and value are appended to every sequence (add_zero_attn).</summary>
     public bool AddZeroAttn { get; }
     /// <summary>[3E, E] when kdim = vdim = E, else null (then QProjWeight, KProjWeight, VProjWeight).</summary>
     public Tensor? InProjWeight { get; }
+    /// <summary>q_proj_weight [E, E] when kdim or vdim ≠ E, else null.</summary>
     public Tensor? QProjWeight { get; }
+    /// <summary>k_proj_weight [E, kdim] when kdim or vdim ≠ E, else null.</summary>
     public Tensor? KProjWeight { get; }
+    /// <summary>v_proj_weight [E, vdim] when kdim or vdim ≠ E, else null.</summary>
     public Tensor? VProjWeight { get; }
+    /// <summary>in_proj_bias [3E] (q, k, v biases in that order), zero-initialized; null without bias.</summary>
     public Tensor? InProjBias { get; }
+    /// <summary>bias_k [1, 1, E], a learned key appended to every key sequence, with addBiasKv; else null.</summary>
     public Tensor? BiasK { get; }
+    /// <summary>bias_v [1, 1, E], a learned value appended to every value sequence, with addBiasKv; else null.</summary>
     public Tensor? BiasV { get; }
+    /// <summary>The output projection E → E (out_proj), its bias zero-initialized.</summary>
     public Linear OutProj { get; }
 
+    /// <summary>As torch.nn.MultiheadAttention(embed_dim, num_heads, dropout, bias, add_bias_kv, add_zero_attn, kdim, vdim,
+    /// batch_first), with the same defaults; <paramref name="embedDim"/> must be a positive multiple of <paramref name="numHeads"/>.</summary>
+    /// <param name="rng">seeds the initialization, then dropout and the variant's sampling.</param>
+    /// <param name="attention">the attention variant (null: soft).</param>
+    /// <param name="embedDim">E (embed_dim).</param>
+    /// <param name="numHeads">H (num_heads).</param>
+    /// <param name="dropout">dropout probability on the attention weights while training.</param>
+    /// <param name="bias">adds in_proj_bias and out_proj.bias.</param>
+    /// <param name="addBiasKv">appends the learned bias_k and bias_v to every key and value sequence (add_bias_kv).</param>
+    /// <param name="addZeroAttn">appends a zero key and value to every sequence (add_zero_attn).</param>
+    /// <param name="kdim">the key feature size (null: E).</param>
+    /// <param name="vdim">the value feature size (null: E).</param>
+    /// <param name="batchFirst">inputs and output are [B, L, E], not [L, B, E].</param>
     public MultiheadAttention(int embedDim, int numHeads, float dropout = 0f, bool bias = true, bool addBiasKv = false,
         bool addZeroAttn = false, int? kdim = null, int? vdim = null, bool batchFirst = false, Random? rng = null,
         AttentionVariant? attention = null)
@@ -206,5 +231,6 @@ public sealed class MultiheadAttention : AttentionModule
     internal static int HeadSize(int embedDim, int numHeads, string op) => embedDim > 0 && numHeads > 0 && embedDim % numHeads == 0 ? embedDim / numHeads
         : throw new ArgumentException($"{op}: embedDim ({embedDim}) must be a positive multiple of numHeads ({numHeads})");
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"embed_dim={EmbedDim}, num_heads={NumHeads}, batch_first={BatchFirst}";
 }

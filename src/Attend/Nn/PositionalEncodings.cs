@@ -14,6 +14,8 @@ public sealed class SinusoidalPositionalEncoding : Module, IUnaryModule
     private readonly Tensor pe;
     private readonly Dropout dropout;
 
+    /// <summary>The table for <paramref name="maxLen"/> positions of width <paramref name="dModel"/>, and dropout with
+    /// probability <paramref name="dropout"/> after the addition (<paramref name="rng"/> seeds it).</summary>
     public SinusoidalPositionalEncoding(int dModel, int maxLen = 5000, float dropout = 0f, Random? rng = null)
     {
         pe = RegisterBuffer("pe", Table(maxLen, dModel), persistent: false);
@@ -37,6 +39,8 @@ public sealed class SinusoidalPositionalEncoding : Module, IUnaryModule
     /// <summary>x [B, T, D] → dropout(x + PE[offset : offset + T]).</summary>
     public Tensor Forward(Tensor x) => Forward(x, 0);
 
+    /// <summary>x [B, T, D] → dropout(x + PE[offset : offset + T]): positions continuing from <paramref name="offset"/>
+    /// (e.g. the tokens already in a KV cache).</summary>
     public Tensor Forward(Tensor x, int offset)
     {
         using var p = pe.Narrow(0, offset, x.Size(-2));   // (T, D), a view
@@ -48,8 +52,10 @@ public sealed class SinusoidalPositionalEncoding : Module, IUnaryModule
 /// whose rows offset … offset + T − 1 are added to x [B, T, D].</summary>
 public sealed class LearnedPositionalEmbedding : Module, IUnaryModule
 {
+    /// <summary>The table [maxLen, D] (parameter "weight").</summary>
     public Tensor Weight { get; }
 
+    /// <summary>A table of <paramref name="maxLen"/> positions × <paramref name="dModel"/>, initialized N(0, 1) from <paramref name="rng"/>.</summary>
     public LearnedPositionalEmbedding(int maxLen, int dModel, Random? rng = null) =>
         Weight = RegisterParameter("weight", Init.Normal(new[] { maxLen, dModel }, 1f, rng));
 
@@ -61,8 +67,11 @@ public sealed class LearnedPositionalEmbedding : Module, IUnaryModule
         return Weight.Narrow(0, offset, length);
     }
 
+    /// <summary>x [B, T, D] → x + weight[0 : T].</summary>
     public Tensor Forward(Tensor x) => Forward(x, 0);
 
+    /// <summary>x [B, T, D] → x + weight[offset : offset + T] (offset = tokens already in a KV cache); throws when the
+    /// table has fewer than offset + T rows.</summary>
     public Tensor Forward(Tensor x, int offset)
     {
         using var p = Positions(x.Size(-2), offset);   // (T, D)
@@ -78,8 +87,12 @@ public sealed class LearnedPositionalEmbedding : Module, IUnaryModule
 /// </summary>
 public sealed class RotaryEmbedding : Module
 {
+    /// <summary>hs, the size of the head vectors rotated (positive and even).</summary>
     public int HeadDim { get; }
+    /// <summary>The base of the angles' geometric progression (default 10000).</summary>
     public double Base { get; }
+    /// <summary>True to rotate adjacent pairs (x0, x1), (x2, x3), … (GPT-J/RoFormer); false (default) for the pairs
+    /// (x[i], x[i + hs/2]) (GPT-NeoX/LLaMA).</summary>
     public bool Interleaved { get; }
     private volatile Rotations tables;                 // replaced whole when it grows, never changed in place
     private readonly object growing = new();
@@ -87,6 +100,11 @@ public sealed class RotaryEmbedding : Module
     /// <summary>cos and sin of every position's angles, (P, hs/2) each.</summary>
     internal sealed record Rotations(Tensor Cos, Tensor Sin);
 
+    /// <summary>Rotations for head size <paramref name="headDim"/> (positive and even).</summary>
+    /// <param name="maxPositions">positions to precompute the tables for; they grow on demand beyond it.</param>
+    /// <param name="headDim">the width of one head (even).</param>
+    /// <param name="base">θ, the base of the rotation frequencies θ^(−2i/d) (10000 in RoFormer).</param>
+    /// <param name="interleaved">rotates pairs (x0, x1), (x2, x3)… (GPT-J, RoFormer) instead of halves (x_i, x_{i+d/2}) (GPT-NeoX, Llama).</param>
     public RotaryEmbedding(int headDim, double @base = 10000, bool interleaved = false, int maxPositions = 2048)
     {
         if (headDim <= 0 || headDim % 2 != 0) throw new ArgumentException($"RotaryEmbedding: head dim must be positive and even, got {headDim}");
@@ -126,6 +144,7 @@ public sealed class RotaryEmbedding : Module
         return Functional.RotaryEmbedding(x, t.Cos, t.Sin, offset, Interleaved);
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"head_dim={HeadDim}, base={Base}, interleaved={Interleaved}";
 }
 
@@ -157,12 +176,20 @@ public static class Alibi
 /// </summary>
 public sealed class RelativePositionBias : Module
 {
+    /// <summary>H, the heads (one learned bias per bucket each).</summary>
     public int NumHeads { get; }
+    /// <summary>True (the default, an encoder's) to bucket keys after the query apart from those at or before it; false (a
+    /// causal decoder's) to bucket only the distance back to earlier keys, the query's own and later keys all in bucket 0.</summary>
     public bool Bidirectional { get; }
+    /// <summary>The number of buckets (default 32), both directions together when bidirectional.</summary>
     public int NumBuckets { get; }
+    /// <summary>The distance where the logarithmic buckets end (default 128); farther keys share the last bucket.</summary>
     public int MaxDistance { get; }
+    /// <summary>The bucket table [numBuckets, H] (<c>relative_attention_bias</c>), initialized N(0, 1) as <see cref="Embedding"/>.</summary>
     public Embedding RelativeAttentionBias { get; }
 
+    /// <summary>As Hugging Face's T5Attention relative bias, with its defaults; needs numBuckets ≥ 2 and maxDistance ≥ 1.
+    /// <paramref name="rng"/> seeds the table's initialization.</summary>
     public RelativePositionBias(int numHeads, bool bidirectional = true, int numBuckets = 32, int maxDistance = 128, Random? rng = null)
     {
         if (numBuckets < 2 || maxDistance < 1) throw new ArgumentOutOfRangeException(nameof(numBuckets), $"RelativePositionBias: need numBuckets ≥ 2 and maxDistance ≥ 1, got {numBuckets}, {maxDistance}");
@@ -211,5 +238,6 @@ public sealed class RelativePositionBias : Module
         return values.Permute(2, 0, 1).Unsqueeze(0);              // (1, H, L, S)
     }
 
+    /// <inheritdoc/>
     protected override string ExtraRepr() => $"num_heads={NumHeads}, bidirectional={Bidirectional}, num_buckets={NumBuckets}, max_distance={MaxDistance}";
 }

@@ -8,7 +8,13 @@ namespace Attend.Nn;
 // tokens, F = feature frames, C = features per frame, E = d_model, V = target vocabulary.
 
 /// <summary>How <see cref="Seq2Seq"/> adds positions: learned tables (one per side) or fixed sinusoids (one, shared).</summary>
-public enum Seq2SeqPositions { Learned, Sinusoidal }
+public enum Seq2SeqPositions
+{
+    /// <summary>Learned tables <c>src_pos</c> [MaxSource, E] and <c>tgt_pos</c> [MaxTarget, E].</summary>
+    Learned,
+    /// <summary>One fixed sinusoidal table <c>pos</c> for both sides (no parameters).</summary>
+    Sinusoidal
+}
 
 /// <summary>Hyperparameters of <see cref="Seq2Seq"/>; the defaults are the translator's.</summary>
 public sealed record Seq2SeqConfig(
@@ -30,6 +36,7 @@ public sealed record Seq2SeqConfig(
     float Dropout = 0f,
     AttentionVariant? Attention = null)   // every attention layer's variant; null = soft
 {
+    /// <summary>The attention variant of every attention layer: <see cref="Attention"/>, or soft when that is null.</summary>
     public AttentionVariant Variant => Attention ?? AttentionVariant.Soft;
 }
 
@@ -45,8 +52,11 @@ public sealed record Seq2SeqConfig(
 public sealed class FrameSubsampling : Module, IUnaryModule
 {
     private readonly Linear sub1, sub2;
+    /// <summary>Frames per output position: 2 or 4.</summary>
     public int Factor { get; }
 
+    /// <summary>Subsampling of frames with <paramref name="features"/> features each into <paramref name="dModel"/>-wide
+    /// positions, by <paramref name="factor"/> 2 or 4; <paramref name="rng"/> seeds the initialization.</summary>
     public FrameSubsampling(int features, int dModel, int factor, Random? rng = null)
     {
         if (factor is not (2 or 4)) throw new ArgumentOutOfRangeException(nameof(factor), $"FrameSubsampling: factor must be 2 or 4, not {factor}");
@@ -80,6 +90,7 @@ public sealed class FrameSubsampling : Module, IUnaryModule
 /// </summary>
 public sealed partial class Seq2Seq : Module
 {
+    /// <summary>The hyperparameters the model was built with.</summary>
     public Seq2SeqConfig Config { get; }
     private readonly IUnaryModule srcIn;
     private readonly Embedding tgtEmb;
@@ -89,6 +100,8 @@ public sealed partial class Seq2Seq : Module
     private readonly Linear head;
     private readonly Linear? ctc;
 
+    /// <summary>Builds the model of <paramref name="config"/>, which must give exactly one of SourceVocab and SourceFeatures;
+    /// <paramref name="rng"/> seeds the initialization and dropout.</summary>
     public Seq2Seq(Seq2SeqConfig config, Random? rng = null)
     {
         var c = Config = config;

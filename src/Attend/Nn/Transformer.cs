@@ -7,19 +7,24 @@ public sealed class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
 {
     private readonly List<T> items = new();
 
+    /// <summary>Registers <paramref name="modules"/> in order as "0", "1", ….</summary>
     public ModuleList(IEnumerable<T> modules)
     {
         foreach (var m in modules) Add(m);
     }
 
+    /// <summary>Appends <paramref name="module"/>, registered under the next index.</summary>
     public void Add(T module)
     {
         RegisterModule(items.Count.ToString(), module);
         items.Add(module);
     }
 
+    /// <summary>The submodule at <paramref name="index"/>.</summary>
     public T this[int index] => items[index];
+    /// <summary>Number of submodules.</summary>
     public int Count => items.Count;
+    /// <summary>Enumerates the submodules in order.</summary>
     public IEnumerator<T> GetEnumerator() => items.GetEnumerator();
     System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => items.GetEnumerator();
 }
@@ -27,7 +32,9 @@ public sealed class ModuleList<T> : Module, IReadOnlyList<T> where T : Module
 /// <summary>torch.nn.TransformerEncoder: N encoder layers in turn, then an optional final norm. Names: layers.N.…, norm.…</summary>
 public sealed class TransformerEncoder : Module
 {
+    /// <summary>The encoder layers, applied in order (<c>layers</c>).</summary>
     public ModuleList<TransformerEncoderLayer> Layers { get; }
+    /// <summary>The final LayerNorm applied after the last layer (<c>norm</c>), or null for none.</summary>
     public LayerNorm? Norm { get; }
 
     /// <summary>Layers from <paramref name="layerFactory"/>, called <paramref name="numLayers"/> times (PyTorch deep-copies
@@ -35,12 +42,15 @@ public sealed class TransformerEncoder : Module
     public TransformerEncoder(Func<TransformerEncoderLayer> layerFactory, int numLayers, LayerNorm? norm = null)
         : this(Enumerable.Range(0, numLayers).Select(_ => layerFactory()), norm) { }
 
+    /// <summary>The given <paramref name="layers"/> in order, then <paramref name="norm"/> if not null.</summary>
     public TransformerEncoder(IEnumerable<TransformerEncoderLayer> layers, LayerNorm? norm = null)
     {
         Layers = RegisterModule("layers", new ModuleList<TransformerEncoderLayer>(layers));
         if (norm is not null) Norm = RegisterModule("norm", norm);
     }
 
+    /// <summary>src [S, B, E] (batch first: [B, S, E]) → the same shape: every layer in turn, each given the same masks
+    /// (as <see cref="TransformerEncoderLayer"/>'s), then the final norm.</summary>
     public Tensor Forward(Tensor src, Tensor? mask = null, Tensor? srcKeyPaddingMask = null, bool isCausal = false)
     {
         var x = src;
@@ -52,18 +62,25 @@ public sealed class TransformerEncoder : Module
 /// <summary>torch.nn.TransformerDecoder: N decoder layers in turn, then an optional final norm. Names: layers.N.…, norm.…</summary>
 public sealed class TransformerDecoder : Module
 {
+    /// <summary>The decoder layers, applied in order (<c>layers</c>).</summary>
     public ModuleList<TransformerDecoderLayer> Layers { get; }
+    /// <summary>The final LayerNorm applied after the last layer (<c>norm</c>), or null for none.</summary>
     public LayerNorm? Norm { get; }
 
+    /// <summary>Layers from <paramref name="layerFactory"/>, called <paramref name="numLayers"/> times (PyTorch deep-copies
+    /// one layer instead, so its layers start equal; here each is initialized on its own).</summary>
     public TransformerDecoder(Func<TransformerDecoderLayer> layerFactory, int numLayers, LayerNorm? norm = null)
         : this(Enumerable.Range(0, numLayers).Select(_ => layerFactory()), norm) { }
 
+    /// <summary>The given <paramref name="layers"/> in order, then <paramref name="norm"/> if not null.</summary>
     public TransformerDecoder(IEnumerable<TransformerDecoderLayer> layers, LayerNorm? norm = null)
     {
         Layers = RegisterModule("layers", new ModuleList<TransformerDecoderLayer>(layers));
         if (norm is not null) Norm = RegisterModule("norm", norm);
     }
 
+    /// <summary>tgt [L, B, E], memory [S, B, E] (batch first: [B, L, E], [B, S, E]) → tgt's shape: every layer in turn, each
+    /// given the same memory and masks (as <see cref="TransformerDecoderLayer"/>'s), then the final norm.</summary>
     public Tensor Forward(Tensor tgt, Tensor memory, Tensor? tgtMask = null, Tensor? memoryMask = null, Tensor? tgtKeyPaddingMask = null,
         Tensor? memoryKeyPaddingMask = null, bool tgtIsCausal = false, bool memoryIsCausal = false)
     {
@@ -96,12 +113,19 @@ public sealed class TransformerDecoder : Module
 /// </summary>
 public sealed class Transformer : Module
 {
+    /// <summary>The encoder stack over src (<c>encoder</c>).</summary>
     public TransformerEncoder Encoder { get; }
+    /// <summary>The decoder stack over tgt, cross-attending to the encoder output (<c>decoder</c>).</summary>
     public TransformerDecoder Decoder { get; }
+    /// <summary>The model width E (default 512).</summary>
     public int DModel { get; }
+    /// <summary>Attention heads per layer (default 8).</summary>
     public int NHead { get; }
+    /// <summary>True when inputs and outputs are [B, seq, E] rather than [seq, B, E] (default false).</summary>
     public bool BatchFirst { get; }
 
+    /// <summary>As PyTorch's torch.nn.Transformer, with the same defaults; <paramref name="attention"/> is the attention
+    /// variant of every layer (null: soft).</summary>
     public Transformer(int dModel = 512, int nhead = 8, int numEncoderLayers = 6, int numDecoderLayers = 6, int dimFeedforward = 2048,
         float dropout = 0.1f, string activation = "relu", float layerNormEps = 1e-5f, bool batchFirst = false, bool normFirst = false,
         bool bias = true, Random? rng = null, AttentionVariant? attention = null)

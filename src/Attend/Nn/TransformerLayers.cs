@@ -17,11 +17,14 @@ namespace Attend.Nn;
 /// </summary>
 public sealed class TransformerEncoderLayer : Module
 {
+    /// <summary>The self-attention block (<c>self_attn</c>).</summary>
     public MultiheadAttention SelfAttn { get; }
     private readonly Linear linear1, linear2;
     private readonly Dropout dropout, dropout1, dropout2;
     private readonly LayerNorm norm1, norm2;
+    /// <summary>True for pre-norm (LayerNorm before each sublayer), false for post-norm (after the residual, the default).</summary>
     public bool NormFirst { get; }
+    /// <summary>The feed-forward activation: "relu" (default) or "gelu".</summary>
     public string Activation { get; }
 
     /// <summary>As PyTorch's; <paramref name="attention"/> is the attention variant of self_attn (null: soft).</summary>
@@ -75,12 +78,16 @@ public sealed class TransformerEncoderLayer : Module
 /// </summary>
 public sealed class TransformerDecoderLayer : Module
 {
+    /// <summary>The masked self-attention block over tgt (<c>self_attn</c>).</summary>
     public MultiheadAttention SelfAttn { get; }
+    /// <summary>The cross-attention block: queries from tgt, keys and values from the encoder memory (<c>multihead_attn</c>).</summary>
     public MultiheadAttention MultiheadAttn { get; }
     private readonly Linear linear1, linear2;
     private readonly Dropout dropout, dropout1, dropout2, dropout3;
     private readonly LayerNorm norm1, norm2, norm3;
+    /// <summary>True for pre-norm (LayerNorm before each sublayer), false for post-norm (after the residual, the default).</summary>
     public bool NormFirst { get; }
+    /// <summary>The feed-forward activation: "relu" (default) or "gelu".</summary>
     public string Activation { get; }
 
     /// <summary>As PyTorch's; <paramref name="attention"/> is the attention variant of self_attn and multihead_attn (null: soft).</summary>

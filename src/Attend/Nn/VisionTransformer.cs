@@ -20,8 +20,11 @@ public sealed record VitConfig(
     bool Bias = true,
     AttentionVariant? Attention = null)   // soft (null) | sparsemax | entmax15 | topk:K | hard | gumbel:TAU | reinforce
 {
+    /// <summary>Patches per side: ImageSize / PatchSize.</summary>
     public int GridSize => ImageSize / PatchSize;
+    /// <summary>N = GridSize², the patch tokens (the [CLS] token not counted).</summary>
     public int NumPatches => GridSize * GridSize;
+    /// <summary>Ch·P·P, the features of one flattened patch.</summary>
     public int PatchDim => Channels * PatchSize * PatchSize;
 }
 
@@ -90,6 +93,7 @@ internal sealed class VitBlock : Module
 /// </summary>
 public sealed class VisionTransformer : Module
 {
+    /// <summary>The hyperparameters the model was built with.</summary>
     public VitConfig Config { get; }
     private readonly Linear patchProj, head;
     private readonly Tensor clsToken, posEmbed;
@@ -97,6 +101,10 @@ public sealed class VisionTransformer : Module
     private readonly VitBlock[] blocks;
     private readonly LayerNorm norm;
 
+    /// <summary>Builds the model of <paramref name="config"/> (ImageSize a multiple of PatchSize) and initializes it as above.</summary>
+    /// <param name="rng">seeds the initialization and the dropout layers (attention-weight dropout and the variant's
+    /// sampling draw from <see cref="Tensor.DefaultGenerator"/>).</param>
+    /// <param name="config">the sizes and choices of the model.</param>
     public VisionTransformer(VitConfig config, Random? rng = null)
     {
         var c = Config = config;

@@ -5,9 +5,11 @@ namespace Attend;
 /// <summary>Broadcasting arithmetic with its backward. Gradients of broadcast operands are summed back to their shape.</summary>
 public sealed partial class Tensor
 {
+    /// <summary><c>this + other</c> elementwise with broadcasting (float32), as torch.Tensor.add.</summary>
     public Tensor Add(Tensor other) => ElementwiseOps.Binary(this, other, BinOp.Add, "add")
         .WithGrad("add", new[] { this, other }, g => new[] { RequiresGrad ? g.SumTo(shape) : null, other.RequiresGrad ? g.SumTo(other.shape) : null });
 
+    /// <summary><c>this − other</c> elementwise with broadcasting (float32), as torch.Tensor.sub.</summary>
     public Tensor Sub(Tensor other)
     {
         var b = other;
@@ -15,6 +17,7 @@ public sealed partial class Tensor
             .WithGrad("sub", new[] { this, other }, g => new[] { RequiresGrad ? g.SumTo(shape) : null, b.RequiresGrad ? Sum0(g.Neg(), b.shape) : null });
     }
 
+    /// <summary><c>this · other</c> elementwise with broadcasting (float32), as torch.Tensor.mul.</summary>
     public Tensor Mul(Tensor other)
     {
         Tensor a = this, b = other;
@@ -26,6 +29,7 @@ public sealed partial class Tensor
             });
     }
 
+    /// <summary><c>this / other</c> elementwise with broadcasting (float32), as torch.Tensor.div; the divisor's gradient is <c>−g·a/b²</c>.</summary>
     public Tensor Div(Tensor other)
     {
         Tensor a = this, b = other;
@@ -50,9 +54,13 @@ public sealed partial class Tensor
         });
     }
 
+    /// <summary><c>this + s</c> elementwise (float32), as torch.Tensor.add with a scalar.</summary>
     public Tensor Add(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Add, false, "add").WithGrad("add", new[] { this }, g => new[] { g });
+    /// <summary><c>this − s</c> elementwise (float32), as torch.Tensor.sub with a scalar.</summary>
     public Tensor Sub(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Sub, false, "sub").WithGrad("sub", new[] { this }, g => new[] { g });
+    /// <summary><c>this · s</c> elementwise (float32), as torch.Tensor.mul with a scalar.</summary>
     public Tensor Mul(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Mul, false, "mul").WithGrad("mul", new[] { this }, g => new[] { g.Mul(s) });
+    /// <summary><c>this / s</c> elementwise (float32), as torch.Tensor.div with a scalar.</summary>
     public Tensor Div(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Div, false, "div").WithGrad("div", new[] { this }, g => new[] { g.Div(s) });
     private Tensor RSub(float s) => ElementwiseOps.WithScalar(this, s, BinOp.Sub, true, "rsub").WithGrad("rsub", new[] { this }, g => new[] { g.Neg() });
     private Tensor RDiv(float s)
@@ -70,18 +78,31 @@ public sealed partial class Tensor
             .WithGrad("pow", new[] { x }, g => new[] { p == 0f ? Zeros(x.shape) : g.Mul(x.Pow(p - 1f).Mul(p)) });
     }
 
+    /// <summary>Elementwise sum with broadcasting; <see cref="Add(Tensor)"/>.</summary>
     public static Tensor operator +(Tensor a, Tensor b) => a.Add(b);
+    /// <summary>Elementwise difference with broadcasting; <see cref="Sub(Tensor)"/>.</summary>
     public static Tensor operator -(Tensor a, Tensor b) => a.Sub(b);
+    /// <summary>Elementwise (Hadamard) product with broadcasting; <see cref="Mul(Tensor)"/>. For the matrix product use <see cref="Matmul"/>.</summary>
     public static Tensor operator *(Tensor a, Tensor b) => a.Mul(b);
+    /// <summary>Elementwise quotient with broadcasting; <see cref="Div(Tensor)"/>.</summary>
     public static Tensor operator /(Tensor a, Tensor b) => a.Div(b);
+    /// <summary><c>a + s</c> elementwise; <see cref="Add(float)"/>.</summary>
     public static Tensor operator +(Tensor a, float s) => a.Add(s);
+    /// <summary><c>a − s</c> elementwise; <see cref="Sub(float)"/>.</summary>
     public static Tensor operator -(Tensor a, float s) => a.Sub(s);
+    /// <summary><c>a · s</c> elementwise; <see cref="Mul(float)"/>.</summary>
     public static Tensor operator *(Tensor a, float s) => a.Mul(s);
+    /// <summary><c>a / s</c> elementwise; <see cref="Div(float)"/>.</summary>
     public static Tensor operator /(Tensor a, float s) => a.Div(s);
+    /// <summary><c>s + a</c> elementwise; <see cref="Add(float)"/>.</summary>
     public static Tensor operator +(float s, Tensor a) => a.Add(s);
+    /// <summary><c>s − a</c> elementwise (torch.rsub, recorded as "rsub"); gradient <c>−g</c>.</summary>
     public static Tensor operator -(float s, Tensor a) => a.RSub(s);
+    /// <summary><c>s · a</c> elementwise; <see cref="Mul(float)"/>.</summary>
     public static Tensor operator *(float s, Tensor a) => a.Mul(s);
+    /// <summary><c>s / a</c> elementwise (recorded as "rdiv"); gradient <c>−g·s/a²</c>.</summary>
     public static Tensor operator /(float s, Tensor a) => a.RDiv(s);
+    /// <summary>Elementwise negation; <see cref="Neg"/>.</summary>
     public static Tensor operator -(Tensor a) => a.Neg();
 
     /// <summary>Sums a broadcast gradient back to <paramref name="target"/> (this tensor itself when shapes agree).</summary>

@@ -30,17 +30,29 @@ public sealed unsafe partial class Tensor
         return Compare(t, f, op);
     }
 
+    /// <summary>Bool tensor of <c>this == o</c> elementwise over the broadcast shape, as torch.eq; both operands float32, not differentiable.</summary>
     public Tensor Eq(Tensor o) => Compare(o, (a, b) => a == b, "eq");
+    /// <summary>Bool tensor of <c>this ≠ o</c> elementwise over the broadcast shape, as torch.ne; both operands float32, not differentiable.</summary>
     public Tensor Ne(Tensor o) => Compare(o, (a, b) => a != b, "ne");
+    /// <summary>Bool tensor of <c>this &lt; o</c> elementwise over the broadcast shape, as torch.lt; both operands float32, not differentiable.</summary>
     public Tensor Lt(Tensor o) => Compare(o, (a, b) => a < b, "lt");
+    /// <summary>Bool tensor of <c>this ≤ o</c> elementwise over the broadcast shape, as torch.le; both operands float32, not differentiable.</summary>
     public Tensor Le(Tensor o) => Compare(o, (a, b) => a <= b, "le");
+    /// <summary>Bool tensor of <c>this &gt; o</c> elementwise over the broadcast shape, as torch.gt; both operands float32, not differentiable.</summary>
     public Tensor Gt(Tensor o) => Compare(o, (a, b) => a > b, "gt");
+    /// <summary>Bool tensor of <c>this ≥ o</c> elementwise over the broadcast shape, as torch.ge; both operands float32, not differentiable.</summary>
     public Tensor Ge(Tensor o) => Compare(o, (a, b) => a >= b, "ge");
+    /// <summary>Bool tensor of <c>this == s</c> elementwise, with this tensor's shape, as torch.eq with a scalar; float32 input, not differentiable.</summary>
     public Tensor Eq(float s) => CompareScalar(s, (a, b) => a == b, "eq");
+    /// <summary>Bool tensor of <c>this ≠ s</c> elementwise, with this tensor's shape, as torch.ne with a scalar; float32 input, not differentiable.</summary>
     public Tensor Ne(float s) => CompareScalar(s, (a, b) => a != b, "ne");
+    /// <summary>Bool tensor of <c>this &lt; s</c> elementwise, with this tensor's shape, as torch.lt with a scalar; float32 input, not differentiable.</summary>
     public Tensor Lt(float s) => CompareScalar(s, (a, b) => a < b, "lt");
+    /// <summary>Bool tensor of <c>this ≤ s</c> elementwise, with this tensor's shape, as torch.le with a scalar; float32 input, not differentiable.</summary>
     public Tensor Le(float s) => CompareScalar(s, (a, b) => a <= b, "le");
+    /// <summary>Bool tensor of <c>this &gt; s</c> elementwise, with this tensor's shape, as torch.gt with a scalar; float32 input, not differentiable.</summary>
     public Tensor Gt(float s) => CompareScalar(s, (a, b) => a > b, "gt");
+    /// <summary>Bool tensor of <c>this ≥ s</c> elementwise, with this tensor's shape, as torch.ge with a scalar; float32 input, not differentiable.</summary>
     public Tensor Ge(float s) => CompareScalar(s, (a, b) => a >= b, "ge");
 
     /// <summary>Elementwise NOT of a bool tensor.</summary>

@@ -5,12 +5,18 @@ namespace Attend;
 /// <summary>Reductions over dimensions, with keepdim as PyTorch, and their backward.</summary>
 public sealed unsafe partial class Tensor
 {
+    /// <summary>Sum of all elements as a 0-d tensor, as torch.Tensor.sum().</summary>
     public Tensor Sum() => SumDims(null, false, "sum");
+    /// <summary>Sum over <paramref name="dim"/> (negative counts from the end), removed unless <paramref name="keepdim"/> (then size 1), as torch.Tensor.sum(dim, keepdim).</summary>
     public Tensor Sum(int dim, bool keepdim = false) => SumDims(new[] { dim }, keepdim, "sum");
+    /// <summary>Sum over each of <paramref name="dims"/> (each at most once; an empty list reduces nothing), removed unless <paramref name="keepdim"/>, as torch.Tensor.sum(dims, keepdim).</summary>
     public Tensor Sum(int[] dims, bool keepdim = false) => SumDims(dims, keepdim, "sum");
 
+    /// <summary>Mean of all elements as a 0-d tensor, as torch.Tensor.mean() (NaN for an empty tensor).</summary>
     public Tensor Mean() => MeanDims(null, false);
+    /// <summary>Mean over <paramref name="dim"/>, removed unless <paramref name="keepdim"/> (then size 1), as torch.Tensor.mean(dim, keepdim).</summary>
     public Tensor Mean(int dim, bool keepdim = false) => MeanDims(new[] { dim }, keepdim);
+    /// <summary>Mean over each of <paramref name="dims"/>, removed unless <paramref name="keepdim"/>, as torch.Tensor.mean(dims, keepdim).</summary>
     public Tensor Mean(int[] dims, bool keepdim = false) => MeanDims(dims, keepdim);
 
     private Tensor SumDims(int[]? dims, bool keepdim, string op)
@@ -88,8 +94,12 @@ public sealed unsafe partial class Tensor
 
     /// <summary>Variance over dims with Bessel's correction (correction = 1, PyTorch's default) or another.</summary>
     public Tensor Var(int dim, bool keepdim = false, int correction = 1) => Var(new[] { dim }, keepdim, correction);
+    /// <summary>Variance of all elements, <c>Σ(x − mean)² / (N − correction)</c> (correction = 1: unbiased, PyTorch's default), as torch.Tensor.var();
+    /// <paramref name="keepdim"/> keeps every dim as size 1. Throws when N ≤ correction.</summary>
     public Tensor Var(bool keepdim = false, int correction = 1) => Var(null, keepdim, correction);
 
+    /// <summary>Variance over <paramref name="dims"/> (null: all), <c>Σ(x − mean)² / (N − correction)</c> with N the number of reduced elements,
+    /// as torch.Tensor.var(dims, correction=, keepdim=). Throws when N ≤ correction (PyTorch gives inf or NaN).</summary>
     public Tensor Var(int[]? dims, bool keepdim = false, int correction = 1)
     {
         Tensor.RequireFloat(this, "var", "input");

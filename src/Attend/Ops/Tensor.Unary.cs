@@ -31,26 +31,31 @@ public sealed unsafe partial class Tensor
         return dx;
     }
 
+    /// <summary><c>−x</c> elementwise, as torch.neg.</summary>
     public Tensor Neg() => Map("neg", TensorPrimitives.Negate).WithGrad("neg", new[] { this }, g => new[] { g.Neg() });
 
+    /// <summary><c>eˣ</c> elementwise, as torch.exp.</summary>
     public Tensor Exp()
     {
         var y = Map("exp", TensorPrimitives.Exp);
         return y.WithGrad("exp", new[] { this }, g => new[] { g.Mul(y) });
     }
 
+    /// <summary>Natural logarithm elementwise, as torch.log (−∞ at 0, NaN below); gradient <c>g / x</c>.</summary>
     public Tensor Log()
     {
         var x = this;
         return Map("log", TensorPrimitives.Log).WithGrad("log", new[] { x }, g => new[] { g.Div(x) });
     }
 
+    /// <summary><c>√x</c> elementwise, as torch.sqrt; gradient <c>g / (2√x)</c>.</summary>
     public Tensor Sqrt()
     {
         var y = Map("sqrt", TensorPrimitives.Sqrt);
         return y.WithGrad("sqrt", new[] { this }, g => new[] { g.Div(y.Mul(2f)) });
     }
 
+    /// <summary><c>|x|</c> elementwise, as torch.abs; gradient <c>g·sign(x)</c>, 0 at x = 0.</summary>
     public Tensor Abs()
     {
         var x = this;
@@ -60,18 +65,21 @@ public sealed unsafe partial class Tensor
     /// <summary>−1, 0 or +1 by the sign of each element (no gradient flows through it).</summary>
     public Tensor Sign() => Map("sign", (x, y) => { for (int i = 0; i < x.Length; i++) y[i] = MathF.Sign(x[i]); });
 
+    /// <summary>Hyperbolic tangent elementwise, as torch.tanh; gradient <c>g·(1 − y²)</c>.</summary>
     public Tensor Tanh()
     {
         var y = Map("tanh", TensorPrimitives.Tanh);
         return y.WithGrad("tanh", new[] { this }, g => new[] { g.Mul(y.Mul(y).RSub(1f)) });
     }
 
+    /// <summary>Logistic sigmoid <c>1 / (1 + e⁻ˣ)</c> elementwise, as torch.sigmoid; gradient <c>g·y·(1 − y)</c>.</summary>
     public Tensor Sigmoid()
     {
         var y = Map("sigmoid", TensorPrimitives.Sigmoid);
         return y.WithGrad("sigmoid", new[] { this }, g => new[] { g.Mul(y).Mul(y.RSub(1f)) });
     }
 
+    /// <summary><c>max(x, 0)</c> elementwise, as torch.relu; the gradient passes where x &gt; 0 (0 at x = 0).</summary>
     public Tensor Relu()
     {
         var x = this;
@@ -98,6 +106,7 @@ public sealed unsafe partial class Tensor
         });
     }
 
+    /// <summary>SiLU (swish) <c>x·σ(x)</c> elementwise, as torch.nn.functional.silu.</summary>
     public Tensor Silu()
     {
         var x = this;

@@ -38,8 +38,12 @@ public sealed class Adam : Optimizer
         })
     { }
 
+    /// <inheritdoc/>
+    /// <remarks><c>exp_avg</c> (m) and <c>exp_avg_sq</c> (v), as in <c>torch.optim.Adam</c>'s state.</remarks>
     protected override IReadOnlyList<string> StateNames => Names;
 
+    /// <inheritdoc/>
+    /// <remarks>One Adam step of the class formula, with the weight decay added to the gradient (L2).</remarks>
     protected override void Update(ParamGroup group, ParamState state, Tensor grad) =>
         AdamUpdate.Apply(group, Defaults, state, grad, decoupled: false);
 }

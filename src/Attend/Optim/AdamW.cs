@@ -31,8 +31,12 @@ public sealed class AdamW : Optimizer
         })
     { }
 
+    /// <inheritdoc/>
+    /// <remarks><c>exp_avg</c> (m) and <c>exp_avg_sq</c> (v), as in <c>torch.optim.AdamW</c>'s state.</remarks>
     protected override IReadOnlyList<string> StateNames => Adam.Names;
 
+    /// <inheritdoc/>
+    /// <remarks>One AdamW step of the class formula: p scaled by 1 − γ·λ, then the Adam step on the unchanged gradient.</remarks>
     protected override void Update(ParamGroup group, ParamState state, Tensor grad) =>
         AdamUpdate.Apply(group, Defaults, state, grad, decoupled: true);
 

@@ -278,10 +278,14 @@ public abstract class Optimizer : IDisposable
             Name = name; Param = param; Buffers = new Tensor?[buffers];
         }
 
+        /// <summary>The parameter's name, as given to the optimizer; it keys the state dict (<c>state.{name}.…</c>).</summary>
         public string Name { get; }
+        /// <summary>The parameter tensor itself, updated in place.</summary>
         public Tensor Param { get; }
         /// <summary>Updates taken, counting this one inside <see cref="Update"/> (PyTorch's <c>state['step']</c>).</summary>
         public long Step { get; internal set; }
+        /// <summary>The state tensors, one slot per <see cref="StateNames"/> entry, each shaped like <see cref="Param"/>
+        /// (float32) or null while not allocated.</summary>
         public Tensor?[] Buffers { get; }
     }
 }

@@ -36,9 +36,16 @@ public sealed class Sgd : Optimizer
         })
     { }
 
+    /// <inheritdoc/>
+    /// <remarks><c>momentum_buffer</c>, as in <c>torch.optim.SGD</c>'s state.</remarks>
     protected override IReadOnlyList<string> StateNames => Names;
+    /// <inheritdoc/>
+    /// <remarks>Always false: the momentum buffer exists only when momentum is on; a loaded state without one restarts it
+    /// from the next gradient.</remarks>
     protected override bool StateRequired(int index) => false;
 
+    /// <inheritdoc/>
+    /// <exception cref="ArgumentException">Nesterov is on without momentum &gt; 0 and dampening = 0 (as PyTorch).</exception>
     protected override void ValidateGroup(ParamGroup group, int index)
     {
         if (group.Nesterov == true && !(group.Momentum > 0 && group.Dampening == 0))
@@ -46,6 +53,9 @@ public sealed class Sgd : Optimizer
                 $"(got momentum {group.Momentum}, dampening {group.Dampening})");
     }
 
+    /// <inheritdoc/>
+    /// <remarks>One SGD step of the class formula; the momentum buffer is allocated, as a copy of the (decayed) gradient,
+    /// at the first update with momentum ≠ 0.</remarks>
     protected override unsafe void Update(ParamGroup group, ParamState state, Tensor grad)
     {
         double lr = group.Lr ?? Defaults.Lr!.Value;

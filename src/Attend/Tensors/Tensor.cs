@@ -17,6 +17,7 @@ public sealed unsafe partial class Tensor : IDisposable
     private readonly int[] strides;    // in elements
     internal TensorScope? Scope;
 
+    /// <summary>The element type (<see cref="Attend.DType"/>); only float32 tensors take part in autograd.</summary>
     public DType DType { get; }
     /// <summary>Number of elements.</summary>
     public int NumEl { get; }
@@ -57,9 +58,13 @@ public sealed unsafe partial class Tensor : IDisposable
     public int[] Strides => (int[])strides.Clone();
     internal int[] ShapeRef => shape;
     internal int[] StridesRef => strides;
+    /// <summary>Number of dimensions (0 for a scalar), as torch.Tensor.dim().</summary>
     public int Rank => shape.Length;
+    /// <summary>Size of dimension <paramref name="dim"/> (negative counts from the end), as torch.Tensor.size(dim).</summary>
     public int Size(int dim) => shape[Shapes.Dim(dim, shape, "size")];
+    /// <summary>True once <see cref="Dispose"/> has run; reading the data then throws <see cref="ObjectDisposedException"/>.</summary>
     public bool IsDisposed => storage is null;
+    /// <summary>True when the elements lie in row-major order without gaps (size-1 dims and empty tensors are ignored), as torch.Tensor.is_contiguous().</summary>
     public bool IsContiguous => Shapes.IsContiguous(shape, strides);
 
     /// <summary>Pointer to element 0 (with offset). Float32 only.</summary>
@@ -93,6 +98,9 @@ public sealed unsafe partial class Tensor : IDisposable
         }
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Releases this tensor's reference to its storage; the memory goes back to the pool when the last tensor viewing
+    /// it is disposed. Safe to call twice; <see cref="Grad"/> is not disposed with it.</remarks>
     public void Dispose()
     {
         var s = storage;
@@ -104,6 +112,8 @@ public sealed unsafe partial class Tensor : IDisposable
 
     // ---- creation ----------------------------------------------------------------------------------------------
 
+    /// <summary>A new float32 tensor of <paramref name="shape"/> holding a copy of <paramref name="data"/> in row-major order (the lengths must agree),
+    /// as torch.tensor(data).reshape(shape); <paramref name="requiresGrad"/> makes it a leaf that accumulates <see cref="Grad"/>.</summary>
     public static Tensor FromArray(float[] data, int[] shape, bool requiresGrad = false)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -113,6 +123,7 @@ public sealed unsafe partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A new int64 tensor (indices, token ids, targets) of <paramref name="shape"/> holding a copy of <paramref name="data"/> in row-major order.</summary>
     public static Tensor FromArray(long[] data, int[] shape)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -121,6 +132,7 @@ public sealed unsafe partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A new bool tensor (a mask) of <paramref name="shape"/> holding a copy of <paramref name="data"/> in row-major order.</summary>
     public static Tensor FromArray(bool[] data, int[] shape)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -142,9 +154,12 @@ public sealed unsafe partial class Tensor : IDisposable
     /// <summary>A 0-dimensional tensor holding <paramref name="value"/>.</summary>
     public static Tensor Scalar(float value, bool requiresGrad = false) => FromArray(new[] { value }, Array.Empty<int>(), requiresGrad);
 
+    /// <summary>A new float32 tensor of zeros, as torch.zeros.</summary>
     public static Tensor Zeros(params int[] shape) => Full(shape, 0f);
+    /// <summary>A new float32 tensor of ones, as torch.ones.</summary>
     public static Tensor Ones(params int[] shape) => Full(shape, 1f);
 
+    /// <summary>A new float32 tensor filled with <paramref name="value"/>, as torch.full; <paramref name="requiresGrad"/> makes it a leaf that requires grad.</summary>
     public static Tensor Full(int[] shape, float value, bool requiresGrad = false)
     {
         var t = Empty(shape);
@@ -153,7 +168,9 @@ public sealed unsafe partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>A new contiguous float32 tensor of zeros with <paramref name="t"/>'s shape (always float32, not requiring grad), as torch.zeros_like.</summary>
     public static Tensor ZerosLike(Tensor t) => Zeros(t.shape);
+    /// <summary>A new contiguous float32 tensor of ones with <paramref name="t"/>'s shape (always float32, not requiring grad), as torch.ones_like.</summary>
     public static Tensor OnesLike(Tensor t) => Ones(t.shape);
 
     /// <summary>Values start, start+step, … below end (float32), as torch.arange.</summary>
@@ -168,6 +185,7 @@ public sealed unsafe partial class Tensor : IDisposable
         return t;
     }
 
+    /// <summary>Values 0, 1, … below <paramref name="end"/> (float32), as torch.arange(end).</summary>
     public static Tensor Arange(float end) => Arange(0f, end);
 
     // ---- reading out -------------------------------------------------------------------------------------------
@@ -190,6 +208,7 @@ public sealed unsafe partial class Tensor : IDisposable
         finally { if (!ReferenceEquals(c, this)) c.Dispose(); }
     }
 
+    /// <summary>The elements of an int64 tensor in row-major order; throws <see cref="InvalidOperationException"/> for another dtype.</summary>
     public long[] ToInt64Array()
     {
         if (DType != DType.Int64) throw new InvalidOperationException($"ToInt64Array: tensor is {DType.Name()}, not int64");
@@ -198,6 +217,7 @@ public sealed unsafe partial class Tensor : IDisposable
         finally { if (!ReferenceEquals(c, this)) c.Dispose(); }
     }
 
+    /// <summary>The elements of a bool tensor in row-major order; throws <see cref="InvalidOperationException"/> for another dtype.</summary>
     public bool[] ToBoolArray()
     {
         if (DType != DType.Bool) throw new InvalidOperationException($"ToBoolArray: tensor is {DType.Name()}, not bool");
@@ -218,6 +238,9 @@ public sealed unsafe partial class Tensor : IDisposable
         return ToArray()[0];
     }
 
+    /// <inheritdoc/>
+    /// <remarks>PyTorch-like: <c>tensor([v0, v1, …], shape=[…], dtype=…, requires_grad=True)</c> with at most 64 values;
+    /// dtype appears for int64 and bool, requires_grad only when set.</remarks>
     public override string ToString()
     {
         if (storage is null) return $"tensor(disposed, shape={Shapes.Str(shape)})";

@@ -35,6 +35,9 @@ public sealed class TensorScope : IDisposable
         return t;
     }
 
+    /// <inheritdoc/>
+    /// <remarks>Ends the scope: disposes every tensor it still owns (all but those moved out with <see cref="Keep"/>)
+    /// and, if it is the innermost scope, makes the enclosing one current again. Safe to call twice.</remarks>
     public void Dispose()
     {
         if (disposed) return;

@@ -189,6 +189,8 @@ public sealed class DataParallel : IDisposable
         nextLaunch = 0;
     }
 
+    /// <summary>Removes the gradient hooks from the parameters, so later backwards are no longer reduced; neither the model
+    /// nor <see cref="Group"/> is disposed.</summary>
     public void Dispose()
     {
         foreach (var h in hooks) h.Dispose();

@@ -312,6 +312,8 @@ public sealed class Trainer : IDisposable
         Saved?.Invoke(step);
     }
 
+    /// <summary>Unhooks the data-parallel reducer, if any, and frees the optimizer's state tensors; the model and
+    /// <see cref="TrainerOptions.Collectives"/> are left to the caller.</summary>
     public void Dispose()
     {
         ddp?.Dispose();

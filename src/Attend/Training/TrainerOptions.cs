@@ -25,6 +25,7 @@ public enum TrainingProblem
 /// the message says what and where. Nothing has been written when it is thrown before the first step.</summary>
 public sealed class TrainingException(string message, TrainingProblem problem = TrainingProblem.Options) : Exception(message)
 {
+    /// <summary>What kind of problem stopped the run (<see cref="TrainingProblem.Options"/> by default).</summary>
     public TrainingProblem Problem { get; } = problem;
 }
 
@@ -49,7 +50,10 @@ public sealed record TrainerOptions
     public double Lr { get; init; } = 1e-3;
     /// <summary>Where the cosine ends.</summary>
     public double MinLr { get; init; } = 1e-4;
+    /// <summary>Steps of linear warmup before the cosine (0, the default: none): step s (0-based) &lt; WarmupSteps uses
+    /// <c>Lr·(s + 1)/(WarmupSteps + 1)</c>.</summary>
     public int WarmupSteps { get; init; }
+    /// <summary>AdamW's (β₁, β₂), as <c>torch.optim.AdamW</c>'s <c>betas</c>; (0.9, 0.999) by default.</summary>
     public (double Beta1, double Beta2) Betas { get; init; } = (0.9, 0.999);
     /// <summary>AdamW's decoupled weight decay, on parameters of rank ≥ 2 only (biases and norms do not decay).</summary>
     public double WeightDecay { get; init; } = 0.01;
@@ -113,13 +117,18 @@ public sealed record StepLoss(Tensor Loss, double Items = 0)
 {
     /// <summary>The loss to report, when it is not the one minimized (e.g. the task's part of a weighted sum).</summary>
     public float? Shown { get; init; }
+    /// <summary>One reward per sequence, float32 [B], treated as a constant: required when <see cref="TrainerOptions.Reinforce"/>
+    /// is set (it is passed to <see cref="ReinforceAttention.Loss"/>), ignored otherwise.</summary>
     public Tensor? Reward { get; init; }
+    /// <summary>Named values to report (accuracy, …): averaged over the step's micro-batches, the ranks and the steps
+    /// since the last report (null: none).</summary>
     public IReadOnlyDictionary<string, double>? Metrics { get; init; }
 }
 
 /// <summary>A measured quantity for reports: its name, value and how to print it ("dev BLEU" 63.4 "63.4").</summary>
 public sealed record Metric(string Name, double Value, string Text)
 {
+    /// <summary>The name and the printed value, e.g. <c>dev BLEU 63.4</c>.</summary>
     public override string ToString() => $"{Name} {Text}";
 }
 

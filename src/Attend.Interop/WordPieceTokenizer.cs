@@ -5,13 +5,6 @@ using Microsoft.ML.Tokenizers;
 
 namespace Attend.Data;
 
-/// <summary>A BERT input: token ids with [CLS] first and [SEP] after each segment, the segment of each token
-/// (token_type_ids: 0 for the first text, 1 for the pair), and how many word pieces truncation dropped.</summary>
-public sealed record BertInput(long[] Ids, long[] TypeIds, int Dropped)
-{
-    public int Length => Ids.Length;
-}
-
 /// <summary>
 /// BERT's WordPiece tokenizer, read from a model's <c>vocab.txt</c> (one token per line, id = line number) through
 /// Microsoft.ML.Tokenizers' <see cref="BertTokenizer"/>: basic tokenization (whitespace, punctuation, CJK characters
@@ -27,17 +20,22 @@ public sealed record BertInput(long[] Ids, long[] TypeIds, int Dropped)
 /// <c>\w+|\p{P}</c> dropped them); and accents are stripped by <see cref="AccentStripping"/>'s table, since under
 /// InvariantGlobalization <see cref="string.Normalize()"/> does nothing and "café" became [UNK].
 /// </summary>
-public sealed class WordPieceTokenizer : ITokenizer
+public sealed class WordPieceTokenizer : IBertTokenizer
 {
     private readonly BertTokenizer bert;
     private readonly string[] tokens;
 
     /// <summary>True when text is lower-cased and its accents stripped before tokenization (uncased models).</summary>
     public bool LowerCase { get; }
+    /// <inheritdoc/>
     public IReadOnlyList<string> Tokens => tokens;
+    /// <inheritdoc/>
     public int VocabSize => tokens.Length;
+    /// <inheritdoc/>
     public SpecialTokens Specials { get; }
+    /// <inheritdoc/>
     public int ClsId => bert.ClassificationTokenId;
+    /// <inheritdoc/>
     public int SepId => bert.SeparatorTokenId;
 
     /// <exception cref="ArgumentException">the vocabulary is empty, repeats a token, or lacks [CLS], [SEP], [PAD] or [UNK].</exception>
@@ -147,6 +145,7 @@ public sealed class WordPieceTokenizer : ITokenizer
         return new BertInput(ids, types, dropped);
     }
 
+    /// <inheritdoc/>
     public string Decode(IEnumerable<long> ids) =>
         bert.Decode(ids.Where(i => i >= 0 && i < tokens.Length && i != ClsId && i != SepId && i != bert.PaddingTokenId).Select(i => (int)i)) ?? "";
 }

@@ -11,7 +11,9 @@ namespace Attend.Interop;
 /// </summary>
 public sealed class OnnxGraph
 {
+    /// <summary>The parsed model (OnnxSharp's protobuf class of onnx.proto's ModelProto).</summary>
     public ModelProto Model { get; }
+    /// <summary>The model's main graph.</summary>
     public GraphProto Graph => Model.Graph;
     /// <summary>Where the model came from (a file path, a package resource), for messages.</summary>
     public string Source { get; }
@@ -57,10 +59,15 @@ public sealed class OnnxGraph
 
     /// <summary>Opset of the default ("ai.onnx") domain, 0 when absent.</summary>
     public long Opset => Model.OpsetImport.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version ?? 0;
+    /// <summary>The names of the graph's initializers (Constant nodes' outputs are not among them).</summary>
     public IEnumerable<string> InitializerNames => initializers.Keys;
+    /// <summary>True when <paramref name="name"/> is one of the graph's initializers.</summary>
     public bool IsInitializer(string name) => initializers.ContainsKey(name);
+    /// <summary>The node whose output is <paramref name="value"/>; null for graph inputs and initializers.</summary>
     public NodeProto? Producer(string value) => producers.GetValueOrDefault(value);
+    /// <summary>The nodes that take <paramref name="value"/> as an input, in graph order (empty if none).</summary>
     public IReadOnlyList<NodeProto> Consumers(string value) => consumers.TryGetValue(value, out var l) ? l : [];
+    /// <summary>The nodes of operator <paramref name="opType"/> (e.g. "MatMul"), in graph order.</summary>
     public IEnumerable<NodeProto> Nodes(string opType) => Graph.Node.Where(n => n.OpType == opType);
 
     /// <summary>The initializer <paramref name="name"/> as a tensor.</summary>
