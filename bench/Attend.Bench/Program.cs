@@ -2,6 +2,8 @@
 // Usage: dotnet run -c Release --project bench/Attend.Bench -- [--gflops] CASE [CASE ...]
 // Prints one line per case on stdout:  CASE<TAB>median_ms<TAB>min_ms<TAB>reps
 // With --gflops, cases with a known FLOP count also print "CASE<TAB>GFLOP/s(median)<TAB>GFLOP/s(best)" on stderr.
+// --isa prints on stderr what the build may use: Vector256/Vector512 acceleration, FMA, AVX-512F and the GEMM path (a
+// NativeAOT build fixes these when it is compiled; bench/aot-vs-jit.sh prints both builds').
 // --path=Vector512|Vector256|Scalar forces the GEMM micro-kernel family (default: the library's choice).
 // Cases:
 //   mm:N                     square matmul N×N×N through Tensor.Matmul (allocates C, as torch.mm)
@@ -31,6 +33,7 @@
 //   kernel:KC                the micro-kernels alone on L1-resident panels (prints GFLOP/s on stderr; timing columns 0)
 // Thread count: ATTEND_NUM_THREADS (default: processor count), as the library.
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Attend.Kernels.Gemm;
 using Attend.Kernels.Parallel;
@@ -44,6 +47,10 @@ static unsafe class Program
             Sgemm.ForcedPath = Enum.Parse<GemmPath>(a["--path=".Length..], ignoreCase: true);
         int status = 0;
         if (gflops) Console.Error.WriteLine($"host: {CpuModel()}, {Environment.ProcessorCount} cores");
+        if (args.Contains("--isa"))
+            Console.Error.WriteLine($"isa: {(RuntimeFeature.IsDynamicCodeCompiled ? "JIT" : "NativeAOT")}, Vector256 {System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated}, " +
+                $"Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, Fma {System.Runtime.Intrinsics.X86.Fma.IsSupported}, " +
+                $"Avx512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported}, GEMM path {Sgemm.Path}");
         foreach (var c in args.Where(a => !a.StartsWith("--")))
         {
             var p = c.Split(':');

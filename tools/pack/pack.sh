@@ -4,6 +4,7 @@
 #      `attend quickstart --preset tiny` from that tool path, in an empty folder;
 #   2. the library: a new console project that references Attend and Attend.Interop from artifacts/ (nothing from
 #      this repository's source) and runs the snippet of src/Attend/PACKAGE.md;
+#   4. SourceLink: Attend's PDB maps its sources to raw.githubusercontent.com at the commit built;
 #   3. each .nupkg's dependencies (from its .nuspec), its size, and that it holds README.md, LICENSE, the XML docs
 #      and a .snupkg beside it; the core package must depend on System.Numerics.Tensors alone.
 set -euo pipefail
@@ -12,7 +13,11 @@ root=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 fail() { echo "package test: $*, FAILED"; exit 1; }
 rm -rf artifacts
-dotnet pack -c Release -p:ContinuousIntegrationBuild=true -o artifacts 2>&1 | grep -E "warning|error|Successfully created" || true
+# An official build (ContinuousIntegrationBuild: SourceLink on, paths normalized) needs a GitHub origin remote; a clone
+# without one packs the same files without source links, and step 4 checks SourceLink in a clone that has one.
+official=false
+git remote get-url origin 2> /dev/null | grep -q '^https://github.com/' && official=true
+dotnet pack -c Release -p:ContinuousIntegrationBuild=$official -o artifacts 2>&1 | grep -E "warning|error|Successfully created" || true
 version=$(sed -n 's:.*<VersionPrefix>\(.*\)</VersionPrefix>.*:\1:p' Directory.Build.props)
 echo "== packages (version $version)"
 for id in Attend Attend.Interop Attend.Distributed Attend.Cli; do
@@ -22,7 +27,7 @@ for id in Attend Attend.Interop Attend.Distributed Attend.Cli; do
   files=$(unzip -Z1 "$pkg")
   for need in README.md LICENSE; do grep -qx "$need" <<< "$files" || fail "$id has no $need"; done
   [ "$id" = Attend.Cli ] || grep -qx "lib/net10.0/$id.xml" <<< "$files" || fail "$id has no XML docs"
-  deps=$(unzip -p "$pkg" "$id.nuspec" | grep -oE '<dependency id="[^"]+" version="[^"]+"' | sed -E 's/<dependency id="([^"]+)" version="([^"]+)"/\1 \2/' | paste -sd, - | sed 's/,/, /g')
+  deps=$(unzip -p "$pkg" "$id.nuspec" | grep -oE '<dependency id="[^"]+" version="[^"]+"' | sed -E 's/<dependency id="([^"]+)" version="([^"]+)"/\1 \2/' | paste -sd, - | sed 's/,/, /g' || true)
   printf '%-20s %8s KB  symbols %6s KB  depends on: %s\n' "$id" "$(( $(stat -c %s "$pkg") / 1024 ))" "$(( $(stat -c %s "artifacts/$id.$version.snupkg") / 1024 ))" "${deps:-nothing}"
   if [ "$id" = Attend ] && [ "$(sed -E 's/ [^,]+//g' <<< "$deps")" != "System.Numerics.Tensors" ]; then fail "Attend depends on $deps"; fi
 done
@@ -41,4 +46,11 @@ sed -n '/^```csharp/,/^```/p' "$root/src/Attend/PACKAGE.md" | sed '1d;$d' > Prog
 out=$(dotnet run -c Release 2>&1) || { echo "$out"; fail "the Attend snippet does not build or run"; }
 echo "$out"
 [ "$(tail -1 <<< "$out")" = "2x4x16x32" ] || fail "the snippet printed '$out', not 2x4x16x32"
+echo "== SourceLink: Attend built in a clone whose origin is https://github.com/example/attend"
+cd "$work" && git clone -q "$root" src && git -C src remote set-url origin https://github.com/example/attend
+sha=$(git -C src rev-parse HEAD)
+dotnet build src/src/Attend -c Release -p:ContinuousIntegrationBuild=true -o sl > /dev/null 2>&1 || fail "the SourceLink build"
+map=$(grep -ao '{"documents":{[^}]*}}' sl/Attend.pdb) || fail "Attend.pdb has no SourceLink map"
+echo "$map"
+[ "$map" = "{\"documents\":{\"/_/*\":\"https://raw.githubusercontent.com/example/attend/$sha/*\"}}" ] || fail "unexpected SourceLink map"
 echo "package test: 4 packages, tool and library installed from artifacts, passed"

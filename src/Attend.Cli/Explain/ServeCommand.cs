@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Net;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Attend.Interpret;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -127,11 +128,8 @@ public static class ServeCommand
         });
 
         app.MapGet("/", () => Results.Text(page, "text/html; charset=utf-8"));
-        app.MapGet("/api/info", () => Results.Text(Json(w =>
-        {
-            w.WriteString("model", explainer.Description); w.WriteString("example", explainer.Example); w.WriteNumber("max_input", explainer.MaxInput);
-            if (media is not null) { w.WriteString("accept", media.Accept); w.WriteNumber("max_file", MaxFile); w.WriteBoolean("text", media.TakesText); }
-        }), "application/json"));
+        var info = new ServeInfo(explainer.Description, explainer.Example, explainer.MaxInput, media?.Accept, media is null ? null : MaxFile, media?.TakesText);
+        app.MapGet("/api/info", () => Results.Json(info, ServeJson.Default.ServeInfo, "application/json"));
         app.MapPost("/api/explain", async (HttpRequest request) =>
         {
             if (await model.Enter(request.HttpContext) is { } busy) return busy;
@@ -153,12 +151,10 @@ public static class ServeCommand
         string? input = null, file = null, name = null;
         try
         {
-            using var doc = await JsonDocument.ParseAsync(body);
-            var root = doc.RootElement;
-            string? Str(string key) => root.ValueKind == JsonValueKind.Object && root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
-            (input, file, name) = (Str("input"), Str("file"), Str("name"));
+            if (await JsonSerializer.DeserializeAsync(body, ServeJson.Default.ExplainRequest) is { } request)
+                (input, file, name) = (request.Input, request.File, request.Name);
         }
-        catch (JsonException ex) { return Error(400, $"the request body is not JSON: {ex.Message}"); }
+        catch (JsonException ex) { return Error(400, $"the request body is not JSON of the form {{\"input\": \"…\"}}: {ex.Message}"); }
         catch (InvalidOperationException ex) { return Error(400, $"the request body is not UTF-8 JSON: {ex.Message}"); }   // a string that is not UTF-8
         catch (BadHttpRequestException ex) { return Error(ex.StatusCode, $"bad request: {ex.Message}"); }
         if (file is not null && media is null) return Error(400, "this model reads text, not files: send {\"input\": \"…\"}");
@@ -207,17 +203,23 @@ public static class ServeCommand
         return names;
     }
 
-    internal static IResult Error(int status, string message) => Results.Text(Json(w => w.WriteString("error", message)), "application/json", statusCode: status);
-
-    static string Json(Action<Utf8JsonWriter> body)
-    {
-        using var ms = new MemoryStream();
-        using (var w = new Utf8JsonWriter(ms))
-        {
-            w.WriteStartObject();
-            body(w);
-            w.WriteEndObject();
-        }
-        return System.Text.Encoding.UTF8.GetString(ms.ToArray());
-    }
+    internal static IResult Error(int status, string message) => Results.Json(new ServeError(message), ServeJson.Default.ServeError, "application/json", status);
 }
+
+/// <summary><c>GET /api/info</c>: the model, an example input, the longest input; for image/speech models the file
+/// types taken, the largest file and whether text is taken too.</summary>
+internal sealed record ServeInfo(string Model, string Example, int MaxInput, string? Accept, int? MaxFile, bool? Text);
+
+/// <summary>The body of <c>POST /api/explain</c>: text, or a base64 file with its name.</summary>
+internal sealed record ExplainRequest(string? Input, string? File, string? Name);
+
+/// <summary>Every error answer: <c>{"error": "…"}</c>.</summary>
+internal sealed record ServeError(string Error);
+
+/// <summary>serve's JSON, source-generated: no reflection at run time, so trimming and NativeAOT keep it whole.
+/// Names in snake_case (max_input); absent values are left out.</summary>
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(ServeInfo))]
+[JsonSerializable(typeof(ExplainRequest))]
+[JsonSerializable(typeof(ServeError))]
+internal sealed partial class ServeJson : JsonSerializerContext;
