@@ -4,7 +4,7 @@
 #   dotnet publish src/Attend.Cli -c Release -r linux-x64 -p:PublishAot=true -o out/aot/cli
 #   dotnet publish bench/Attend.Bench -c Release -r linux-x64 -p:PublishAot=true -o out/aot/bench
 # Both must compile with zero warnings (trim, AOT, or any other); then out/aot/cli/attend runs --help and
-# quickstart --preset tiny in an empty folder. The AOT link needs clang and zlib1g-dev (installed here when missing).
+# quickstart --preset tiny in an empty folder, and quickstart, explain and serve must give the JIT build's results. The AOT link needs clang and zlib1g-dev (installed here when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -38,4 +38,8 @@ cd "$work"
 "$root/$exe" --help | head -5 || fail "attend --help"
 "$root/$exe" quickstart --preset tiny | tail -4 || fail "attend quickstart --preset tiny"
 [ -d attend-out/model ] || fail "quickstart saved no model"
-echo "aot test: attend published with NativeAOT, 0 warnings, --help and quickstart --preset tiny ran, passed"
+echo "== the AOT binary against the JIT build (tools/pack/aot-parity.sh)"
+cd "$root"
+dotnet build src/Attend.Cli -c Release -v q -nologo > /dev/null 2>&1 || fail "the JIT build"
+tools/pack/aot-parity.sh "$exe" dotnet src/Attend.Cli/bin/Release/net10.0/linux-x64/Attend.Cli.dll || fail "AOT and JIT differ"
+echo "aot test: attend published with NativeAOT, 0 warnings, --help, quickstart, explain and serve as the JIT build, passed"

@@ -17,7 +17,8 @@ namespace Attend.Tests;
 /// Data             tokenizers, batching, image sets and readers                  Attend.Data
 /// Nn               Module, layers, the attention core, KV cache, models           Attend.Nn
 /// Optim, IO        optimizers and schedules; safetensors and checkpoints         Attend.Optim, Attend.IO
-/// Interop          pretrained models in: ONNX graphs, BERT from ONNX / HF folders Attend.Interop (uses Nn, IO, Data)
+/// Interop          pretrained models in: ONNX graphs, BERT from ONNX / HF folders Attend.Interop (uses Nn, IO, Data;
+///                  its own assembly and package, with WordPieceTokenizer, so that Attend depends on System.Numerics.Tensors alone)
 /// Training         the training loop, metrics                                    Attend.Training
 /// Interpret        attention capture (installs the hook), analyses, views        Attend.Interpret
 /// </code>
@@ -27,7 +28,7 @@ namespace Attend.Tests;
 /// </summary>
 public class LayerTests
 {
-    static readonly Architecture Library = new ArchLoader().LoadAssemblies(typeof(Tensor).Assembly).Build();
+    static readonly Architecture Library = new ArchLoader().LoadAssemblies(typeof(Tensor).Assembly, typeof(Attend.Interop.OnnxGraph).Assembly).Build();
     static readonly Architecture Wrong = new ArchLoader().LoadAssemblies(typeof(LayerTests).Assembly).Build();
 
     /// <summary>The layers of a library whose root namespace is <paramref name="root"/>, bottom first, each with the
@@ -78,6 +79,19 @@ public class LayerTests
             Assert.Contains(Library.Types, t => t.Namespace.FullName.StartsWith(ns, StringComparison.Ordinal));
         Assert.Contains(Library.Types, t => t.FullName == "Attend.Functional");
         Assert.Contains(Library.Types, t => t.FullName == "Attend.Tensor");
+    }
+
+    /// <summary>The Attend package's one dependency is System.Numerics.Tensors: the core assembly references the .NET
+    /// framework and that alone — not Attend.Interop, OnnxSharp, Google.Protobuf or Microsoft.ML.Tokenizers.</summary>
+    [Fact]
+    public void TheCoreAssemblyReferencesTheFrameworkAndSystemNumericsTensorsOnly()
+    {
+        var names = typeof(Tensor).Assembly.GetReferencedAssemblies().Select(a => a.Name!).ToArray();
+        Assert.Contains("System.Numerics.Tensors", names);
+        var framework = new HashSet<string>(Directory.GetFiles(System.Runtime.InteropServices.RuntimeEnvironment.GetRuntimeDirectory(), "*.dll")
+            .Select(Path.GetFileNameWithoutExtension)!, StringComparer.Ordinal);
+        Assert.Equal([], names.Where(n => n != "System.Numerics.Tensors" && !framework.Contains(n)).ToArray());
+        Assert.Contains("Attend", typeof(Attend.Interop.OnnxGraph).Assembly.GetReferencedAssemblies().Select(a => a.Name));
     }
 
     /// <summary>The same rules on types that reference the wrong way on purpose: a kernel that takes a layer, attention
