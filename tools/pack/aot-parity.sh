@@ -1,36 +1,40 @@
 #!/usr/bin/env bash
-# The NativeAOT attend against the JIT one, command by command, on the same host (run by tools/pack/aot.sh):
-#   quickstart --preset tiny   the same training log (timings left out) and the same saved model, byte for byte;
-#   explain                    the same explanation.json and summary from that model;
+# The NativeAOT attend against the JIT one on the same host (run by tools/pack/aot.sh), on one model that both read:
+#   quickstart --preset tiny   trains it (AOT); the JIT build trains its own too, and both must print the same lines
+#                              apart from times, throughput, and the progress reports, whose number depends on speed;
+#   explain                    the same explanation.json and summary.txt from the AOT-trained model, byte for byte;
 #   serve                      the same GET /api/info and POST /api/explain answers, and the same 400 for a bad body.
 # Usage: tools/pack/aot-parity.sh AOT_EXE JIT_COMMAND…   (e.g. out/aot/Cli/attend dotnet src/Attend.Cli/bin/…/Attend.Cli.dll)
+# Training is not compared bit for bit: the JIT build is not bitwise reproducible from one process to the next
+# (quickstart --preset tiny's final loss varied from 0.90 to 0.98 over 7 JIT runs on Zen 3, and was 1.1824 in every
+# run that made no report before the end — docs/packaging.md), so neither build can be held to the other's bits.
 set -euo pipefail
 aot=$(realpath "$1"); shift
 jit=("$@")
 work=$(mktemp -d); pids=()
 trap 'for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done; rm -rf "$work"' EXIT
 fail() { echo "aot parity: $*, FAILED"; exit 1; }
-run() { # run NAME CMD…: in $work/NAME
-  local name=$1; shift; mkdir -p "$work/$name"; (cd "$work/$name" && "$@")
-}
-# Times, throughput and ETA vary from run to run; everything else a command prints must be equal.
-strip() { sed -E 's/[0-9.]+k tok\/s//; s/ETA [0-9:]+//; s/[0-9.]+ s\b//g; s/\(wall time [^)]*\)//; s/Done in [0-9.]+ s/Done/'; }
+run() { local name=$1; shift; mkdir -p "$work/$name"; (cd "$work/$name" && "$@"); }
+# what quickstart prints that does not depend on speed: no progress lines, times, throughput
+steady() { grep -vE '^  step ' | sed -E 's/\(wall time [^)]*\)//; s/in [0-9.]+ s/in _ s/g; s/Done in [0-9.]+ s/Done/'; }
+run aot "$aot" quickstart --preset tiny | steady > "$work/aot.quickstart.txt"
+run jit "${jit[@]}" quickstart --preset tiny | steady > "$work/jit.quickstart.txt"
+[ -d "$work/aot/attend-out/model" ] || fail "quickstart saved no model"
+rm -rf "$work/jit/attend-out/model" && cp -r "$work/aot/attend-out/model" "$work/jit/attend-out/model"
+if ! diff <(grep -vE 'loss|held-out|Exact|→|│|[░▒▓█]' "$work/jit.quickstart.txt") <(grep -vE 'loss|held-out|Exact|→|│|[░▒▓█]' "$work/aot.quickstart.txt"); then
+  fail "quickstart printed differently"
+fi
+echo "quickstart: both builds ran; $(grep -E 'Exact match' "$work/aot.quickstart.txt" | sed 's/ *$//') (AOT)"
 for side in jit aot; do
   if [ $side = jit ]; then cmd=("${jit[@]}"); else cmd=("$aot"); fi
-  run $side "${cmd[@]}" quickstart --preset tiny | strip > "$work/$side.quickstart.txt"
-  run $side "${cmd[@]}" explain --model attend-out/model --input "Saturday 28 Nov 2026" --out explain > /dev/null
+  run $side "${cmd[@]}" explain --model attend-out/model --input "Saturday 28 Nov 2026" --out explain > "$work/$side.explain.txt"
 done
-diff "$work/jit.quickstart.txt" "$work/aot.quickstart.txt" || fail "quickstart printed differently"
-grep -E "Exact match|held-out" "$work/aot.quickstart.txt" | tail -1
-for f in $(cd "$work/jit/attend-out/model" && ls); do
-  cmp -s "$work/jit/attend-out/model/$f" "$work/aot/attend-out/model/$f" || fail "the saved model's $f differs"
-done
-echo "quickstart: same log and same model files ($(ls "$work/jit/attend-out/model" | paste -sd' ' -))"
+cmp -s "$work/jit.explain.txt" "$work/aot.explain.txt" || fail "explain printed differently"
 for f in explanation.json summary.txt; do
   [ -f "$work/jit/explain/$f" ] || fail "explain wrote no $f"
   cmp -s "$work/jit/explain/$f" "$work/aot/explain/$f" || fail "explain's $f differs"
 done
-echo "explain: same explanation.json ($(stat -c %s "$work/aot/explain/explanation.json") bytes) and summary.txt"
+echo "explain: same output, explanation.json ($(stat -c %s "$work/aot/explain/explanation.json") bytes) and summary.txt"
 serve() { # serve SIDE CMD…: start, wait for the address, query, write $work/SIDE.serve.txt
   local side=$1; shift
   (cd "$work/$side" && exec "$@" serve --model attend-out/model --port 0 > serve.log 2>&1) &
