@@ -38,7 +38,7 @@ cd "$work"
 "$tools/attend" --help | head -5 || fail "attend --help"
 "$tools/attend" quickstart --preset tiny | tail -4 || fail "attend quickstart --preset tiny"
 [ -f attend-out/model/config.json ] || [ -d attend-out/model ] || fail "quickstart saved no model"
-echo "== a new console project with PackageReference Attend $version (from artifacts) and the README's snippet"
+echo "== a new console project with PackageReference Attend $version (from artifacts) and the snippet of its package README"
 mkdir app && cd app
 dotnet new console --framework net10.0 > /dev/null
 dotnet add package Attend --version "$version" --source "$root/artifacts" > /dev/null || fail "dotnet add package Attend"
