@@ -4,6 +4,7 @@
 #      `attend quickstart --preset tiny` from that tool path, in an empty folder;
 #   2. the library: a new console project that references Attend and Attend.Interop from artifacts/ (nothing from
 #      this repository's source) and runs the snippet of src/Attend/PACKAGE.md;
+#   2b. the same for Attend.Interop (its snippet needs a model folder, so it is compiled, not run);
 #   4. SourceLink: Attend's PDB maps its sources to raw.githubusercontent.com at the commit built;
 #   3. each .nupkg's dependencies (from its .nuspec), its size, and that it holds README.md, LICENSE, the XML docs
 #      and a .snupkg beside it; the core package must depend on System.Numerics.Tensors alone.
@@ -46,6 +47,13 @@ sed -n '/^```csharp/,/^```/p' "$root/src/Attend/PACKAGE.md" | sed '1d;$d' > Prog
 out=$(dotnet run -c Release 2>&1) || { echo "$out"; fail "the Attend snippet does not build or run"; }
 echo "$out"
 [ "$(tail -1 <<< "$out")" = "2x4x16x32" ] || fail "the snippet printed '$out', not 2x4x16x32"
+echo "== a new console project with PackageReference Attend.Interop $version: the snippet of its package README compiles"
+mkdir "$work/interop" && cd "$work/interop"
+dotnet new console --framework net10.0 > /dev/null
+dotnet add package Attend.Interop --version "$version" --source "$root/artifacts" > /dev/null || fail "dotnet add package Attend.Interop"
+sed -n '/^```csharp/,/^```/p' "$root/src/Attend.Interop/PACKAGE.md" | sed '1d;$d' > Program.cs
+out=$(dotnet build -c Release 2>&1) || { echo "$out"; fail "the Attend.Interop snippet does not build"; }
+grep -E "Warn|Error" <<< "$out" | tail -2
 echo "== SourceLink: Attend built in a clone whose origin is https://github.com/example/attend"
 cd "$work" && git clone -q "$root" src && git -C src remote set-url origin https://github.com/example/attend
 sha=$(git -C src rev-parse HEAD)
