@@ -1,4 +1,3 @@
-using System.Reflection;
 using Attend;
 using Attend.Data;
 using Attend.Interop;
