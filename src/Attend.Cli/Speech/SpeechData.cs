@@ -59,46 +59,76 @@ public static class SpeechData
         return rng.NextInt(2) == 0 ? $"go {(rng.NextInt(2) == 0 ? "forward" : "back")} {Pick(rng, Numbers)} meters" : Pick(rng, Commands);
     }
 
-    /// <summary>A random utterance from a training (or held-out) voice, as the model sees it.</summary>
-    public static SpeechExample Make(SplitMix64 rng, bool heldOut) => Draw(rng, heldOut, replay: false)!;
+    /// <summary>A batch of random utterances (see the class and <see cref="SpeechMix"/>), as the model sees them: each drawn
+    /// clean first, then augmented with its own generator, seeded from <paramref name="rng"/>, with the batch's other clean
+    /// utterances as babble.</summary>
+    public static SpeechExample[] MakeBatch(SplitMix64 rng, int count, SpeechMix mix)
+    {
+        var clean = Enumerable.Range(0, count).Select(_ => Draw(rng, mix, replay: false)!).ToArray();
+        return clean.Select((c, i) => Finish(c, mix.Augment, clean.Where((_, j) => j != i).Select(o => o.Audio).ToArray())).ToArray();
+    }
 
     /// <summary>
-    /// Makes the same espeak-ng call and the same draws from <paramref name="rng"/> as <see cref="Make"/>, without the
-    /// resampling, features or noise. espeak-ng keeps internal state from one utterance to the next (its waveform for a
-    /// text differs by a few samples with what it spoke before), so an exact --resume replays the utterances spoken
+    /// Makes the same espeak-ng calls and the same draws from <paramref name="rng"/> as <see cref="MakeBatch"/>, without the
+    /// resampling, augmentation or features. espeak-ng keeps internal state from one utterance to the next (its waveform for
+    /// a text differs by a few samples with what it spoke before), so an exact --resume replays the utterances spoken
     /// before the checkpoint.
     /// </summary>
-    public static void Replay(SplitMix64 rng, bool heldOut) => Draw(rng, heldOut, replay: true);
-
-    static SpeechExample? Draw(SplitMix64 rng, bool heldOut, bool replay)
+    public static void ReplayBatch(SplitMix64 rng, int count, SpeechMix mix)
     {
-        string text = Text(rng), voice = Pick(rng, Voices(heldOut));
-        int rate = 130 + rng.NextInt(111), pitch = 25 + rng.NextInt(51);
-        var s = Espeak.Synthesize(text, voice, rate, pitch);
-        int length = Resampler.OutputLength(s.Samples.Length, s.Rate, LogMel.SampleRate);
-        // 1) silence around, 2) gain, 3) noise
-        int before = rng.NextInt(LogMel.SampleRate * 3 / 10), after = rng.NextInt(LogMel.SampleRate / 5);
-        double gain = Math.Pow(10, (-20 + 26 * rng.NextDouble()) / 20);
-        bool noisy = rng.NextInt(5) != 0;
-        double snr = noisy ? 5 + 35 * rng.NextDouble() : 0;
-        int total = before + length + after;
-        if (replay)
-        {
-            if (noisy) for (int i = 0; i < 2 * total; i++) rng.Next();     // the Gaussians' two uniforms each
-            return null;
-        }
-        var audio = Resampler.Resample(s.Samples, s.Rate, LogMel.SampleRate);
-        var x = new float[total];
-        double energy = 0;
-        for (int i = 0; i < audio.Length; i++) { x[before + i] = (float)(audio[i] * gain); energy += x[before + i] * (double)x[before + i]; }
-        if (noisy)
-        {
-            double sigma = Math.Sqrt(energy / Math.Max(1, audio.Length) / Math.Pow(10, snr / 10));
-            for (int i = 0; i < x.Length; i++) x[i] += (float)(sigma * rng.NextGaussian());
-        }
-        var features = LogMel.Features(x, out int frames);
-        double shiftMs = before * 1000.0 / LogMel.SampleRate;
-        var phones = s.Phones.Select(p => p with { StartMs = p.StartMs + shiftMs }).ToArray();
-        return new SpeechExample(features, frames, text.Split(' '), phones, voice);
+        for (int i = 0; i < count; i++) Draw(rng, mix, replay: true);
     }
+
+    sealed record Clean(float[] Audio, string[] Words, Phone[] Phones, string Voice, ulong AugmentSeed);
+
+    /// <summary>Source, text, voice, rate, pitch, silences and the augmentation seed, all drawn before espeak-ng speaks.</summary>
+    static Clean? Draw(SplitMix64 rng, SpeechMix mix, bool replay)
+    {
+        bool external = mix.Pool.Length > 0 && rng.NextDouble() < mix.ExternalShare;
+        int before = rng.NextInt(LogMel.SampleRate * 3 / 10), after = rng.NextInt(LogMel.SampleRate / 5);
+        ulong seed = rng.Next();
+        float[] audio; string[] words; Phone[] phones; string voice;
+        if (external)
+        {
+            var u = mix.Pool[rng.NextInt(mix.Pool.Length)];
+            if (replay) return null;
+            (audio, words, phones, voice) = (u.Audio, u.Words, u.Phones, u.Voice);
+        }
+        else
+        {
+            string text = Text(rng);
+            voice = Pick(rng, Voices(mix.HeldOut));
+            int rate = 130 + rng.NextInt(111), pitch = 25 + rng.NextInt(51);
+            var s = Espeak.Synthesize(text, voice, rate, pitch);
+            if (replay) return null;
+            audio = Resampler.Resample(s.Samples, s.Rate, LogMel.SampleRate);
+            (words, phones) = (text.Split(' '), s.Phones);
+        }
+        var x = new float[before + audio.Length + after];
+        Array.Copy(audio, 0, x, before, audio.Length);
+        double shiftMs = before * 1000.0 / LogMel.SampleRate;
+        return new Clean(x, words, phones.Select(p => p with { StartMs = p.StartMs + shiftMs }).ToArray(), voice, seed);
+    }
+
+    /// <summary>Speed, the waveform chain, log-mel features, then the feature augmentations (<see cref="Augment"/>).</summary>
+    static SpeechExample Finish(Clean c, Augmentation a, float[][] others)
+    {
+        var rng = new SplitMix64(c.AugmentSeed);
+        double speed = Augment.SpeedFactor(a, rng);
+        var x = Augment.Wave(Augment.Speed(c.Audio, speed), a, rng, others);
+        var features = LogMel.Features(x, out int frames);
+        if (a.Pitch) Augment.Warp(features, frames, 0.9 + 0.2 * rng.NextDouble());
+        if (a.Spec) Augment.SpecAugment(features, frames, rng);
+        return new SpeechExample(features, frames, c.Words, c.Phones.Select(p => p with { StartMs = p.StartMs / speed }).ToArray(), c.Voice);
+    }
+}
+
+/// <summary>
+/// What utterances are drawn from: espeak-ng's training or held-out voices, and a share of them replaced by utterances of
+/// external voices (<see cref="VoicePool"/>), augmented as <see cref="Augmentation"/> says.
+/// </summary>
+public sealed record SpeechMix(bool HeldOut, PoolUtterance[] Pool, double ExternalShare, Augmentation Augment)
+{
+    /// <summary>espeak-ng's voices only, today's recipe.</summary>
+    public static SpeechMix Espeak(bool heldOut) => new(heldOut, [], 0, Augmentation.None);
 }

@@ -143,6 +143,7 @@ public static class SpeechEval
             var reference = e.Phones.Select(p => p.Name).ToArray();
             foreach (var (hi, r) in Metrics.Matches(hyp, reference))
             {
+                if (double.IsNaN(e.Phones[r].StartMs)) continue;                  // external voices: no phoneme times
                 dtw.Add(FrameMs(rec[i].StartFrame[emitted[hi]], model.Subsampling) - e.Phones[r].StartMs);
                 for (int l = 0; l < layers; l++)
                 {

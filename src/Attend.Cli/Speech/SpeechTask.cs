@@ -30,7 +30,9 @@ public sealed record SpeechPreset(string Name, int DModel, int Heads, int Encode
 /// frames (<see cref="LogMel"/>): subsampled to 40 ms (or 20 ms) encoder frames, sinusoidal positions, a decoder that
 /// writes phonemes and words (<see cref="PhonemeTokenizer"/>), and an auxiliary CTC head on the encoder.
 /// </summary>
-public sealed record SpeechConfig(SpeechPreset Preset, PhonemeTokenizer Vocab)
+/// <param name="Voices">"espeak" (espeak-ng's voices only) or "all" (also flite's and festival's, <see cref="VoicePool"/>).</param>
+/// <param name="Augment">the training augmentations (<see cref="Augmentation"/>), as text.</param>
+public sealed record SpeechConfig(SpeechPreset Preset, PhonemeTokenizer Vocab, string Voices = "espeak", string Augment = "none")
 {
     /// <summary>Longest audio in log-mel frames (40 s) and longest transcript in tokens.</summary>
     public const int MaxFrames = 4000, MaxTarget = 160;
@@ -45,11 +47,12 @@ public sealed record SpeechConfig(SpeechPreset Preset, PhonemeTokenizer Vocab)
     {
         ["kind"] = Kind, ["version"] = Version, ["preset"] = Preset.Name, ["d_model"] = Preset.DModel, ["nhead"] = Preset.Heads,
         ["num_encoder_layers"] = Preset.EncoderLayers, ["num_decoder_layers"] = Preset.DecoderLayers, ["dim_feedforward"] = Preset.FeedForward,
-        ["n_mels"] = LogMel.Mels, ["subsampling"] = Preset.Subsampling, ["tokens"] = ModelCheckpoint.Array(Vocab.Tokens),
+        ["n_mels"] = LogMel.Mels, ["subsampling"] = Preset.Subsampling, ["voices"] = Voices, ["augment"] = Augment, ["tokens"] = ModelCheckpoint.Array(Vocab.Tokens),
     }.ToJsonString();
 
     public static SpeechConfig FromJson(string json, string dir) => ModelCheckpoint.Config(json, dir, Kind, Version, "speech model", o =>
-        new SpeechConfig(SpeechPreset.Get(o["preset"]!.GetValue<string>()), new PhonemeTokenizer(ModelCheckpoint.Strings(o["tokens"]))));
+        new SpeechConfig(SpeechPreset.Get(o["preset"]!.GetValue<string>()), new PhonemeTokenizer(ModelCheckpoint.Strings(o["tokens"])),
+            o["voices"]?.GetValue<string>() ?? "espeak", o["augment"]?.GetValue<string>() ?? "none"));   // before issue 22: espeak-ng, today's recipe
 }
 
 /// <summary>A trained speech model with its config.</summary>

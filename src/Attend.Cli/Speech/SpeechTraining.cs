@@ -23,7 +23,11 @@ public sealed record SpeechTrainResult(int ExitCode, IReadOnlyList<(int Step, fl
 /// </summary>
 public static class SpeechTraining
 {
-    const ulong DevSeed = 7_000_001, TestSeed = 7_000_002;
+    const ulong DevSeed = 7_000_001, TestSeed = 7_000_002, PoolSeed = 7_100_001, HeldOutPoolSeed = 7_100_002, ExternalTestSeed = 7_000_003;
+    /// <summary>Texts each external training voice speaks (<see cref="VoicePool"/>), and each held-out one.</summary>
+    public const int PoolTexts = 400, HeldOutPoolTexts = 60;
+    /// <summary>The share of training utterances from the external voices (with --voices all).</summary>
+    public const double ExternalShare = 0.5;
     /// <summary>loss = cross-entropy + 0.3 · CTC (the hybrid CTC/attention weighting of Watanabe et al. 2017): the CTC head
     /// makes the encoder find the phonemes early, which the decoder's cross-attention then learns to follow.</summary>
     const float CtcWeight = 0.3f;
@@ -31,14 +35,22 @@ public static class SpeechTraining
     sealed record Batch(long Step, SpeechExample[] Examples, long[][] Targets);
 
     /// <param name="testSize">held-out utterances scored at the end (null: the preset's).</param>
+    /// <param name="voices">"espeak" or "all" (see <see cref="SpeechConfig.Voices"/>).</param>
+    /// <param name="augment">the training augmentations.</param>
+    /// <param name="realDir">the pocketsphinx test data scored at the end when present (null: not scored).</param>
     /// <param name="afterStep">(tests) runs after each step with the steps done.</param>
-    public static SpeechTrainResult Run(TrainArgs o, TextWriter log, CancellationToken stop, int? testSize = null, Action<int>? afterStep = null)
+    public static SpeechTrainResult Run(TrainArgs o, TextWriter log, CancellationToken stop, int? testSize = null, Action<int>? afterStep = null,
+        string voices = "espeak", Augmentation? augment = null, string? realDir = null)
     {
         var preset = SpeechPreset.Get(o.Preset);
         o.CheckBudget();
         preset = preset with { Batch = Cluster.CheckBatch(o.Batch ?? preset.Batch) };
         Espeak.EnsureAvailable();
-        var cfg = new SpeechConfig(preset, SpeechTask.Vocabulary());
+        if (voices is not ("espeak" or "all")) throw new SpeechException($"--voices takes espeak or all, not '{voices}'");
+        augment ??= Augmentation.None;
+        var cfg = new SpeechConfig(preset, SpeechTask.Vocabulary(), voices, augment.ToString());
+        var pool = voices == "all" ? VoicePool.Load(VoicePool.Train, VoicePool.Texts(PoolSeed, PoolTexts), log) : [];
+        var mix = new SpeechMix(false, pool, pool.Length > 0 ? ExternalShare : 0, augment);
         var model = new Seq2Seq(cfg.Model, new Random(o.Seed));
         var recognizer = new SpeechRecognizer(model, cfg);
         using var trainer = new Trainer(model, new TrainerOptions
@@ -60,6 +72,9 @@ public static class SpeechTraining
         log.WriteLine($"Data: espeak-ng, {SpeechData.Voices(false).Length} training voices ({SpeechData.Accents.Length} accents × {SpeechData.TrainVariants.Length} variants), " +
                       $"{SpeechData.Voices(true).Length} held out (variants {string.Join(", ", SpeechData.HeldOutVariants)}); {cfg.Vocab.PhonemeCount} phonemes + {SpeechData.Words.Length} words; " +
                       $"dev: {dev.Length} held-out utterances.");
+        log.WriteLine(pool.Length > 0
+            ? $"External voices: {string.Join(", ", VoicePool.Train.Select(v => v.ToString()))} ({PoolTexts} texts each, {100 * ExternalShare:F0}% of the utterances); held out: {string.Join(", ", VoicePool.HeldOut.Select(v => v.ToString()))}. Augmentation: {augment}."
+            : $"External voices: none. Augmentation: {augment}.");
         if (trainer.StartStep > 0)
             log.WriteLine($"Resuming at step {trainer.StartStep}: replaying the {trainer.StartStep * preset.Batch:N0} utterances espeak-ng spoke before it (its output depends on them).");
         log.WriteLine($"Model: preset '{preset.Name}', d {preset.DModel}, {preset.Heads} heads, {preset.EncoderLayers}+{preset.DecoderLayers} layers, " +
@@ -76,12 +91,12 @@ public static class SpeechTraining
                 for (long s = 0; s < trainer.StartStep; s++)                          // espeak's state: replay what it spoke before
                 {
                     var rng = SplitMix64.ForStep(trainer.Seed, s);
-                    for (int i = 0; i < preset.Batch; i++) SpeechData.Replay(rng, heldOut: false);
+                    SpeechData.ReplayBatch(rng, preset.Batch, mix);
                 }
                 for (long s = trainer.StartStep; !producerStop.IsCancellationRequested; s++)
                 {
                     var rng = SplitMix64.ForStep(trainer.Seed, s);
-                    var ex = Enumerable.Range(0, preset.Batch).Select(_ => SpeechData.Make(rng, heldOut: false)).ToArray();
+                    var ex = SpeechData.MakeBatch(rng, preset.Batch, mix);
                     queue.Add(new Batch(s, ex, ex.Select(e => SpeechTask.Encode(cfg.Vocab, e.Words, e.Phones).Ids).ToArray()), producerStop.Token);
                 }
             }
@@ -133,7 +148,13 @@ public static class SpeechTraining
             foreach (var (step, minutes, wer, ms) in curve) table.Row($"{step:N0}", $"{minutes:F2}", $"{100 * wer:F1}", $"{ms:F0}");
             Terminal.Write(log, table);
         }
-        if (test is not null) Terminal.Write(log, ScoreTable(test, "held-out voices", bestHead));
+        if (test is not null)
+        {
+            Terminal.Write(log, ScoreTable(test, "held-out voices", bestHead));
+            WriteExternal(recognizer, log, testSize ?? preset.TestSize);
+            if (realDir is not null && Directory.Exists(realDir)) RealSpeech.Write(log, RealSpeech.Score(recognizer, realDir));
+            else if (realDir is not null) log.WriteLine($"Real recordings: not scored ({realDir} is missing: {RealSpeech.InstallHint}).");
+        }
         return new SpeechTrainResult(TrainCommand.ExitCode(result, trainer.CheckpointDir, log), result.Losses.Select(l => ((int)l.Step, l.Loss)).ToList(), curve, test);
     }
 
@@ -151,19 +172,35 @@ public static class SpeechTraining
     /// alignment error with its test error.</summary>
     public static (SpeechScore Test, (int Layer, int Head, double Ms) BestHead) HeldOut(SpeechRecognizer model, SpeechExample[] dev, int testSize)
     {
-        var test = SpeechEval.Score(model, Examples(TestSeed, testSize));
+        var test = SpeechEval.Score(model, Examples(TestSeed, testSize, SpeechMix.Espeak(heldOut: true)));
         var (l, h) = BestHead(SpeechEval.Score(model, dev));
         return (test, (l, h, test.HeadMedianMs[l][h]));
     }
 
     /// <summary>The fixed dev utterances (held-out voices).</summary>
-    public static SpeechExample[] DevExamples(int count) => Examples(DevSeed, count);
+    public static SpeechExample[] DevExamples(int count) => Examples(DevSeed, count, SpeechMix.Espeak(heldOut: true));
 
-    /// <summary>The fixed held-out utterances for a seed.</summary>
-    public static SpeechExample[] Examples(ulong seed, int count)
+    /// <summary>The fixed held-out utterances for a seed, in batches of 32.</summary>
+    public static SpeechExample[] Examples(ulong seed, int count, SpeechMix mix)
     {
         var rng = new SplitMix64(seed);
-        return Enumerable.Range(0, count).Select(_ => SpeechData.Make(rng, heldOut: true)).ToArray();
+        return Enumerable.Range(0, (count + 31) / 32).SelectMany(b => SpeechData.MakeBatch(rng, Math.Min(32, count - 32 * b), mix)).ToArray();
+    }
+
+    /// <summary>The held-out external voices' utterances (today's recipe): <paramref name="count"/> of them, or none (with
+    /// a line saying why) when flite or festival is missing.</summary>
+    public static SpeechScore? ExternalHeldOut(SpeechRecognizer model, int count, TextWriter log)
+    {
+        PoolUtterance[] pool;
+        try { pool = VoicePool.Load(VoicePool.HeldOut, VoicePool.Texts(HeldOutPoolSeed, HeldOutPoolTexts), log); }
+        catch (SpeechException ex) { log.WriteLine($"Held-out flite/festival voices: not scored ({ex.Message})."); return null; }
+        return SpeechEval.Score(model, Examples(ExternalTestSeed, count, new SpeechMix(true, pool, 1, Augmentation.None)));
+    }
+
+    static void WriteExternal(SpeechRecognizer model, TextWriter log, int count)
+    {
+        if (ExternalHeldOut(model, count, log) is { } s)
+            log.WriteLine($"Held-out flite/festival voices ({string.Join(", ", VoicePool.HeldOut.Select(v => v.ToString()))}; {count} utterances): WER {100 * s.Wer:F2}% over {s.Words} words.");
     }
 
     /// <summary>WER, the median alignment error |DTW start − espeak's phoneme start| and, per decoder layer, the median
