@@ -54,8 +54,8 @@ public class SpeechTests(TinySpeechRun tiny) : IClassFixture<TinySpeechRun>
     {
         // the seed fixes text, voice, speed, pitch and augmentation; espeak-ng's waveform may move by a few samples with
         // what it spoke before (its internal state), so frame counts are compared with a tolerance
-        var a = SpeechData.Make(new SplitMix64(9), heldOut: true);
-        var b = SpeechData.Make(new SplitMix64(9), heldOut: true);
+        var a = SpeechData.MakeBatch(new SplitMix64(9), 1, SpeechMix.Espeak(heldOut: true))[0];
+        var b = SpeechData.MakeBatch(new SplitMix64(9), 1, SpeechMix.Espeak(heldOut: true))[0];
         Assert.Equal(a.Words, b.Words);
         Assert.Equal(a.Voice, b.Voice);
         Assert.Equal(a.Phones.Select(p => p.Name), b.Phones.Select(p => p.Name));
@@ -173,6 +173,29 @@ public class SpeechTests(TinySpeechRun tiny) : IClassFixture<TinySpeechRun>
         Assert.Contains("dev WER %", stdout);                                 // the curve table
         Assert.Contains("median alignment error, DTW", stdout);
         Assert.Contains("peak, layer 0 (mean of heads)", stdout);
+        Assert.Contains("External voices: flite:kal, flite:kal16, flite:awb, flite:slt, festival:kal_diphone, festival:cmu_us_slt_arctic_hts", stdout);
+        Assert.Contains("Augmentation: all.", stdout);
+        Assert.Matches(@"Held-out flite/festival voices \(flite:rms, festival:ked_diphone; 4 utterances\): WER \d+\.\d\d% over \d+ words", stdout);
+        Assert.Matches(@"Real recordings \(pocketsphinx-testdata, 7 in-grammar files\): \d+ errors in 30 words", stdout);
         Assert.True(File.Exists(Path.Combine(P("cli"), Checkpoint.ManifestFile)));
+        Assert.Contains("\"voices\":\"all\",\"augment\":\"all\"", File.ReadAllText(Path.Combine(P("cli"), Checkpoint.ManifestFile)));
+    }
+
+    [Fact]
+    public void Transcribe_real_scores_the_in_grammar_recordings_and_shows_the_rest()
+    {
+        var (exit, stdout, stderr) = CliProcess.Run("transcribe", "--model", tiny.Dir, "--real");
+        Assert.True(exit == 0, stderr);
+        Assert.Contains("cards/001.wav", stdout);
+        Assert.Contains("two nine three four zero", stdout);
+        Assert.Contains("go forward ten meters", stdout);
+        Assert.Contains("not scored", stdout);                                 // LibriVox, numbers.raw, something.raw
+        Assert.Matches(@"Real recordings \(pocketsphinx-testdata, 7 in-grammar files\): \d+ errors in 30 words, WER \d+\.\d%", stdout);
+        var missing = CliProcess.Run("transcribe", "--model", tiny.Dir, "--real", "--real-dir", P("no-such-dir"));
+        Assert.Equal(2, missing.Exit);
+        Assert.Contains("apt-get install -y pocketsphinx-testdata", missing.Err);
+        var bad = CliProcess.Run("train", "speech", "--preset", "tiny", "--steps", "5", "--augment", "speed,echo", "--out", P("bad-augment"));
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("unknown augmentation 'echo'", bad.Err);
     }
 }
