@@ -7,16 +7,19 @@ namespace Attend.Cli.Speech;
 public sealed record SpeechExample(float[] Features, int Frames, string[] Words, Phone[] Phones, string Voice);
 
 /// <summary>
-/// Synthetic speech from espeak-ng, drawn from a <see cref="SplitMix64"/> so that a seed (and a checkpoint's saved state)
-/// fixes every utterance. A voice is an accent (en-us, en-gb, scottish, …) plus a variant (f1…f5, m1…m8, klatt…, croak,
-/// or none); the variants in <see cref="HeldOutVariants"/> are never trained on — the held-out voices are every accent
-/// spoken with one of them. Each utterance draws:
+/// Synthetic speech, drawn from a <see cref="SplitMix64"/> so that a seed (and a checkpoint's saved state) fixes every
+/// utterance. With <see cref="SpeechMix.ExternalShare"/> &gt; 0 that share of the utterances comes from the pool of
+/// flite's and festival's voices (<see cref="VoicePool"/>); the rest espeak-ng speaks on the fly. An espeak-ng voice is an
+/// accent (en-us, en-gb, scottish, …) plus a variant (f1…f5, m1…m8, klatt…, croak, or none); the variants in
+/// <see cref="HeldOutVariants"/> are never trained on — the held-out voices are every accent spoken with one of them.
+/// Each utterance draws:
 /// <code>
 /// text    45% digit strings (1–7 of zero/oh/one…nine), 35% playing cards ("seven of hearts", "ace king of spades", …
 ///         the grammar of pocketsphinx's cards test), 20% commands ("go forward ten meters", "turn left", "stop", …)
-/// voice   accent × variant;  speed 130–240 words/min;  pitch 25–75
-/// audio   22.05 kHz → 16 kHz; 0–300 ms of silence before, 0–200 ms after; gain −20…+6 dB;
-///         white noise at an SNR of 5–40 dB (one utterance in five stays clean)
+/// source  the external pool (one of its utterances) or espeak-ng: accent × variant, 130–240 words/min, pitch 25–75
+/// audio   → 16 kHz; 0–300 ms of silence before, 0–200 ms after; then <see cref="Augment"/> with a generator seeded by
+///         the utterance's own draw (augmentations off: gain −20…+6 dB and, 4 times in 5, white noise at 5–40 dB SNR,
+///         the SNR being the clip's energy over the noise's)
 /// </code>
 /// </summary>
 public static class SpeechData

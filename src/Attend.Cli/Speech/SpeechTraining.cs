@@ -13,7 +13,9 @@ public sealed record SpeechTrainResult(int ExitCode, IReadOnlyList<(int Step, fl
 
 /// <summary>
 /// <c>attend train speech</c>: a speech <see cref="Seq2Seq"/> trained by the library's <see cref="Trainer"/> on utterances
-/// synthesized on the fly (<see cref="SpeechData"/>): teacher-forced cross-entropy plus 0.3 × CTC on the encoder (the
+/// synthesized on the fly by espeak-ng or drawn from flite's and festival's voices, augmented (<see cref="SpeechData"/>,
+/// <see cref="Augment"/>); at the end it scores the held-out voices of every engine and, when installed,
+/// pocketsphinx-testdata's real recordings (<see cref="RealSpeech"/>, never trained or tuned on). Teacher-forced cross-entropy plus 0.3 × CTC on the encoder (the
 /// printed loss is the cross-entropy), AdamW (decay 0.01 on matrices, betas 0.9/0.98), warmup then a cosine to lr/20,
 /// gradient norm clipped to 1. Step s's utterances are drawn from <c>SplitMix64.ForStep(seed, s)</c>; a background thread
 /// synthesizes the next batches in step order while the current one trains. espeak-ng's waveform depends (by a few
