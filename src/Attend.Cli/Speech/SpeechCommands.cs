@@ -52,8 +52,7 @@ public static class SpeechCommands
                 if (n <= 0 || paths.Length > 0) throw new SpeechException("--held-out takes a positive count and no files");
                 var (test, head) = SpeechTraining.HeldOut(m, SpeechTraining.DevExamples(m.Config.Preset.DevSize), n);
                 Terminal.Write(Console.Out, SpeechTraining.ScoreTable(test, "held-out voices", head));
-                if (SpeechTraining.ExternalHeldOut(m, n, Console.Out) is { } ext)
-                    Console.WriteLine($"Held-out flite/festival voices ({string.Join(", ", VoicePool.HeldOut.Select(v => v.ToString()))}; {n} utterances): WER {100 * ext.Wer:F2}% over {ext.Words} words.");
+                SpeechTraining.WriteExternal(m, Console.Out, n);
                 return 0;
             }
             if (pr.GetValue(real))

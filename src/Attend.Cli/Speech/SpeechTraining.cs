@@ -199,7 +199,8 @@ public static class SpeechTraining
         return SpeechEval.Score(model, Examples(ExternalTestSeed, count, new SpeechMix(true, pool, 1, Augmentation.None)));
     }
 
-    static void WriteExternal(SpeechRecognizer model, TextWriter log, int count)
+    /// <summary>Scores and prints the held-out external voices (<see cref="ExternalHeldOut"/>).</summary>
+    public static void WriteExternal(SpeechRecognizer model, TextWriter log, int count)
     {
         if (ExternalHeldOut(model, count, log) is { } s)
             log.WriteLine($"Held-out flite/festival voices ({string.Join(", ", VoicePool.HeldOut.Select(v => v.ToString()))}; {count} utterances): WER {100 * s.Wer:F2}% over {s.Words} words.");

@@ -63,8 +63,8 @@ public class SpeechAugmentTests
         var t = Augment.Telephone(x);
         Assert.Equal(x.Length, t.Length);
         Assert.True(PowerDb(t, 1000) - PowerDb(t, 6000) > 30, $"telephone: 6 kHz only {PowerDb(t, 1000) - PowerDb(t, 6000):F1} dB below 1 kHz");
-        Assert.True(PowerDb(Augment.Telephone(Add(Sine(100, Fs), Sine(1000, Fs))), 1000) - PowerDb(Augment.Telephone(Add(Sine(100, Fs), Sine(1000, Fs))), 100) > 12,
-            "telephone: the 300 Hz high-pass takes 100 Hz down");
+        var low = Augment.Telephone(Add(Sine(100, Fs), Sine(1000, Fs)));
+        Assert.True(PowerDb(low, 1000) - PowerDb(low, 100) > 12, "telephone: the 300 Hz high-pass takes 100 Hz down");
         var l = Augment.LowPass(Add(Sine(500, Fs), Sine(5000, Fs)), 2500);
         Assert.InRange(PowerDb(l, 500) - PowerDb(Sine(500, Fs), 500), -0.5, 0.1);   // the pass band keeps its level
         Assert.True(PowerDb(l, 500) - PowerDb(l, 5000) > 20, "low-pass at 2.5 kHz: 5 kHz is an octave above (−24 dB/octave)");
